@@ -1,0 +1,147 @@
+"""Deep Attractor Network maths and the model wrapper.
+
+Shapes: embeddings ``V (B, T, F, K)`` (or flattened ``(B, N, K)``), assignments / masks
+``(B, C, T, F)``, attractors ``A (B, C, K)``, T-F weights ``w (B, T, F)``.
+
+An attractor is the weighted mean of the embeddings of the bins a speaker owns; a mask is the
+(softmax or sigmoid) similarity of every bin's embedding to each attractor.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+
+from .models import EmbeddingNet
+
+EPS = 1e-8
+
+OBJECTIVES = ("danet", "adanet", "dpcl", "upit")
+MASK_KINDS = ("softmax", "sigmoid")
+
+
+@dataclass
+class DANetConfig:
+    """Everything (besides weights) needed to rebuild a separator; stored in checkpoints."""
+
+    model: str = "blstm"
+    model_kwargs: dict = field(default_factory=dict)
+    objective: str = "danet"      # danet | adanet | dpcl | upit (DEF: uPIT on DC embeddings)
+    mask: str = "softmax"         # softmax | sigmoid
+    n_speakers: int = 2           # outputs of the model (max talkers it was trained on)
+    keep: float = 0.9             # salient-bin fraction used to form attractors
+    n_anchors: int = 0            # ADANet anchors (0 = none)
+    stft: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DANetConfig":
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def _flat(v: torch.Tensor) -> torch.Tensor:
+    """``(B, T, F, K)`` -> ``(B, N, K)``; already-flat input passes through."""
+    return v.reshape(v.shape[0], -1, v.shape[-1]) if v.dim() == 4 else v
+
+
+def ideal_attractors(v: torch.Tensor, assignment: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Attractors as the (salience-weighted) centroids of each speaker's bins.
+
+    ``assignment (B, C, T, F)`` may be binary (IBM) or soft (IRM/WFM); an all-zero row (an
+    absent auxiliary speaker) gives a zero attractor rather than NaN.
+    """
+    vf = _flat(v)
+    y = assignment.reshape(assignment.shape[0], assignment.shape[1], -1)  # (B, C, N)
+    if weights is not None:
+        y = y * weights.reshape(weights.shape[0], 1, -1)
+    num = torch.einsum("bcn,bnk->bck", y, vf)
+    return num / (y.sum(-1, keepdim=True) + EPS)
+
+
+def similarity(v: torch.Tensor, attractors: torch.Tensor) -> torch.Tensor:
+    """Dot-product similarity ``(B, C, T, F)`` (or ``(B, C, N)`` for flat V)."""
+    if v.dim() == 4:
+        return torch.einsum("btfk,bck->bctf", v, attractors)
+    return torch.einsum("bnk,bck->bcn", v, attractors)
+
+
+def masks_from_attractors(v: torch.Tensor, attractors: torch.Tensor, kind: str = "softmax") -> torch.Tensor:
+    """Softmax over speakers (masks sum to 1) or independent sigmoids."""
+    sim = similarity(v, attractors)
+    if kind == "softmax":
+        return torch.softmax(sim, dim=1)
+    if kind == "sigmoid":
+        return torch.sigmoid(sim)
+    raise ValueError(f"unknown mask kind {kind!r}; choose {MASK_KINDS}")
+
+
+def anchor_subsets(n_anchors: int, n_speakers: int) -> list[tuple[int, ...]]:
+    return list(itertools.combinations(range(n_anchors), n_speakers))
+
+
+def anchor_attractors(v: torch.Tensor, anchors: torch.Tensor, n_speakers: int,
+                      weights: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """ADANet: try every C-subset of the N anchors and keep the most distinct one.
+
+    For each subset, bins are softly assigned to its anchors (softmax of the dot product),
+    attractors are the weighted centroids, and the in-set similarity is the largest dot product
+    between two different attractors.  The subset with the *smallest* in-set similarity wins.
+
+    Returns ``(attractors (B, C, K), chosen subset indices (B, C), in-set similarity (B, S))``.
+    """
+    vf = _flat(v)
+    subsets = anchor_subsets(anchors.shape[0], n_speakers)
+    idx = torch.tensor(subsets, device=vf.device)  # (S, C)
+    sub_anchors = anchors[idx]  # (S, C, K)
+    logits = torch.einsum("bnk,sck->bscn", vf, sub_anchors)
+    y = torch.softmax(logits, dim=2)  # soft assignment within each subset
+    if weights is not None:
+        y = y * weights.reshape(weights.shape[0], 1, 1, -1)
+    att = torch.einsum("bscn,bnk->bsck", y, vf) / (y.sum(-1, keepdim=True) + EPS)  # (B, S, C, K)
+    gram = torch.einsum("bsck,bsdk->bscd", att, att)
+    off_diag = ~torch.eye(n_speakers, dtype=torch.bool, device=vf.device)
+    in_set = gram.masked_fill(~off_diag, float("-inf")).amax(dim=(-1, -2))  # (B, S)
+    best = in_set.argmin(dim=1)  # (B,)
+    chosen = att[torch.arange(att.shape[0], device=vf.device), best]
+    return chosen, idx[best], in_set
+
+
+class DANet(nn.Module):
+    """Embedding net plus what the attractor methods need: anchors, fixed attractors, a mask head."""
+
+    def __init__(self, net: EmbeddingNet, config: DANetConfig) -> None:
+        super().__init__()
+        if config.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {config.objective!r}; choose {OBJECTIVES}")
+        if config.mask not in MASK_KINDS:
+            raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
+        self.net = net
+        self.config = config
+        k = net.emb_dim
+        self.anchors = nn.Parameter(torch.randn(config.n_anchors, k) * 0.5) if config.n_anchors else None
+        # Mean of the training attractors, filled in by the trainer ("fixed attractor" inference).
+        self.register_buffer("fixed_attractors", torch.zeros(config.n_speakers, k))
+        # DEF (uPIT on deep-clustering embeddings): a per-bin linear mask head on the embeddings.
+        self.mask_head = nn.Linear(k, config.n_speakers) if config.objective == "upit" else None
+
+    @property
+    def emb_dim(self) -> int:
+        return self.net.emb_dim
+
+    @property
+    def has_fixed_attractors(self) -> bool:
+        return bool(self.fixed_attractors.abs().sum() > 0)
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.net(feats)
+
+    def head_masks(self, v: torch.Tensor) -> torch.Tensor:
+        """Masks from the uPIT head: ``(B, T, F, K)`` -> ``(B, C, T, F)``."""
+        if self.mask_head is None:
+            raise ValueError("this model has no mask head")
+        return torch.softmax(self.mask_head(v), dim=-1).permute(0, 3, 1, 2)

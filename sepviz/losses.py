@@ -1,0 +1,95 @@
+"""Training objectives of the DANet family.
+
+* DANet: L2 reconstruction of the masked mixture, ``||X * (M - M_hat)||^2``, with WFM targets and
+  attractors formed from the ideal assignment on salient bins.
+* Deep clustering: ``||V V^T - Y Y^T||_F^2`` in its low-rank form
+  ``||V^T V||^2 - 2 ||V^T Y||^2 + ||Y^T Y||^2`` (never builds the N x N affinity).
+* ADANet / uPIT: utterance-level permutation invariant training (PIT) over a pairwise loss
+  matrix, in the style of asteroid's ``PITLossWrapper``; uPIT adds the discriminative term.
+"""
+from __future__ import annotations
+
+import itertools
+
+import torch
+
+from .danet import EPS, _flat, ideal_attractors, masks_from_attractors
+
+
+def _per_bin_mean(x: torch.Tensor) -> torch.Tensor:
+    """Average over the T-F bins of each utterance: ``(B, ..., T, F)`` -> ``(B, ...)``."""
+    return x.mean(dim=(-2, -1))
+
+
+def masked_reconstruction_error(mix_mag: torch.Tensor, target_masks: torch.Tensor,
+                                est_masks: torch.Tensor) -> torch.Tensor:
+    """Pairwise ``mean_tf |X (M_ref_j - M_est_i)|^2`` as ``(B, C_est, C_ref)``."""
+    x = mix_mag.unsqueeze(1).unsqueeze(1)
+    diff = x * (est_masks.unsqueeze(2) - target_masks.unsqueeze(1))
+    return _per_bin_mean(diff ** 2)
+
+
+def danet_loss(v: torch.Tensor, mix_mag: torch.Tensor, target_masks: torch.Tensor,
+               assignment: torch.Tensor, weights: torch.Tensor, mask: str = "softmax") -> torch.Tensor:
+    """DANet reconstruction loss with ideal attractors (speaker order is known: no PIT)."""
+    att = ideal_attractors(v, assignment, weights)
+    est = masks_from_attractors(v, att, mask)
+    err = mix_mag.unsqueeze(1) * (target_masks - est)
+    return _per_bin_mean(err ** 2).sum(1).mean()
+
+
+def deep_clustering_loss(v: torch.Tensor, assignment: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Affinity loss, normalised by the squared number of (weighted) bins.
+
+    ``assignment (B, C, T, F)`` is one-hot (IBM); ``weights (B, T, F)`` drops silent bins.
+    """
+    vf = _flat(v)
+    y = assignment.reshape(assignment.shape[0], assignment.shape[1], -1).transpose(1, 2)  # (B, N, C)
+    if weights is not None:
+        w = weights.reshape(weights.shape[0], -1, 1).sqrt()
+        vf, y = vf * w, y * w
+        norm = weights.reshape(weights.shape[0], -1).sum(-1) ** 2
+    else:
+        norm = torch.full((vf.shape[0],), float(vf.shape[1]) ** 2, device=vf.device)
+    vtv = torch.einsum("bnk,bnl->bkl", vf, vf)
+    vty = torch.einsum("bnk,bnc->bkc", vf, y)
+    yty = torch.einsum("bnc,bnd->bcd", y, y)
+    loss = vtv.pow(2).sum((1, 2)) - 2 * vty.pow(2).sum((1, 2)) + yty.pow(2).sum((1, 2))
+    return (loss / (norm + EPS)).mean()
+
+
+def best_permutation(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Utterance-level PIT over a pairwise loss matrix ``(B, C_est, C_ref)``.
+
+    Returns ``(min loss per utterance (B,), permutation (B, C))`` where ``perm[b, i]`` is the
+    reference matched to estimate ``i``.  C <= 3 in this project, so brute force is cheapest.
+    """
+    c = pairwise.shape[-1]
+    perms = torch.tensor(list(itertools.permutations(range(c))), device=pairwise.device)  # (P, C)
+    est_idx = torch.arange(c, device=pairwise.device)
+    totals = pairwise[:, est_idx.unsqueeze(0).expand_as(perms), perms].sum(-1)  # (B, P)
+    best_loss, best = totals.min(dim=1)
+    return best_loss, perms[best]
+
+
+def pit_reconstruction_loss(mix_mag: torch.Tensor, target_masks: torch.Tensor,
+                            est_masks: torch.Tensor) -> torch.Tensor:
+    """ADANet loss: masked-mixture reconstruction with the best speaker permutation."""
+    loss, _ = best_permutation(masked_reconstruction_error(mix_mag, target_masks, est_masks))
+    return loss.mean()
+
+
+def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, est_masks: torch.Tensor,
+                             disc_weight: float = 0.1) -> torch.Tensor:
+    """uPIT magnitude loss minus ``disc_weight`` times the error to the *other* speakers.
+
+    The discriminative term pushes each output away from the competing talkers, reducing
+    cross-talk (the "DEF" seed system's objective).
+    """
+    est = mix_mag.unsqueeze(1) * est_masks  # (B, C, T, F)
+    pair = _per_bin_mean((est.unsqueeze(2) - source_mags.unsqueeze(1)) ** 2)  # (B, C_est, C_ref)
+    matched, perm = best_permutation(pair)
+    total = pair.sum((1, 2))
+    others = total - matched
+    c = pair.shape[-1]
+    return (matched - disc_weight * others / max(c - 1, 1)).mean()

@@ -1,0 +1,213 @@
+"""The separation pipeline: audio -> STFT -> embeddings -> attractors -> masks -> voices.
+
+Split in two so the app can cache: :func:`embed` runs the network once; :func:`separate_embedding`
+runs a clusterer, masks and iSTFT on cached embeddings (changing the clusterer or projection
+does not rerun the network).  :func:`separate` is both in one call.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .audio import DEFAULT_MAX_SECONDS, load_audio, resample
+from .checkpoint import load_checkpoint
+from .clusterers import ClusterContext, ClusterResult, run_clusterer
+from .danet import DANet, masks_from_attractors
+from .errors import SepvizInputError
+from .features import StftConfig, istft, log_magnitude_features, salient_weights, stft
+from .masks import ideal_binary_mask
+
+CHUNK_SECONDS = 12.0    # network input per chunk for long audio
+CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
+DROP_DB = -20.0         # ADANet rule: an output 20 dB below the loudest is not a talker
+MERGE_COSINE = 0.85     # auto count: attractors this similar are one talker split in two
+
+
+@dataclass
+class Embedding:
+    """Everything clusterer-independent about one mixture (cache this)."""
+
+    wave: np.ndarray          # mono float32 at the model rate
+    input_sr: int             # the user's sample rate (voices are returned at it)
+    spec: torch.Tensor        # complex STFT (T, F)
+    v: torch.Tensor           # embeddings (T, F, K)
+    salient: torch.Tensor     # bool (T, F): bins used to fit attractors
+    model: DANet
+    stft_config: StftConfig
+    keep: float
+    seconds: float
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def mag(self) -> torch.Tensor:
+        return self.spec.abs()
+
+
+@dataclass
+class Separation:
+    voices: list[np.ndarray]          # at ``sample_rate`` (the input rate)
+    sample_rate: int
+    voices_model_sr: list[np.ndarray] # at the model rate (8 kHz), for metrics
+    masks: np.ndarray                 # (C, T, F)
+    attractors: np.ndarray            # (C, K)
+    assignment: np.ndarray            # (T, F) int
+    cluster: ClusterResult
+    embedding: Embedding
+    clusterer: str
+    n_speakers: int
+    energies_db: list[float]          # output energy relative to the loudest
+    timings: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=8)
+def _cached_checkpoint(path: str, mtime: float) -> DANet:
+    return load_checkpoint(path)
+
+
+def resolve_model(checkpoint: str | os.PathLike | DANet) -> DANet:
+    """Accept a loaded model or a path (loaded once and cached)."""
+    if isinstance(checkpoint, DANet):
+        return checkpoint
+    p = Path(checkpoint)
+    return _cached_checkpoint(str(p.resolve()), p.stat().st_mtime if p.exists() else 0.0)
+
+
+def _embed_frames(model: DANet, feats: torch.Tensor, chunk_frames: int, context_frames: int) -> torch.Tensor:
+    """Run the net on overlapping chunks and keep each chunk's centre: bounded memory, same space."""
+    t = feats.shape[0]
+    if t <= chunk_frames + 2 * context_frames:
+        return model(feats.unsqueeze(0))[0]
+    out = []
+    for start in range(0, t, chunk_frames):
+        lo, hi = max(0, start - context_frames), min(t, start + chunk_frames + context_frames)
+        v = model(feats[lo:hi].unsqueeze(0))[0]
+        out.append(v[start - lo: start - lo + min(chunk_frames, t - start)])
+    return torch.cat(out, 0)
+
+
+def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
+          max_seconds: float = DEFAULT_MAX_SECONDS) -> Embedding:
+    """Load/validate audio and compute the embeddings of every T-F bin.
+
+    ``audio`` is a path, bytes, or a numpy array (then ``sr`` is required).
+    """
+    t0 = time.perf_counter()
+    model = resolve_model(checkpoint)
+    cfg = StftConfig.from_dict(model.config.stft) if model.config.stft else StftConfig()
+    if isinstance(audio, np.ndarray):
+        if sr is None:
+            raise SepvizInputError("a sample rate is needed with a raw array")
+        wave, in_sr = load_audio((audio, sr), target_sr=cfg.sample_rate, max_seconds=max_seconds)
+    else:
+        wave, in_sr = load_audio(audio, target_sr=cfg.sample_rate, max_seconds=max_seconds)
+    t1 = time.perf_counter()
+    keep = model.config.keep if keep is None else keep
+    with torch.inference_mode():
+        spec = stft(torch.from_numpy(wave), cfg)
+        mag = spec.abs()
+        feats = log_magnitude_features(mag)
+        t2 = time.perf_counter()
+        frames_per_s = cfg.sample_rate / cfg.hop_length
+        v = _embed_frames(model, feats, int(CHUNK_SECONDS * frames_per_s), int(CONTEXT_SECONDS * frames_per_s))
+        t3 = time.perf_counter()
+        salient = salient_weights(mag, keep).bool()
+    return Embedding(wave=wave, input_sr=in_sr, spec=spec, v=v, salient=salient, model=model, stft_config=cfg,
+                     keep=keep, seconds=len(wave) / cfg.sample_rate,
+                     timings={"load": t1 - t0, "stft": t2 - t1, "network": t3 - t2})
+
+
+def reference_assignment(emb: Embedding, references: list[np.ndarray] | np.ndarray) -> torch.Tensor:
+    """IBM assignment ``(C, T, F)`` of the reference sources (at the model rate)."""
+    refs = torch.as_tensor(np.stack([np.asarray(r, dtype=np.float32)[: len(emb.wave)] for r in references]))
+    if refs.shape[-1] < len(emb.wave):
+        refs = torch.nn.functional.pad(refs, (0, len(emb.wave) - refs.shape[-1]))
+    return ideal_binary_mask(stft(refs, emb.stft_config))
+
+
+def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, iterations: int,
+             oracle: torch.Tensor | None) -> ClusterResult:
+    t, f, k = emb.v.shape
+    if oracle is not None and oracle.shape[0] != c:
+        raise SepvizInputError(f"{oracle.shape[0]} reference sources given but {c} speakers requested")
+    ctx = ClusterContext(n_speakers=c, model=emb.model, seed=seed, beta=beta, iterations=iterations,
+                         oracle_assignment=None if oracle is None else oracle.reshape(c, -1))
+    return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
+
+
+def _output_energies_db(masks: torch.Tensor, mag: torch.Tensor) -> list[float]:
+    energy = ((masks * mag.unsqueeze(0)) ** 2).sum(dim=(1, 2))
+    return (10 * torch.log10(energy / energy.max().clamp_min(1e-12) + 1e-12)).tolist()
+
+
+def _max_cosine(att: torch.Tensor) -> float:
+    a = torch.nn.functional.normalize(att, dim=1)
+    g = a @ a.t()
+    g.fill_diagonal_(-1.0)
+    return float(g.max())
+
+
+def estimate_speaker_count(emb: Embedding, clusterer: str, max_speakers: int = 3, **kw) -> int:
+    """Guess 2 or 3 talkers: fit ``max_speakers`` attractors and drop those that are not talkers.
+
+    An output is dropped when its energy is 20 dB below the loudest one (the ADANet rule), or
+    when its attractor nearly coincides with another (cosine > 0.85: one talker split in two).
+    """
+    res = _cluster(emb, clusterer, max_speakers, oracle=None, **kw)
+    masks = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask)[0]
+    energies = _output_energies_db(masks, emb.mag)
+    c = sum(e > DROP_DB for e in energies)
+    if c == max_speakers and _max_cosine(res.attractors) > MERGE_COSINE:
+        c -= 1
+    return max(2, c)
+
+
+def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
+                       seed: int = 0, beta: float = 10.0, iterations: int = 20,
+                       references: list[np.ndarray] | None = None) -> Separation:
+    """Cluster cached embeddings, build masks, and resynthesise the voices with the mixture phase."""
+    t0 = time.perf_counter()
+    model = emb.model
+    kw = dict(seed=seed, beta=beta, iterations=iterations)
+    oracle = reference_assignment(emb, references) if references is not None else None
+    if n_speakers is None:
+        n_speakers = oracle.shape[0] if oracle is not None else estimate_speaker_count(emb, clusterer if clusterer != "fixed" else "kmeans", **kw)
+    if n_speakers not in (2, 3):
+        raise SepvizInputError(f"n_speakers must be 2, 3 or None (auto), got {n_speakers!r}")
+    res = _cluster(emb, clusterer, n_speakers, oracle=oracle, **kw)
+    t1 = time.perf_counter()
+    with torch.inference_mode():
+        masks = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask)[0]
+        voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+    t2 = time.perf_counter()
+    voices = [resample(v, emb.stft_config.sample_rate, emb.input_sr) for v in voices8k]
+    energies = _output_energies_db(masks, emb.mag)
+    warnings = []
+    weak = [i + 1 for i, e in enumerate(energies) if e < DROP_DB]
+    if weak:
+        warnings.append(f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than the loudest: "
+                        f"the mixture may hold fewer than {n_speakers} talkers")
+    t, f = emb.spec.shape
+    timings = dict(emb.timings, cluster=t1 - t0, masks_istft=t2 - t1)
+    return Separation(voices=voices, sample_rate=emb.input_sr, voices_model_sr=list(voices8k),
+                      masks=masks.numpy(), attractors=res.attractors.numpy(),
+                      assignment=res.assignment.reshape(t, f).numpy(), cluster=res, embedding=emb,
+                      clusterer=clusterer, n_speakers=n_speakers, energies_db=energies, timings=timings,
+                      warnings=warnings)
+
+
+def separate(audio, sr: int | None, checkpoint, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
+             keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
+             beta: float = 10.0, references: list[np.ndarray] | None = None) -> Separation:
+    """Separate a mixture in one call; see :func:`embed` and :func:`separate_embedding`."""
+    t0 = time.perf_counter()
+    emb = embed(audio, sr, checkpoint, keep=keep, max_seconds=max_seconds)
+    out = separate_embedding(emb, clusterer, n_speakers, seed=seed, beta=beta, references=references)
+    out.timings["total"] = time.perf_counter() - t0
+    return out
