@@ -1,0 +1,75 @@
+"""Recipes: one TOML file per seed system, with a ``[profiles.cpu]`` table of overrides.
+
+The top level holds the paper configuration (e.g. 4 x BLSTM-600); a profile swaps in a smaller
+network and budget so the same recipe trains in minutes on a 2-core CPU.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class DataConfig:
+    corpus: str = "synth"              # synth | fsdd (see training.data.corpora.CORPORA)
+    root: str = "data/synth"
+    n_speakers: list[int] = field(default_factory=lambda: [2])  # e.g. [2, 3] for a mixed model
+    mode: str = "min"
+    train_items_per_epoch: int = 4000
+    valid_items: int = 200
+    seed: int = 0
+    finetune_fsdd_fraction: float = 0.0  # share of training mixtures drawn from FSDD real speech
+
+
+@dataclass
+class TrainConfig:
+    name: str = "danet_blstm"
+    model: str = "blstm"
+    model_kwargs: dict = field(default_factory=lambda: {"hidden": 600, "layers": 4, "dropout": 0.0})
+    objective: str = "danet"
+    mask: str = "softmax"
+    keep: float = 0.9
+    n_anchors: int = 0
+    batch_size: int = 16
+    lr: float = 1e-3
+    clip_norm: float = 5.0
+    # curriculum: list of [frames, epochs]; the papers train on 100-frame chunks, then 400
+    curriculum: list[list[int]] = field(default_factory=lambda: [[100, 10], [400, 10]])
+    patience: int = 3                  # epochs without validation gain before stopping (per stage)
+    lr_halving_patience: int = 1       # epochs without gain before halving the learning rate
+    max_minutes: float = 0.0           # wall-clock budget (0 = none)
+    dc_weight: float = 1.0             # upit: weight of the deep-clustering term
+    disc_weight: float = 0.1           # upit: discriminative term
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "model_kwargs" else v
+    return out
+
+
+def load_recipe(path_or_name: str, profile: str | None = None, overrides: dict | None = None) -> TrainConfig:
+    path = Path(path_or_name)
+    if not path.suffix:
+        path = RECIPES_DIR / f"{path_or_name}.toml"
+    raw = tomllib.loads(path.read_text())
+    profiles = raw.pop("profiles", {})
+    if profile:
+        if profile not in profiles:
+            raise ValueError(f"recipe {path.name} has no profile {profile!r} (has {sorted(profiles)})")
+        raw = _merge(raw, profiles[profile])
+    if overrides:
+        raw = _merge(raw, overrides)
+    data = DataConfig(**raw.pop("data", {}))
+    raw.setdefault("name", path.stem)
+    return TrainConfig(**raw, data=data)

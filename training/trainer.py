@@ -1,0 +1,196 @@
+"""One trainer for every objective (DANet, ADANet, deep clustering, uPIT/DEF).
+
+Adam; the learning rate is halved when the validation loss stops improving and training stops
+early after ``patience`` epochs without gain (per curriculum stage); gradient-norm clipping;
+bf16 autocast on GPU; a JSON-lines log; resumable from ``<out>.state.pt``.  At the end the mean
+training attractors (fixed-attractor inference) are stored and the checkpoint is written in fp16.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import math
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from sepviz.checkpoint import build_danet, save_checkpoint
+from sepviz.danet import DANet, DANetConfig
+from sepviz.features import StftConfig
+from sepviz.models import count_parameters
+
+from .config import TrainConfig
+from .objectives import batch_loss, make_batch
+
+
+def build_model(cfg: TrainConfig) -> DANet:
+    n_out = max(cfg.data.n_speakers)
+    return build_danet(DANetConfig(model=cfg.model, model_kwargs=dict(cfg.model_kwargs), objective=cfg.objective,
+                                   mask=cfg.mask, n_speakers=n_out, keep=cfg.keep, n_anchors=cfg.n_anchors,
+                                   stft=StftConfig().to_dict()))
+
+
+def fixed_attractors_from(attractors: torch.Tensor, n_speakers: int, seed: int = 0) -> torch.Tensor:
+    """Fixed attractors = centres of all training attractors (k-means over the pooled set).
+
+    Speaker order inside a mixture is arbitrary, so averaging per output slot would collapse to
+    one point; the DANet paper's Fig. 5 shows the attractors form C stable clusters instead.
+    """
+    from sklearn.cluster import KMeans
+
+    pts = attractors.reshape(-1, attractors.shape[-1])
+    pts = pts[pts.abs().sum(-1) > 0]  # drop absent (zero) speakers
+    km = KMeans(n_clusters=n_speakers, n_init=4, random_state=seed).fit(pts.double().numpy())
+    return torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, out: str | Path, train_set, valid_set, *, device: str = "cpu",
+                 data_summary: dict | None = None, num_workers: int = 0) -> None:
+        self.cfg, self.out = cfg, Path(out)
+        self.device = torch.device(device)
+        torch.manual_seed(cfg.seed)
+        self.model = build_model(cfg).to(self.device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.train_set, self.valid_set = train_set, valid_set
+        self.stft_cfg = StftConfig()
+        self.data_summary = data_summary or {}
+        self.num_workers = num_workers
+        self.log_path = self.out.with_suffix(".log.jsonl")
+        self.state_path = self.out.with_suffix(".state.pt")
+        self.history: list[dict] = []
+        self.stage, self.epoch_in_stage, self.global_epoch, self.steps = 0, 0, 0, 0
+        self.best_val, self.bad_epochs, self.train_seconds = math.inf, 0, 0.0
+        self.best_state: dict | None = None
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _log(self, rec: dict) -> None:
+        self.history.append(rec)
+        with self.log_path.open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+
+    def save_state(self) -> None:
+        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+                    "best": self.best_state or self.model.state_dict(),
+                    "counters": {"stage": self.stage, "epoch_in_stage": self.epoch_in_stage,
+                                 "global_epoch": self.global_epoch, "steps": self.steps,
+                                 "best_val": self.best_val, "bad_epochs": self.bad_epochs,
+                                 "train_seconds": self.train_seconds}}, self.state_path)
+
+    def try_resume(self) -> bool:
+        if not self.state_path.exists():
+            return False
+        st = torch.load(self.state_path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(st["model"])
+        self.opt.load_state_dict(st["opt"])
+        self.best_state = st["best"]
+        for k, v in st["counters"].items():
+            setattr(self, k, v)
+        print(f"resumed from {self.state_path} at stage {self.stage}, epoch {self.global_epoch}")
+        return True
+
+    # -- loops -----------------------------------------------------------------------------
+    def _loader(self, dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=self.cfg.batch_size, shuffle=shuffle, drop_last=shuffle,
+                          num_workers=self.num_workers,
+                          generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
+
+    def _step_loss(self, mix, sources):
+        b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight)
+
+    def train_epoch(self, frames: int) -> float:
+        self.model.train()
+        self.train_set.set_segment(frames * self.stft_cfg.hop_length)
+        self.train_set.set_epoch(self.global_epoch)
+        total, n = 0.0, 0
+        bar = tqdm(self._loader(self.train_set, True), desc=f"epoch {self.global_epoch} ({frames} fr)",
+                   leave=False, mininterval=5, disable=not sys.stderr.isatty())
+        for mix, sources in bar:
+            loss, _ = self._step_loss(mix, sources)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+            self.opt.step()
+            self.steps += 1
+            total, n = total + float(loss), n + 1
+            bar.set_postfix(loss=f"{total / n:.4f}")
+            if self._out_of_time():
+                break
+        return total / max(n, 1)
+
+    @torch.no_grad()
+    def validate(self, collect_attractors: bool = False):
+        self.model.eval()
+        total, n, atts = 0.0, 0, []
+        for mix, sources in self._loader(self.valid_set, False):
+            loss, att = self._step_loss(mix, sources)
+            total, n = total + float(loss) * mix.shape[0], n + mix.shape[0]
+            if collect_attractors:
+                atts.append(att.float().cpu())
+        return total / max(n, 1), (torch.cat(atts) if atts else None)
+
+    def _out_of_time(self) -> bool:
+        return bool(self.cfg.max_minutes) and (self.train_seconds + time.perf_counter() - self._t0) > 60 * self.cfg.max_minutes
+
+    def fit(self) -> Path:
+        self._t0 = time.perf_counter()
+        cfg = self.cfg
+        while self.stage < len(cfg.curriculum) and not self._out_of_time():
+            frames, epochs = cfg.curriculum[self.stage]
+            self.valid_set.set_segment(frames * self.stft_cfg.hop_length)
+            if self.epoch_in_stage >= epochs or self.bad_epochs > cfg.patience:
+                self.stage, self.epoch_in_stage, self.bad_epochs = self.stage + 1, 0, 0
+                self.best_val = math.inf  # longer chunks: losses are not comparable across stages
+                continue
+            t = time.perf_counter()
+            train_loss = self.train_epoch(frames)
+            val_loss, _ = self.validate()
+            if val_loss < self.best_val - 1e-6:
+                self.best_val, self.bad_epochs = val_loss, 0
+                self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            else:
+                self.bad_epochs += 1
+                if self.bad_epochs >= cfg.lr_halving_patience:
+                    for g in self.opt.param_groups:
+                        g["lr"] /= 2
+            self._log({"epoch": self.global_epoch, "stage": self.stage, "frames": frames, "train_loss": train_loss,
+                       "valid_loss": val_loss, "lr": self.opt.param_groups[0]["lr"], "steps": self.steps,
+                       "epoch_seconds": time.perf_counter() - t})
+            print(f"epoch {self.global_epoch} stage {self.stage} ({frames} frames): train {train_loss:.4f} "
+                  f"valid {val_loss:.4f} lr {self.opt.param_groups[0]['lr']:.2e} ({time.perf_counter() - t:.0f} s)",
+                  flush=True)
+            self.global_epoch += 1
+            self.epoch_in_stage += 1
+            self.train_seconds += time.perf_counter() - self._t0
+            self._t0 = time.perf_counter()
+            self.save_state()
+        self.train_seconds += time.perf_counter() - self._t0
+        self._t0 = time.perf_counter()
+        return self.finish()
+
+    def finish(self) -> Path:
+        if self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        _, atts = self.validate(collect_attractors=True)
+        if atts is not None:
+            self.model.fixed_attractors.copy_(fixed_attractors_from(atts, self.model.config.n_speakers, self.cfg.seed))
+        training = {
+            "recipe": self.cfg.to_dict(),
+            "data": self.data_summary,
+            "steps": self.steps,
+            "epochs": self.global_epoch,
+            "train_minutes": round(self.train_seconds / 60, 2),
+            "seconds_per_step": round(self.train_seconds / max(self.steps, 1), 4),
+            "device": str(self.device) if self.device.type == "cpu" else torch.cuda.get_device_name(self.device),
+            "best_valid_loss": self.best_val,
+            "history": self.history[-50:],
+            "n_parameters": count_parameters(self.model),
+        }
+        self.model.to("cpu")
+        return save_checkpoint(self.out, self.model, training=training, half=True)
