@@ -118,7 +118,7 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
             self.opt.step()
             self.steps += 1
-            total, n = total + float(loss), n + 1
+            total, n = total + loss.item(), n + 1
             bar.set_postfix(loss=f"{total / n:.4f}")
             if self._out_of_time():
                 break
@@ -146,7 +146,8 @@ class Trainer:
             self.valid_set.set_segment(frames * self.stft_cfg.hop_length)
             if self.epoch_in_stage >= epochs or self.bad_epochs > cfg.patience:
                 self.stage, self.epoch_in_stage, self.bad_epochs = self.stage + 1, 0, 0
-                self.best_val = math.inf  # longer chunks: losses are not comparable across stages
+                if self.stage < len(cfg.curriculum):
+                    self.best_val = math.inf  # longer chunks: losses are not comparable across stages
                 continue
             t = time.perf_counter()
             train_loss = self.train_epoch(frames)
