@@ -12,63 +12,71 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from .config import DataConfig, TrainConfig, load_recipe
+from .config import TrainConfig, load_recipe
 from .trainer import Trainer
 
 
 class CurriculumMix(torch.utils.data.Dataset):
-    """Wraps a DynamicMixDataset so the trainer can change the chunk length per curriculum stage."""
+    """On-the-fly mixtures whose chunk length the trainer changes per curriculum stage.
 
-    def __init__(self, utterances, n_speakers, items: int, seed: int, mode: str, fixed: bool = False) -> None:
+    ``pools`` is a list of ``(utterances, probability)``: each item is drawn from one pool (e.g.
+    the synthetic corpus, or FSDD real speech for fine-tuning) with the given probability.
+    """
+
+    def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False) -> None:
         from .data.mixing import DynamicMixDataset
 
-        self._make = lambda seg: DynamicMixDataset(utterances, n_speakers=n_speakers, segment_samples=seg,
-                                                   epoch_size=items, seed=seed, mode=mode)
-        self.fixed = fixed  # validation: same mixtures every epoch
-        self.ds = self._make(6400)
+        self.sets = [DynamicMixDataset(u, n_speakers=n_speakers, segment_samples=6400, epoch_size=items,
+                                       seed=seed + 7919 * k, mode=mode) for k, (u, _) in enumerate(pools)]
+        probs = torch.tensor([p for _, p in pools], dtype=torch.float64)
+        self.cum = (probs / probs.sum()).cumsum(0)
+        self.items, self.seed, self.fixed, self.epoch = items, seed, fixed, 0
 
     def set_segment(self, samples: int) -> None:
-        if self.ds.segment_samples != samples:
-            epoch = getattr(self.ds, "epoch", 0)
-            self.ds = self._make(samples)
-            self.ds.set_epoch(epoch)
+        for ds in self.sets:
+            ds.segment_samples = samples
 
     def set_epoch(self, epoch: int) -> None:
-        if not self.fixed:
-            self.ds.set_epoch(epoch)
+        if not self.fixed:  # validation: the same mixtures every epoch
+            self.epoch = epoch
+            for ds in self.sets:
+                ds.set_epoch(epoch)
 
     def __len__(self) -> int:
-        return len(self.ds)
+        return self.items
 
     def __getitem__(self, i):
-        return self.ds[i]
-
-
-def load_split_utterances(data: DataConfig, split: str):
-    from .data import corpora, splits
-
-    utts = corpora.CORPORA[data.corpus](data.root) if data.corpus != "fsdd" else corpora.fsdd()
-    return splits.split_utterances(utts, split, seed=data.seed) if data.corpus != "fsdd" else utts
-
-
-def summarise(utts) -> dict:
-    speakers = {u.speaker: u.gender for u in utts}
-    return {"speakers": len(speakers), "female": sum(g == "f" for g in speakers.values()),
-            "utterances": len(utts)}
+        u = float(np.random.default_rng([self.seed, self.epoch, int(i), 17]).random())
+        k = int(torch.searchsorted(self.cum, torch.tensor(u, dtype=torch.float64)).clamp(max=len(self.sets) - 1))
+        return self.sets[k][i]
 
 
 def build_datasets(cfg: TrainConfig):
+    from .data import corpora, splits
+
     d = cfg.data
     n_spk = tuple(d.n_speakers) if len(d.n_speakers) > 1 else d.n_speakers[0]
-    train_utts = load_split_utterances(d, "train")
-    valid_utts = load_split_utterances(d, "valid")
-    train = CurriculumMix(train_utts, n_spk, d.train_items_per_epoch, d.seed, d.mode)
-    valid = CurriculumMix(valid_utts, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
+    utts = corpora.CORPORA[d.corpus](d.root)
+    parts = {s: splits.split_utterances(utts, s, seed=d.seed) for s in ("train", "valid")}
+    train_pools, valid_pools = [(parts["train"], 1.0 - d.finetune_fsdd_fraction)], [(parts["valid"], 1.0)]
     summary = {"corpus": d.corpus, "root": d.root, "n_speakers": d.n_speakers, "mode": d.mode,
-               "train": summarise(train_utts), "valid": summarise(valid_utts),
-               "split": "speaker-disjoint (training.data.splits)", "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe"}
+               "train": splits.describe(parts["train"]), "valid": splits.describe(parts["valid"]),
+               "split": "speaker-disjoint (training.data.splits)",
+               "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch}
+    if d.finetune_fsdd_fraction > 0:
+        fs = corpora.fsdd()
+        fs_train = splits.split_utterances(fs, "train", fsdd_scheme="finetune")
+        fs_valid = splits.split_utterances(fs, "valid", fsdd_scheme="finetune")
+        # FSDD speakers also join the synthetic pool, so real voices meet synthetic ones too.
+        train_pools = [(parts["train"] + fs_train, 1.0 - d.finetune_fsdd_fraction), (fs_train, d.finetune_fsdd_fraction)]
+        valid_pools = [(parts["valid"], 1.0 - d.finetune_fsdd_fraction), (fs_valid, d.finetune_fsdd_fraction)]
+        summary["fsdd_finetune"] = {"fraction": d.finetune_fsdd_fraction, "speakers": sorted({u.speaker for u in fs_train}),
+                                    "utterances": len(fs_train), "scheme": "finetune (test speakers held out)"}
+    train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, d.seed, d.mode)
+    valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
     return train, valid, summary
 
 

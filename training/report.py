@@ -1,0 +1,102 @@
+"""Write ``docs/results.md``: every shipped checkpoint x clusterer on held-out test sets.
+
+Each table is produced by ``python -m sepviz evaluate`` and the exact command is printed above
+it, so every number can be reproduced.  Usage::
+
+    python -m training.report --sets synth2=data/mix/synth2_test fsdd2=data/mix/fsdd2_test \
+        --checkpoints checkpoints/*.pt --out docs/results.md
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sepviz.checkpoint import load_checkpoint
+from sepviz.clusterers import available_clusterers
+
+METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
+
+
+def run_evaluate(ckpt: str, data: str, clusterers: list[str], limit: int | None, pesq: bool) -> tuple[str, dict]:
+    cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers]
+    if limit:
+        cmd += ["--limit", str(limit)]
+    if not pesq:
+        cmd += ["--no-pesq"]
+    shown = "python " + " ".join(shlex.quote(c) for c in cmd[1:])
+    t = time.perf_counter()
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{shown} failed:\n{out.stderr[-2000:]}")
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result["_seconds"] = time.perf_counter() - t
+    return shown, result
+
+
+def fmt(v) -> str:
+    return "-" if v is None or v != v else f"{v:.2f}"
+
+
+def table(result: dict) -> str:
+    rows = ["| system | " + " | ".join(name for _, name in METRICS) + " |", "|---" * (len(METRICS) + 1) + "|"]
+    for name, m in result["model"].items():
+        rows.append(f"| model + {name} | " + " | ".join(fmt(m.get(k)) for k, _ in METRICS) + " |")
+    for name, m in result.get("oracle", {}).items():
+        rows.append(f"| oracle {name.upper()} | " + " | ".join(fmt(m.get(k)) for k, _ in METRICS) + " |")
+    wfm = result.get("oracle", {}).get("wfm", {}).get("si_snri")
+    if wfm:
+        best = max((m.get("si_snri", float("-inf")), n) for n, m in result["model"].items())
+        rows.append(f"\nBest model SI-SNRi ({best[1]}) is **{100 * best[0] / wfm:.0f} %** of the WFM oracle's "
+                    f"on the same {result['n']} mixtures.")
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoints", nargs="+", required=True)
+    ap.add_argument("--sets", nargs="+", required=True, metavar="NAME=DIR")
+    ap.add_argument("--limit", type=int, default=None)
+    ap.add_argument("--no-pesq", action="store_true")
+    ap.add_argument("--out", default="docs/results.md")
+    ap.add_argument("--json", default="docs/results.json")
+    args = ap.parse_args(argv)
+    sets = dict(s.split("=", 1) for s in args.sets)
+    lines = ["# Evaluation results", "",
+             f"Measured on {platform.machine()} CPU ({platform.processor() or 'unknown'}), "
+             f"{time.strftime('%Y-%m-%d')}, by `python -m training.report` (see each table's command).",
+             "Mean over the mixtures of each test set; SI-SNRi and SDRi in dB against the mixture; "
+             "PESQ narrow-band. Oracles use the same mixtures.", ""]
+    everything: dict = {}
+    for ckpt in args.checkpoints:
+        model = load_checkpoint(ckpt)
+        card = model.card
+        names = [c for c in available_clusterers(model) if c != "oracle"]
+        c_out = model.config.n_speakers
+        lines += [f"## {Path(ckpt).stem}", "",
+                  f"{card['config']['model']} {card['config']['model_kwargs']}, objective `{card['config']['objective']}`, "
+                  f"{card['n_parameters'] / 1e6:.2f} M parameters, trained {card['training'].get('train_minutes', '?')} min "
+                  f"on {card['training'].get('device', '?')}.", ""]
+        for set_name, folder in sets.items():
+            n_src = len([p for p in Path(folder).glob("s[0-9]") if p.is_dir()])
+            if n_src > c_out:
+                continue
+            print(f"evaluating {ckpt} on {set_name} ...", file=sys.stderr, flush=True)
+            shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq)
+            everything.setdefault(Path(ckpt).stem, {})[set_name] = res
+            lines += [f"### {set_name} ({res['n']} mixtures, {n_src} talkers)", "", "```", shown, "```", "",
+                      table(res), ""]
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        Path(args.json).write_text(json.dumps(everything, indent=1))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
