@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Held-out test sets used by docs/results.md (unseen synthetic talkers, unseen FSDD talkers, stress tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python -m training.data.make_mixtures --corpus synth --root data/synth --split test --n 100 --speakers 2 --out data/mix/synth2_test
+python -m training.data.make_mixtures --corpus synth --root data/synth --split test --n 60 --speakers 3 --out data/mix/synth3_test
+python -m training.data.make_mixtures --corpus fsdd --fsdd-scheme finetune --split test --n 60 --speakers 2 --out data/mix/fsdd2_test
+python -m training.stress_sets long --root data/synth --out data/mix/synth2_long --n 20 --seconds 32
+python -m training.stress_sets noise --base data/mix/synth2_test --out data/mix/synth2_noise --n 100

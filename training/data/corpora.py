@@ -1,0 +1,238 @@
+"""Corpus adapters: each returns plain `Utterance` (or `MixtureExample`) lists.
+
+Why: the trainer, the split logic and the mixer only need "who speaks, which gender, where is the
+audio"; keeping every corpus behind this one record lets synthetic, FSDD and licensed corpora
+(LibriSpeech, TIMIT, wsj0-2mix, LibriMix) be swapped without touching the training code.
+Genders are lower-case ``"f"`` / ``"m"`` (``"?"`` when unknown).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from math import gcd
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+
+SAMPLE_RATE = 8000
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_FSDD = REPO_ROOT.parent / "shared" / "data" / "fsdd"
+# All FSDD speakers are adult men (FSDD README); unknown names get "?".
+FSDD_GENDER = {"george": "m", "jackson": "m", "nicolas": "m", "theo": "m", "lucas": "m", "yweweler": "m"}
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Read any libsndfile format (WAV, FLAC, NIST/TIMIT), mix to mono, resample; float32."""
+    x, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return resample(x.mean(axis=1), sr, sample_rate)
+
+
+def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    if sr_in == sr_out:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    g = gcd(int(sr_in), int(sr_out))
+    return resample_poly(x, sr_out // g, sr_in // g).astype(np.float32)
+
+
+@dataclass
+class Utterance:
+    """One single-talker recording, on disk (`path`) or in memory (`audio` at `sample_rate`)."""
+
+    speaker: str
+    gender: str  # "f" | "m" | "?"
+    corpus: str
+    path: Path | None = None
+    audio: np.ndarray | None = None
+    sample_rate: int = SAMPLE_RATE
+    language: str | None = None
+    engine: str | None = None  # synthetic corpora: TTS engine (used to stratify splits)
+    group: str | None = None  # speakers sharing a group (shifted copies of one voice) never cross splits
+    name: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.name or (self.path.stem if self.path is not None else f"{self.speaker}-{id(self):x}")
+
+    def load(self, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+        """Mono float32 samples at `sample_rate`."""
+        if self.audio is not None:
+            return resample(self.audio, self.sample_rate, sample_rate)
+        return load_audio(self.path, sample_rate)
+
+
+@dataclass
+class MixtureExample:
+    """A pre-mixed example (wsj0-2mix / LibriMix layout): mixture file plus its source files."""
+
+    name: str
+    mixture: Path
+    sources: list[Path]
+    corpus: str
+
+    def load(self, sample_rate: int = SAMPLE_RATE) -> tuple[np.ndarray, np.ndarray]:
+        """(mixture (T,), sources (C, T)) float32, trimmed to a common length."""
+        mix = load_audio(self.mixture, sample_rate)
+        src = [load_audio(p, sample_rate) for p in self.sources]
+        n = min([len(mix)] + [len(s) for s in src])
+        return mix[:n], np.stack([s[:n] for s in src])
+
+
+def _gender(g: str) -> str:
+    g = g.strip().lower()[:1]
+    return g if g in ("f", "m") else "?"
+
+
+def synth(root: str | Path = "data/synth") -> list[Utterance]:
+    """The TTS corpus written by `training.data.synth_corpus` (reads OUT/manifest.tsv)."""
+    root = Path(root)
+    with open(root / "manifest.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return [Utterance(speaker=r["speaker"], gender=_gender(r["gender"]), corpus="synth", path=root / r["path"],
+                      language=r.get("language") or None, engine=r.get("engine") or None,
+                      group=r.get("base_voice") or r["speaker"].split(".")[0]) for r in rows]
+
+
+def fsdd_root(root: str | Path | None = None) -> Path:
+    """Argument, else $SEPVIZ_FSDD, else ../shared/data/fsdd next to the repository."""
+    return Path(root or os.environ.get("SEPVIZ_FSDD") or DEFAULT_FSDD)
+
+
+_FSDD_NAME = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.wav$")
+
+
+def fsdd(root: str | Path | None = None, *, seed: int = 0, min_seconds: float = 2.0, max_seconds: float = 6.0,
+         gap_ms: tuple[float, float] = (50.0, 150.0), cache_dir: str | Path | None = None) -> list[Utterance]:
+    """Free Spoken Digit Dataset (real speech): one speaker's digits joined into 2-6 s utterances.
+
+    Recordings (``{digit}_{speaker}_{index}.wav``, 8 kHz) are shuffled per speaker (seeded) and
+    concatenated with random 50-150 ms silences, each recording used once. Returned in memory;
+    with `cache_dir` they are also written there as WAVs (and re-read on later calls).
+    """
+    root = fsdd_root(root)
+    rec_dir = root / "recordings" if (root / "recordings").is_dir() else root
+    return list(_fsdd_cached(str(rec_dir.resolve()), seed, min_seconds, max_seconds, tuple(gap_ms),
+                             str(cache_dir) if cache_dir else None))
+
+
+@lru_cache(maxsize=4)
+def _fsdd_cached(rec_dir: str, seed: int, min_s: float, max_s: float, gap_ms: tuple[float, float],
+                 cache_dir: str | None) -> tuple[Utterance, ...]:
+    by_speaker: dict[str, list[Path]] = {}
+    for p in sorted(Path(rec_dir).glob("*.wav")):
+        m = _FSDD_NAME.match(p.name)
+        if m:
+            by_speaker.setdefault(m.group(2), []).append(p)
+    if not by_speaker:
+        raise FileNotFoundError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) in {rec_dir}; "
+                                "set SEPVIZ_FSDD or pass root")
+    out = []
+    for spk, files in sorted(by_speaker.items()):
+        rng = np.random.default_rng([seed, *spk.encode()])
+        order = [files[i] for i in rng.permutation(len(files))]
+        k = 0
+        while k < len(order):
+            target = rng.uniform(min_s, max_s) * SAMPLE_RATE
+            parts, n = [], 0
+            while k < len(order) and n < target:
+                if parts:
+                    gap = np.zeros(int(rng.uniform(*gap_ms) / 1000 * SAMPLE_RATE), np.float32)
+                    parts.append(gap)
+                    n += len(gap)
+                x = load_audio(order[k])
+                parts.append(x)
+                n += len(x)
+                k += 1
+            if n < min_s * SAMPLE_RATE * 0.5:  # a short remainder: drop rather than make a 1-digit utterance
+                break
+            name = f"fsdd-{spk}-{len(out):04d}"
+            utt = Utterance(speaker=spk, gender=FSDD_GENDER.get(spk, "?"), corpus="fsdd",
+                            audio=np.concatenate(parts), language="en", group=spk, name=name)
+            if cache_dir:
+                path = Path(cache_dir) / spk / f"{name}.wav"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.exists():
+                    sf.write(str(path), utt.audio, SAMPLE_RATE, subtype="FLOAT")
+                utt.path = path
+            out.append(utt)
+    return tuple(out)
+
+
+def _speakers_txt(root: Path) -> dict[str, str]:
+    """LibriSpeech SPEAKERS.TXT: ``ID | SEX | SUBSET | MINUTES | NAME`` lines."""
+    for cand in (root / "SPEAKERS.TXT", root.parent / "SPEAKERS.TXT"):
+        if cand.exists():
+            out = {}
+            for line in cand.read_text(errors="replace").splitlines():
+                cols = [c.strip() for c in line.split("|")]
+                if not line.startswith(";") and len(cols) >= 2:
+                    out[cols[0]] = _gender(cols[1])
+            return out
+    return {}
+
+
+def librispeech(root: str | Path, subset: str = "train-clean-100") -> list[Utterance]:
+    """LibriSpeech ``SUBSET/SPK/CHAPTER/*.flac`` (root may also be the subset folder itself)."""
+    root = Path(root)
+    base = root / subset if (root / subset).is_dir() else root
+    genders = _speakers_txt(root if base != root else root.parent) or _speakers_txt(base)
+    return [Utterance(speaker=p.parts[-3], gender=genders.get(p.parts[-3], "?"), corpus="librispeech", path=p,
+                      language="en", group=p.parts[-3]) for p in sorted(base.glob("*/*/*.flac"))]
+
+
+def timit(root: str | Path, subsets: tuple[str, ...] = ("TRAIN", "TEST"), include_sa: bool = False) -> list[Utterance]:
+    """TIMIT ``TRAIN|TEST/DR*/[MF]SPK/*.WAV`` (any case); gender is the speaker folder's first letter.
+
+    The two SA sentences are read by every speaker, so they are left out unless `include_sa`.
+    """
+    root = Path(root)
+    out = []
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and p.name.upper() in subsets):
+        for spk_dir in sorted(sub.glob("*/*")):
+            if not (spk_dir.is_dir() and spk_dir.name[:1].upper() in "FM" and spk_dir.parent.name.upper().startswith("DR")):
+                continue
+            files: dict[str, Path] = {}  # "SA1.WAV" and a converted "SA1.WAV.wav": keep the shorter name
+            for p in spk_dir.iterdir():
+                if p.name.lower().endswith(".wav"):
+                    key = p.name.split(".")[0].upper()
+                    if key not in files or len(p.name) < len(files[key].name):
+                        files[key] = p
+            spk = spk_dir.name.upper()
+            out += [Utterance(speaker=spk, gender=spk[0].lower(), corpus="timit", path=p, language="en", group=spk)
+                    for k, p in sorted(files.items()) if include_sa or not k.startswith("SA")]
+    return out
+
+
+def _mixture_examples(root: Path, mix_dir: str, corpus: str) -> list[MixtureExample]:
+    """Examples from every folder under root (root included) that holds `mix_dir`, s1, s2 [, s3]."""
+    root = Path(root)
+    dirs = [root] if (root / mix_dir).is_dir() else sorted(p.parent for p in root.rglob(mix_dir) if p.is_dir())
+    out = []
+    for d in dirs:
+        src_dirs = [d / f"s{i}" for i in range(1, 5) if (d / f"s{i}").is_dir()]
+        for m in sorted((d / mix_dir).glob("*.wav")):
+            srcs = [s / m.name for s in src_dirs]
+            if len(srcs) >= 2 and all(s.exists() for s in srcs):
+                name = m.stem if d == root else f"{d.relative_to(root).as_posix()}/{m.stem}"
+                out.append(MixtureExample(name, m, srcs, corpus))
+    return out
+
+
+def wsj0mix(root: str | Path) -> list[MixtureExample]:
+    """wsj0-2mix/3mix layout ``mix/ s1/ s2/ [s3/]`` (root, or e.g. ``wav8k/min`` holding tr/cv/tt)."""
+    return _mixture_examples(Path(root), "mix", "wsj0mix")
+
+
+def librimix(root: str | Path, mix_dir: str = "mix_clean") -> list[MixtureExample]:
+    """LibriMix layout ``mix_clean/ s1/ s2/ [s3/]`` (noisy ``mix_both`` does not sum to the sources)."""
+    return _mixture_examples(Path(root), mix_dir, "librimix")
+
+
+CORPORA: dict[str, Callable[..., list[Utterance]]] = {
+    "synth": synth, "fsdd": fsdd, "librispeech": librispeech, "timit": timit}
+MIXTURE_CORPORA: dict[str, Callable[..., list[MixtureExample]]] = {"wsj0mix": wsj0mix, "librimix": librimix}
