@@ -1,0 +1,935 @@
+#!/usr/bin/env python
+"""sepviz studio: hear and see speech separation with the Deep Attractor Network family.
+
+    python app.py [--checkpoints DIR] [--host 127.0.0.1] [--port 7860] [--max-seconds 60] [--share]
+
+Tabs: **Separate** (voices, spectrograms, masks, the embedding cloud with attractors / anchors /
+GMM ellipses, metrics when references are given), **Compare** (several clusterers on the same
+cached embeddings, and the ideal-vs-estimated "center mismatch" view) and **Teaching** (what each
+plot means, and the attractors of many mixtures in one PCA).
+
+The network runs once per (audio, model, salient fraction): embeddings are cached, so changing
+the clusterer, the projection or the plot settings only re-clusters / re-plots.  The main action
+is also the API endpoint ``/separate`` (see docs/app.md).
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from sepviz import viz
+from sepviz.errors import SepvizError, SepvizInputError
+from sepviz.examples import Example, cache_dir, examples_dir, list_atlas_examples, list_examples
+
+log = logging.getLogger("sepviz.app")
+
+REPO = Path(__file__).resolve().parent
+MAX_VOICES = 3
+N_SPEAKERS = ["2", "3", "auto"]
+PROJECTIONS = ["PCA 2D", "PCA 3D", "UMAP 2D", "UMAP 3D"]
+COLOR_BY = ["assigned speaker", "true speaker", "power"]
+ALL_CLUSTERERS = ["kmeans", "gmm", "soft_kmeans", "fixed", "anchors", "oracle"]
+CLUSTERER_LABELS = {
+    "kmeans": "k-means", "gmm": "GMM (full covariance)", "soft_kmeans": "soft k-means",
+    "fixed": "fixed (training attractors)", "anchors": "ADANet anchors", "oracle": "oracle (references)",
+}
+DEFAULT_MAX_FILE_SIZE = "25mb"
+REF_TOLERANCE_S = 0.5
+MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
+N_MAIN_OUTPUTS = 9  # status, 3 voices, files, embedding, spectrograms, masks, metrics
+
+CSS = """
+.sv-status p {margin: 2px 0;}
+.sv-card {font-size: 0.9em;}
+.sv-card table {font-size: 0.95em;}
+.sv-help {font-size: 0.88em; color: var(--body-text-color-subdued);}
+#sv-title h1 {margin-bottom: 0;}
+"""
+
+
+def _close(fn):
+    """Wrap a UI handler: library errors become a user message (gr.Error), never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except SepvizError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        except Exception as err:  # noqa: BLE001 - unexpected: log it, show a short message
+            log.exception("unexpected error in %s", fn.__name__)
+            raise gr.Error(f"Something went wrong ({err.__class__.__name__}: {str(err)[:200]}).",
+                           print_exception=False) from None
+
+    return wrapper
+
+
+class LRU(OrderedDict):
+    def __init__(self, maxsize: int = 8) -> None:
+        super().__init__()
+        self.maxsize = maxsize
+
+    def get_(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.maxsize:
+            self.popitem(last=False)
+        return value
+
+
+def file_sha1(path: str | os.PathLike) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def parse_n_speakers(value) -> int | None:
+    s = str(value).strip().lower()
+    if s in ("auto", "none", ""):
+        return None
+    if s in ("2", "3"):
+        return int(s)
+    raise SepvizInputError(f"number of speakers must be 2, 3 or auto, not {value!r}")
+
+
+def parse_projection(value: str) -> tuple[str, int]:
+    try:
+        method, dims = str(value).split()
+        return {"pca": "pca", "umap": "umap"}[method.lower()], int(dims[0])
+    except (ValueError, KeyError, IndexError):
+        raise SepvizInputError(f"unknown projection {value!r}; choose one of {PROJECTIONS}") from None
+
+
+@dataclass
+class Result:
+    """One separation, rendered."""
+
+    sep: object
+    emb_key: tuple
+    voice_paths: list[str]
+    metrics: list[dict] | None
+    seconds: float
+
+
+def _fmt(v, nd=2):
+    if isinstance(v, float):
+        return f"{v:.{nd}f}"
+    return str(v)
+
+
+def evaluate(voices: list[np.ndarray], refs: list[np.ndarray], mixture: np.ndarray, sr: int) -> dict:
+    """Per-voice SI-SNRi, SDRi, SIR, SAR (permutation-invariant), matched to the references.
+
+    Uses ``sepviz.metrics`` when it provides ``evaluate_estimates``; otherwise computes them here.
+    Returns ``{"rows": [{"voice", "reference", "si_snri", "sdri", "sir", "sar"}...], "means": {...}}``.
+    """
+    est = np.stack([np.asarray(v, np.float64) for v in voices])
+    src = np.stack([np.asarray(r, np.float64)[: est.shape[1]] for r in refs])
+    n = min(est.shape[1], src.shape[1])
+    est, src, mix = est[:, :n], src[:, :n], np.asarray(mixture, np.float64)[:n]
+    try:
+        from sepviz import metrics as m  # written in parallel: use it when it is there
+    except ImportError:
+        m = None
+    if m is not None and hasattr(m, "evaluate_estimates"):
+        out = m.evaluate_estimates(est, src, mix, sr, pesq=False)
+        perm = out["permutation"]
+        rows = [{"voice": int(perm[i]) + 1, "reference": i + 1,
+                 **{k: float(out[k][i]) for k in ("si_snri", "sdri", "sir", "sar")}} for i in range(len(perm))]
+        return {"rows": rows, "means": {k: float(out["mean"][k]) for k in ("si_snri", "sdri", "sir", "sar")}}
+    import fast_bss_eval
+
+    def si_snr(e, s):
+        e, s = e - e.mean(), s - s.mean()
+        proj = (e @ s) / (s @ s + 1e-12) * s
+        return 10 * np.log10((proj @ proj) / (((e - proj) @ (e - proj)) + 1e-12) + 1e-12)
+
+    c = min(len(est), len(src))
+    import itertools
+
+    best = max(itertools.permutations(range(len(est)), c),
+               key=lambda p: sum(si_snr(est[p[i]], src[i]) for i in range(c)))
+    est_m = est[list(best)]
+    import torch  # fast_bss_eval's numpy backend breaks on numpy 2 (np.linalg.solve); torch's works
+
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
+    sdr, sir, sar = (x.numpy() for x in fast_bss_eval.bss_eval_sources(t(src), t(est_m), compute_permutation=False)[:3])
+    sdr_mix = fast_bss_eval.sdr(t(src), t(np.repeat(mix[None], c, 0))).numpy()
+    rows = []
+    for i in range(c):
+        rows.append({"voice": int(best[i]) + 1, "reference": i + 1,
+                     "si_snri": float(si_snr(est_m[i], src[i]) - si_snr(mix, src[i])),
+                     "sdri": float(sdr[i] - sdr_mix[i]), "sir": float(sir[i]), "sar": float(sar[i])})
+    means = {k: float(np.mean([r[k] for r in rows])) for k in ("si_snri", "sdri", "sir", "sar")}
+    return {"rows": rows, "means": means}
+
+
+def metrics_markdown(ev: dict | None) -> str:
+    if not ev:
+        return "*Upload the reference sources (s1, s2[, s3]) or pick an example to see SI-SNRi, SDRi, SIR and SAR.*"
+    lines = ["| voice | reference | SI-SNRi (dB) | SDRi (dB) | SIR (dB) | SAR (dB) |", "|---|---|---|---|---|---|"]
+    for r in sorted(ev["rows"], key=lambda r: r.get("voice", 0)):
+        lines.append(f"| {r.get('voice', '')} | s{r.get('reference', '')} | {r['si_snri']:.1f} | {r.get('sdri', float('nan')):.1f} "
+                     f"| {r.get('sir', float('nan')):.1f} | {r.get('sar', float('nan')):.1f} |")
+    m = ev["means"]
+    lines.append(f"| **mean** | | **{m.get('si_snri', float('nan')):.1f}** | **{m.get('sdri', float('nan')):.1f}** "
+                 f"| {m.get('sir', float('nan')):.1f} | {m.get('sar', float('nan')):.1f} |")
+    return "\n".join(lines)
+
+
+class Studio:
+    """State and handlers of the app, independent of the Blocks layout (tests call these directly)."""
+
+    def __init__(self, checkpoints: str | os.PathLike | None = None, *, max_seconds: float = 60.0,
+                 examples: dict[str, Example] | None = None, include_fsdd: bool = True,
+                 work_dir: str | os.PathLike | None = None) -> None:
+        self.checkpoint_dir = Path(checkpoints or os.environ.get("SEPVIZ_CHECKPOINTS") or REPO / "checkpoints")
+        self.max_seconds = float(max_seconds)
+        self.include_fsdd = include_fsdd
+        self.examples = examples if examples is not None else list_examples(include_fsdd)
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="sepviz-app-"))
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        self.models: dict[str, Path] = {}
+        self.scan_models()
+        self._lock = threading.RLock()
+        self._emb = LRU(6)
+        self._sep = LRU(24)
+        self._refs = LRU(12)
+        self._truth = LRU(12)
+        self._clouds = LRU(12)
+        self._metrics = LRU(24)
+        self._atlas = LRU(4)
+        self.network_runs = 0   # how often the embedding network ran (the cache is tested on this)
+        self.umap_ready = threading.Event()
+        self._warming = False
+
+    # ------------------------------------------------------------------ models
+    def scan_models(self) -> dict[str, Path]:
+        d = self.checkpoint_dir
+        found = sorted(d.glob("*.pt")) if d.is_dir() else []
+        self.models = {p.stem: p for p in found if not p.name.endswith(".state.pt")}
+        return self.models
+
+    @property
+    def default_model(self) -> str | None:
+        if "default" in self.models:
+            return "default"
+        return next(iter(self.models), None)
+
+    def no_models_message(self) -> str:
+        return (f"No checkpoints found in `{self.checkpoint_dir}`. Train one (e.g. `python -m training.train "
+                f"danet_blstm --profile cpu --out checkpoints/default.pt`) or start the app with "
+                f"`--checkpoints DIR` / `SEPVIZ_CHECKPOINTS=DIR`.")
+
+    def get_model(self, name: str | None):
+        from sepviz.separate import resolve_model
+
+        if not self.models:
+            self.scan_models()
+        if not self.models:
+            raise SepvizInputError(self.no_models_message())
+        name = name or self.default_model
+        if name not in self.models:
+            self.scan_models()
+            if name not in self.models:
+                raise SepvizInputError(f"unknown model {name!r}; choose one of {sorted(self.models)}")
+        return resolve_model(self.models[name])
+
+    def model_card(self, name: str | None) -> str:
+        if not self.models:
+            return f"⚠️ {self.no_models_message()}"
+        try:
+            model = self.get_model(name)
+        except SepvizError as err:
+            return f"⚠️ {err}"
+        card = getattr(model, "card", {}) or {}
+        cfg = card.get("config", {}) or {}
+        kw = cfg.get("model_kwargs", {}) or {}
+        npar = card.get("n_parameters") or sum(p.numel() for p in model.parameters())
+        arch = ", ".join(f"{k}={v}" for k, v in kw.items()) or "defaults"
+        rows = [("model", f"`{cfg.get('model', '?')}` ({arch})"),
+                ("objective", f"{cfg.get('objective', '?')} · {cfg.get('mask', '?')} masks"),
+                ("embedding dim K", model.emb_dim), ("parameters", f"{npar / 1e6:.2f} M" if npar >= 1e5 else f"{npar:,}"),
+                ("speakers (trained)", cfg.get("n_speakers", "?")), ("salient fraction", cfg.get("keep", "?"))]
+        if cfg.get("n_anchors"):
+            rows.append(("ADANet anchors", cfg["n_anchors"]))
+        rows.append(("fixed attractors", "yes" if model.has_fixed_attractors else "no"))
+        training = card.get("training") or {}
+        metrics = card.get("metrics") or {}
+        out = [f"**{card.get('name', name)}**", "", "| | |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in rows]
+        if training:
+            out += ["", "**Training**", ""] + [f"- {k}: {self._short(v)}" for k, v in list(training.items())[:12]]
+        if metrics:
+            out += ["", "**Metrics**", ""] + [f"- {k}: {self._short(v)}" for k, v in list(metrics.items())[:12]]
+        return "\n".join(out)
+
+    @staticmethod
+    def _short(v) -> str:
+        if isinstance(v, float):
+            return f"{v:.3g}"
+        if isinstance(v, dict):
+            return ", ".join(f"{k}={Studio._short(x)}" for k, x in list(v.items())[:8])
+        s = str(v)
+        return s if len(s) < 160 else s[:157] + "..."
+
+    def clusterers_for(self, model_name: str | None, has_refs: bool) -> list[str]:
+        from sepviz.clusterers import available_clusterers
+
+        try:
+            model = self.get_model(model_name)
+        except SepvizError:
+            model = None
+        return available_clusterers(model, has_refs)
+
+    # ------------------------------------------------------------------ cached pipeline
+    def get_embedding(self, audio_path: str, model_name: str | None, keep: float | None):
+        from sepviz.separate import embed
+
+        model = self.get_model(model_name)
+        keep = float(model.config.keep if keep in (None, 0) else keep)
+        if not 0.05 <= keep <= 1.0:
+            raise SepvizInputError(f"the salient fraction must be between 0.05 and 1, got {keep}")
+        mpath = self.models[model_name or self.default_model]
+        key = (file_sha1(audio_path), str(mpath), mpath.stat().st_mtime, round(keep, 3), self.max_seconds)
+        with self._lock:
+            hit = self._emb.get_(key)
+        if hit is not None:
+            return hit, key, True
+        emb = embed(audio_path, None, model, keep=keep, max_seconds=self.max_seconds)
+        with self._lock:
+            self.network_runs += 1
+            self._emb.put(key, emb)
+        return emb, key, False
+
+    def get_references(self, paths: list[str], emb) -> tuple[list[np.ndarray] | None, str | None]:
+        from sepviz.audio import load_audio
+
+        paths = [p for p in paths if p]
+        if not paths:
+            return None, None
+        if len(paths) == 1:
+            raise SepvizInputError("give at least two reference sources (s1 and s2), or none")
+        key = "|".join(file_sha1(p) for p in paths) + f"@{len(emb.wave)}"
+        with self._lock:
+            hit = self._refs.get_(key)
+        if hit is not None:
+            return hit, key
+        sr = emb.stft_config.sample_rate
+        refs = []
+        for i, p in enumerate(paths, 1):
+            try:
+                w, _ = load_audio(p, target_sr=sr, max_seconds=self.max_seconds)
+            except SepvizInputError as err:
+                raise SepvizInputError(f"reference s{i}: {err}") from None
+            if abs(len(w) - len(emb.wave)) > REF_TOLERANCE_S * sr:
+                raise SepvizInputError(f"reference s{i} is {len(w) / sr:.2f} s long but the mixture is "
+                                       f"{len(emb.wave) / sr:.2f} s: references must be the isolated sources "
+                                       f"of this mixture")
+            w = np.pad(w, (0, max(0, len(emb.wave) - len(w))))[: len(emb.wave)]
+            refs.append(w.astype(np.float32))
+        with self._lock:
+            self._refs.put(key, refs)
+        return refs, key
+
+    def get_separation(self, emb, emb_key, clusterer: str, n_speakers, beta: float, refs, refs_key):
+        from sepviz.separate import separate_embedding
+
+        available = self.clusterers_for_model(emb.model, refs is not None)
+        if clusterer not in available:
+            if clusterer == "oracle":
+                raise SepvizInputError("the oracle clusterer needs the reference sources (s1, s2[, s3])")
+            if clusterer in ALL_CLUSTERERS:
+                raise SepvizInputError(f"the {clusterer!r} clusterer is not available for this model "
+                                       f"(available: {', '.join(available)})")
+            raise SepvizInputError(f"unknown clusterer {clusterer!r}; choose one of {', '.join(available)}")
+        n = parse_n_speakers(n_speakers)
+        if refs is not None:
+            if n is None:
+                n = len(refs)
+            elif n != len(refs):
+                raise SepvizInputError(f"{len(refs)} reference sources were given, so the mixture has "
+                                       f"{len(refs)} talkers: set the number of speakers to {len(refs)} or auto")
+        beta = float(beta or 10.0)
+        key = (emb_key, clusterer, n, round(beta, 3) if clusterer == "soft_kmeans" else None,
+               refs_key if clusterer == "oracle" else None)
+        with self._lock:
+            hit = self._sep.get_(key)
+        if hit is not None:
+            return hit, key
+        sep = separate_embedding(emb, clusterer, n, beta=beta, references=refs if clusterer == "oracle" else None)
+        with self._lock:
+            self._sep.put(key, sep)
+        return sep, key
+
+    @staticmethod
+    def clusterers_for_model(model, has_refs: bool) -> list[str]:
+        from sepviz.clusterers import available_clusterers
+
+        return available_clusterers(model, has_refs)
+
+    def voice_files(self, sep, key) -> list[str]:
+        import soundfile as sf
+
+        folder = self.work_dir / hashlib.sha1(repr(key).encode()).hexdigest()[:16]
+        paths = [folder / f"voice{i + 1}.wav" for i in range(len(sep.voices))]
+        if not all(p.is_file() for p in paths):
+            self._prune_work_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            for p, v in zip(paths, sep.voices):
+                sf.write(p, np.clip(v, -1, 1), sep.sample_rate, subtype="PCM_16")
+        return [str(p) for p in paths]
+
+    def _prune_work_dir(self, keep: int = MAX_VOICE_FOLDERS) -> None:
+        """Gradio copies the voices into its own cache; keep only the newest folders here."""
+        try:
+            dirs = sorted((d for d in self.work_dir.iterdir() if d.is_dir()), key=lambda d: d.stat().st_mtime)
+            for d in dirs[: max(0, len(dirs) - keep + 1)]:
+                for f in d.iterdir():
+                    f.unlink(missing_ok=True)
+                d.rmdir()
+        except OSError:
+            pass
+
+    def true_labels(self, emb, emb_key, refs, refs_key) -> np.ndarray:
+        from sepviz.separate import reference_assignment
+
+        key = (emb_key, refs_key)
+        with self._lock:
+            hit = self._truth.get_(key)
+        if hit is None:
+            hit = reference_assignment(emb, refs).argmax(0).numpy()
+            with self._lock:
+                self._truth.put(key, hit)
+        return hit
+
+    def get_cloud(self, emb, emb_key, projection: str, n_points: int, time_range) -> viz.Cloud:
+        method, dims = parse_projection(projection)
+        n_points = int(np.clip(int(n_points or viz.DEFAULT_POINTS), 100, viz.MAX_POINTS))
+        key = (emb_key, method, dims, n_points, time_range)
+        with self._lock:
+            hit = self._clouds.get_(key)
+        if hit is not None:
+            return hit
+        cfg = emb.stft_config
+        cloud = viz.prepare_cloud(emb.v.numpy(), emb.salient.numpy(), emb.mag.numpy(), n_points=n_points,
+                                  method=method, dims=dims, seed=0, time_range=time_range,
+                                  seconds_per_frame=cfg.hop_length / cfg.sample_rate,
+                                  hz_per_bin=cfg.sample_rate / cfg.n_fft)
+        with self._lock:
+            self._clouds.put(key, cloud)
+        return cloud
+
+    def get_metrics(self, sep, key, refs, refs_key):
+        if refs is None:
+            return None
+        mkey = (key, refs_key)
+        with self._lock:
+            hit = self._metrics.get_(mkey)
+        if hit is None:
+            emb = sep.embedding
+            hit = evaluate(sep.voices_model_sr, refs, emb.wave, emb.stft_config.sample_rate)
+            with self._lock:
+                self._metrics.put(mkey, hit)
+        return hit
+
+    @staticmethod
+    def time_range(t_from, t_to) -> tuple[float, float] | None:
+        a, b = float(t_from or 0.0), float(t_to or 0.0)
+        if a < 0 or b < 0:
+            raise SepvizInputError("the time range cannot be negative")
+        if b and b <= a:
+            raise SepvizInputError(f"the time range end ({b:g} s) must be after its start ({a:g} s); 0 means the end")
+        return None if a == 0 and b == 0 else (a, b)
+
+    # ------------------------------------------------------------------ figures
+    def _grid_kw(self, emb) -> dict:
+        cfg = emb.stft_config
+        return dict(seconds_per_frame=cfg.hop_length / cfg.sample_rate, hz_per_bin=cfg.sample_rate / cfg.n_fft)
+
+    def figures(self, sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange):
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        notes = []
+        names = [f"voice {i + 1}" for i in range(sep.n_speakers)]
+        if color_by == "true speaker" and refs is not None:
+            labels = cloud.take(self.true_labels(emb, emb_key, refs, refs_key))
+            names = [f"true speaker s{i + 1}" for i in range(len(refs))]
+        elif color_by == "power":
+            labels = None
+        else:
+            if color_by == "true speaker":
+                notes.append("No references given: coloured by assigned speaker instead of the true speaker.")
+            labels = cloud.take(sep.assignment)
+        extras = sep.cluster.extras or {}
+        gmm = extras if sep.clusterer == "gmm" and "covariances" in extras else None
+        method, dims = parse_projection(projection)
+        title = (f"Embeddings · {CLUSTERER_LABELS.get(sep.clusterer, sep.clusterer)} · {projection} · "
+                 f"{len(cloud.coords):,} of {cloud.n_candidates:,} salient bins")
+        emb_fig = viz.embedding_figure(
+            cloud, labels=labels, label_names=names, color_by="power" if labels is None else "labels",
+            attractors=sep.attractors, attractor_names=[f"attractor {i + 1}" for i in range(len(sep.attractors))],
+            anchors=extras.get("anchors"), chosen=extras.get("chosen"), gmm=gmm, title=title, notes=notes)
+        mag = emb.mag.numpy()
+        grid = self._grid_kw(emb)
+        specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
+        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB re. mixture peak)", **grid)
+        mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
+                                    time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
+        return emb_fig, spec_fig, mask_fig
+
+    # ------------------------------------------------------------------ handlers
+    def _prepare(self, audio, refs_paths, model, keep, progress):
+        if not self.models:
+            self.scan_models()
+            if not self.models:
+                raise SepvizInputError(self.no_models_message())
+        if not audio:
+            raise SepvizInputError("Upload or record a mixture first, or pick an example.")
+        _progress(progress, 0.05, "Loading the audio and running the network")
+        emb, emb_key, cached = self.get_embedding(audio, model, keep)
+        refs, refs_key = self.get_references(list(refs_paths), emb)
+        return emb, emb_key, cached, refs, refs_key
+
+    def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
+                 keep, n_points, t_from, t_to, progress=gr.Progress()):
+        """Main handler: returns (status, voice 1-3, all voice files, embedding, spectrograms, masks, metrics)."""
+        t0 = time.perf_counter()
+        trange = self.time_range(t_from, t_to)
+        emb, emb_key, cached, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
+        t1 = time.perf_counter()
+        _progress(progress, 0.4, f"Clustering ({clusterer})")
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key)
+        paths = self.voice_files(sep, key)
+        t2 = time.perf_counter()
+        _progress(progress, 0.7, "Plotting")
+        ev = self.get_metrics(sep, key, refs, refs_key)
+        figs = self.figures(sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange)
+        t3 = time.perf_counter()
+        voices = []
+        for i in range(MAX_VOICES):
+            if i < len(paths):
+                voices.append(gr.update(value=paths[i], visible=True,
+                                        label=f"Voice {i + 1} ({sep.energies_db[i]:+.1f} dB re. loudest)"))
+            else:
+                voices.append(gr.update(value=None, visible=False))
+        net = "cached ✓" if cached else f"{emb.timings.get('network', 0.0):.2f} s"
+        status = [f"**{sep.n_speakers} voices** from {emb.seconds:.1f} s of audio · "
+                  f"{CLUSTERER_LABELS.get(sep.clusterer, sep.clusterer)} · model `{model or self.default_model}`",
+                  f"network {net} · "
+                  f"load+embed {t1 - t0:.2f} s · cluster+masks {t2 - t1:.2f} s · plots {t3 - t2:.2f} s · "
+                  f"total {t3 - t0:.2f} s"]
+        status += [f"⚠️ {w}" for w in sep.warnings]
+        if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
+            status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")
+        if parse_n_speakers(n_speakers) is None and refs is None:
+            status.append(f"auto: estimated {sep.n_speakers} talkers")
+        return ("\n\n".join(status), *voices, paths, *figs, metrics_markdown(ev))
+
+    def refresh(self, audio, *rest):
+        """Re-run on a control change, but only when there is something to separate."""
+        if not audio:
+            return tuple(gr.skip() for _ in range(N_MAIN_OUTPUTS))
+        return self.separate(audio, *rest)
+
+    def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
+                t_from, t_to, progress=gr.Progress()):
+        """Compare tab: (grid figure, center-mismatch figure, summary markdown)."""
+        trange = self.time_range(t_from, t_to)
+        clusterers = [c for c in (clusterers or []) if c]
+        if not clusterers:
+            raise SepvizInputError("tick at least one clusterer to compare")
+        emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        items, estimates, rows = [], {}, []
+        for j, name in enumerate(clusterers):
+            _progress(progress, 0.2 + 0.6 * j / len(clusterers), f"Clustering ({name})")
+            sep, key = self.get_separation(emb, emb_key, name, n_speakers, beta, refs, refs_key)
+            dt = sep.timings.get("cluster", 0.0) + sep.timings.get("masks_istft", 0.0)
+            ev = self.get_metrics(sep, key, refs, refs_key)
+            ex = sep.cluster.extras or {}
+            items.append(viz.CompareItem(CLUSTERER_LABELS.get(name, name), cloud.take(sep.assignment), sep.attractors,
+                                         sep.masks, score=ev["means"]["si_snri"] if ev else None,
+                                         anchors=ex.get("anchors"), chosen=ex.get("chosen"),
+                                         gmm=ex if name == "gmm" and "covariances" in ex else None))
+            estimates[name] = sep.attractors
+            rows.append((name, ev["means"]["si_snri"] if ev else None, dt, sep.n_speakers))
+        _progress(progress, 0.85, "Plotting")
+        grid = viz.compare_figure(cloud, items, emb.mag.numpy(), time_range=trange,
+                                  title=f"Same embeddings, {len(items)} clusterers · {projection}")
+        mismatch_fig, dist = None, {}
+        if refs is not None:
+            oracle, _ = self.get_separation(emb, emb_key, "oracle", len(refs), beta, refs, refs_key)
+            est = {k: v for k, v in estimates.items() if k != "oracle"}
+            mismatch_fig, dist = viz.center_mismatch_figure(
+                cloud, oracle.attractors, est, true_labels=cloud.take(self.true_labels(emb, emb_key, refs, refs_key)))
+        lines = ["| clusterer | speakers | SI-SNRi (dB) | distance to ideal attractors | cluster + masks (s) |", "|---|---|---|---|---|"]
+        for name, score, dt, c in rows:
+            d = dist.get(name)
+            lines.append(f"| {CLUSTERER_LABELS.get(name, name)} | {c} | {'' if score is None else f'{score:.1f}'} | "
+                         f"{'' if d is None else f'{d:.3f}'} | {dt:.2f} |")
+        if refs is None:
+            lines.append("\n*Give the references (or pick an example) for SI-SNRi and the center-mismatch view.*")
+        return grid, mismatch_fig, "\n".join(lines)
+
+    def load_example(self, name):
+        """Example dropdown: fill the mixture and the references (by name only)."""
+        if not name:
+            return (gr.skip(),) * 6
+        ex = self.examples.get(name)
+        if ex is None:
+            raise gr.Error(f"unknown example {name!r}")
+        refs = [str(p) for p in ex.sources] + [None] * (MAX_VOICES - len(ex.sources))
+        return (str(ex.mix), *refs, str(ex.n_speakers), f"*{ex.description}*")
+
+    def atlas(self, model, dims_label, color_by, progress=gr.Progress()):
+        """Teaching tab: oracle attractors of many mixtures in one PCA (cached per model)."""
+        from sepviz.separate import separate_embedding
+
+        model_obj = self.get_model(model)
+        mpath = self.models[model or self.default_model]
+        key = (str(mpath), mpath.stat().st_mtime)
+        with self._lock:
+            items = self._atlas.get_(key)
+        if items is None:
+            exs = list_atlas_examples() if self.include_fsdd else list(self.examples.values())
+            if not exs:
+                raise SepvizInputError("no examples to draw: add some with scripts/make_examples.py")
+            items = []
+            for i, ex in enumerate(exs):
+                _progress(progress, i / len(exs), f"Attractors of {ex.name}")
+                try:
+                    emb, _, _ = self.get_embedding(str(ex.mix), model, None)
+                    refs = ex.load_references(emb.stft_config.sample_rate)
+                    refs = [np.pad(r, (0, max(0, len(emb.wave) - len(r))))[: len(emb.wave)] for r in refs]
+                    sep = separate_embedding(emb, "oracle", len(refs), references=refs)
+                except SepvizError as err:
+                    log.warning("atlas: skipping %s (%s)", ex.name, err)
+                    continue
+                items.append((ex, sep.attractors))
+            with self._lock:
+                self._atlas.put(key, items)
+        del model_obj
+        dims = 3 if "3" in str(dims_label) else 2
+        if color_by == "mixture":
+            atlas_items = [viz.AtlasItem(ex.name, a, [ex.name] * len(a)) for ex, a in items]
+        elif color_by == "gender":
+            atlas_items = [viz.AtlasItem(ex.name, a, ex.labels) for ex, a in items]
+        else:
+            atlas_items = [viz.AtlasItem(ex.name, a, [str(s) for s in (ex.meta.get("speakers") or ex.labels)])
+                           for ex, a in items]
+        fig, _ = viz.attractor_atlas_figure(atlas_items, dims=dims,
+                                            title=f"Oracle attractors of {len(items)} mixtures in one PCA · model "
+                                                  f"{model or self.default_model}")
+        return fig
+
+    def api_separate(self, audio, model=None, clusterer="kmeans", n_speakers="2"):
+        """API: one audio file in, the separated voices out (three outputs; unused ones None)."""
+        if not audio:
+            raise gr.Error("send an audio file")
+        emb, emb_key, _ = self.get_embedding(audio, model or self.default_model, None)
+        sep, key = self.get_separation(emb, emb_key, clusterer or "kmeans", n_speakers or "2", 10.0, None, None)
+        paths = self.voice_files(sep, key)
+        return tuple(paths[i] if i < len(paths) else None for i in range(MAX_VOICES))
+
+    # ------------------------------------------------------------------ warm-up
+    def warm_up(self, umap: bool = True) -> None:
+        """Run in a background thread: imports, sklearn's k-means, numba's UMAP JIT (~5-15 s)."""
+        self._warming = True
+        try:
+            from sklearn.cluster import KMeans
+
+            KMeans(2, n_init=1, random_state=0).fit(np.random.default_rng(0).normal(size=(200, 4)))
+            from sepviz.separate import embed
+
+            if self.models:  # the first forward pass of a model is slow (allocator, kernels): do it now
+                noise = np.random.default_rng(0).normal(size=8000).astype(np.float32) * 0.1
+                embed(noise, 8000, self.get_model(None))
+            if umap:
+                viz.warm_up_umap()
+        except Exception:  # noqa: BLE001 - warm-up is best effort
+            log.exception("warm-up failed")
+        finally:
+            self.umap_ready.set()
+
+
+def _progress(progress, frac: float, desc: str) -> None:
+    try:
+        if progress is not None:
+            progress(frac, desc=desc)
+    except Exception:  # noqa: BLE001 - outside a Gradio request the tracker may be unavailable
+        pass
+
+
+# ---------------------------------------------------------------------------- teaching text
+TEACH = {
+    "embedding": """### Embeddings
+The network looks at the whole spectrogram and gives **every time-frequency bin a point in a
+K-dimensional space** (K = 20 here). It is trained so that bins dominated by the same talker land
+close together and bins of different talkers land far apart. The studio shows a few thousand bins,
+projected to 2-D or 3-D with **PCA** (a linear map: distances and covariances stay meaningful) or
+**UMAP** (non-linear: neighbourhoods are kept, distances are not).""",
+    "attractor": """### Attractors
+An **attractor** is the centre of one talker's bins in the embedding space, a point that
+"pulls" that talker's bins. During training the network is given the true assignment (the
+*ideal* attractors); at test time the attractors are **estimated**, e.g. as k-means centroids.
+Each bin then goes to the attractor it is most similar to (dot product), and the mismatch between
+estimated and ideal attractors (the **center mismatch**, Compare tab) costs quality.""",
+    "anchors": """### ADANet anchors
+The Anchored DANet learns **N anchor points** during training. For a new mixture it tries every
+subset of C anchors, lets each anchor gather the bins near it, and keeps the subset whose
+attractors are **least similar to each other** (the most distinct talkers). No clustering is run
+at test time; the chosen anchors are highlighted with a star.""",
+    "gmm": """### GMM ellipses
+The BGRU+GMM DANet fits a **Gaussian mixture** to the embeddings: each talker is a mean (the
+attractor) and a full covariance (the spread of its bins). With PCA, a Gaussian projects
+exactly: mean `W μ`, covariance `W Σ Wᵀ`, drawn as its **1-σ (solid) and 2-σ (dashed) ellipses**
+(ellipsoid wireframes in 3-D). A 1-σ ellipse of a 2-D Gaussian holds ~39 % of its points, a 2-σ
+one ~86 %. UMAP is non-linear, so there no ellipses are drawn.""",
+    "mask": """### Masks
+A **mask** says, for each time-frequency bin, which share of the mixture belongs to a voice
+(0-100 %). DANet computes it as the softmax over talkers of the similarity between the bin's
+embedding and each attractor, so the masks of all voices add up to one. A voice is the mixture's
+spectrogram times its mask, turned back into sound with the mixture's phase.""",
+    "atlas": """### Attractors of many mixtures
+DANet's paper (Fig. 5) plots the attractors of many mixtures together: if the embedding space
+is well organised, attractors of similar voices (same speaker, or same gender) land in the same
+regions. Here each mixture's **oracle attractors** (centroids of its reference bins) are projected
+with **one PCA**; grey segments join the attractors of the same mixture.""",
+}
+
+
+# ---------------------------------------------------------------------------- layout
+def build_demo(studio: Studio) -> gr.Blocks:
+    models = list(studio.models)
+    default = studio.default_model
+    has_examples = bool(studio.examples)
+    clusterers0 = studio.clusterers_for(default, False) if models else ["kmeans", "gmm", "soft_kmeans"]
+    keep0 = float(studio.get_model(default).config.keep) if models else 0.9
+    toys = viz.toy_figures()
+
+    with gr.Blocks(title="sepviz studio", delete_cache=(1800, 3600), fill_width=True) as demo:
+        gr.Markdown("# sepviz studio\nHear and see single-channel speech separation with the **Deep Attractor "
+                    "Network** family: upload a mixture of 2-3 talkers, pick a model and a clusterer, and look "
+                    "inside: embeddings, attractors, masks.", elem_id="sv-title")
+        if not models:
+            gr.Markdown(f"> ⚠️ {studio.no_models_message()}")
+        with gr.Row(equal_height=False):
+            # ---------------- left: input and controls, shared by every tab
+            with gr.Column(scale=1, min_width=320):
+                audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Mixture (2-3 talkers)",
+                                 elem_id="sv-audio")
+                example = gr.Dropdown(choices=[(f"{e.name}", e.name) for e in studio.examples.values()], value=None,
+                                      label="…or an example", visible=has_examples, elem_id="sv-example")
+                example_info = gr.Markdown("", elem_classes="sv-help")
+                with gr.Accordion("References (optional)", open=False):
+                    gr.Markdown("The isolated sources of this mixture: they enable the oracle clusterer, the "
+                                "metrics and the true-speaker colours.", elem_classes="sv-help")
+                    refs = [gr.Audio(sources=["upload"], type="filepath", label=f"s{i + 1}", elem_id=f"sv-ref{i + 1}")
+                            for i in range(MAX_VOICES)]
+                with gr.Row():
+                    model = gr.Dropdown(choices=models, value=default, label="Model", scale=4, elem_id="sv-model")
+                    rescan = gr.Button("↻", scale=0, min_width=40, size="sm")
+                with gr.Accordion("Model card", open=False):
+                    card = gr.Markdown(studio.model_card(default), elem_classes="sv-card")
+                clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value="kmeans",
+                                        label="Clusterer (attractor estimator)", elem_id="sv-clusterer")
+                beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β", visible=False)
+                n_speakers = gr.Radio(N_SPEAKERS, value="2", label="Number of speakers")
+                projection = gr.Radio(PROJECTIONS, value="PCA 2D", label="Projection")
+                color_by = gr.Radio(COLOR_BY, value="assigned speaker", label="Colour bins by")
+                with gr.Accordion("Plot settings", open=False):
+                    keep = gr.Slider(0.3, 1.0, value=keep0, step=0.05, label="Salient bins kept (fraction)",
+                                     info="bins used to estimate attractors; default from the model")
+                    n_points = gr.Slider(500, viz.MAX_POINTS, value=viz.DEFAULT_POINTS, step=500,
+                                         label="Bins to plot", info=f"UMAP uses at most {viz.UMAP_MAX_POINTS}")
+                    with gr.Row():
+                        t_from = gr.Number(0, label="from (s)", minimum=0)
+                        t_to = gr.Number(0, label="to (s), 0 = end", minimum=0)
+                run = gr.Button("Separate", variant="primary", elem_id="sv-run")
+
+            # ---------------- right: tabs
+            with gr.Column(scale=3):
+                with gr.Tabs():
+                    with gr.Tab("Separate", id="separate"):
+                        status = gr.Markdown("Pick an example or upload a mixture, then press **Separate**.",
+                                             elem_classes="sv-status")
+                        with gr.Row():
+                            voices = [gr.Audio(label=f"Voice {i + 1}", type="filepath", interactive=False,
+                                               visible=i < 2, buttons=["download"], elem_id=f"sv-voice{i + 1}")
+                                      for i in range(MAX_VOICES)]
+                        files = gr.File(label="Download all voices", file_count="multiple", interactive=False,
+                                        height=80)
+                        emb_plot = gr.Plot(label="Embedding cloud", elem_id="sv-embedding")
+                        gr.Markdown("Each dot is one time-frequency bin's embedding; ◆ are the attractors; ☆ ADANet "
+                                    "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
+                                    "See the Teaching tab.", elem_classes="sv-help")
+                        metrics = gr.Markdown(metrics_markdown(None))
+                        spec_plot = gr.Plot(label="Spectrograms", elem_id="sv-spectrograms")
+                        mask_plot = gr.Plot(label="Masks", elem_id="sv-masks")
+                    with gr.Tab("Compare", id="compare"):
+                        gr.Markdown("Run several clusterers on the **same cached embeddings** (the network runs once). "
+                                    "With references, the *center mismatch* plot shows how far each estimate lands "
+                                    "from the ideal (oracle) attractors.", elem_classes="sv-help")
+                        with gr.Row():
+                            compare_set = gr.CheckboxGroup(
+                                choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0],
+                                value=[c for c in ("kmeans", "gmm", "soft_kmeans", "anchors") if c in clusterers0],
+                                label="Clusterers", scale=4)
+                            compare_btn = gr.Button("Compare", variant="primary", scale=1, elem_id="sv-compare")
+                        compare_table = gr.Markdown("")
+                        compare_plot = gr.Plot(label="Clusterers side by side", elem_id="sv-compare-grid")
+                        mismatch_plot = gr.Plot(label="Center mismatch", elem_id="sv-mismatch")
+                    with gr.Tab("Teaching", id="teaching"):
+                        for k in ("embedding", "attractor", "anchors", "gmm", "mask"):
+                            with gr.Row(equal_height=False):
+                                with gr.Column(scale=2, min_width=260):
+                                    gr.Markdown(TEACH[k])
+                                with gr.Column(scale=3):
+                                    gr.Plot(value=toys[k], show_label=False)
+                        with gr.Row(equal_height=False):
+                            with gr.Column(scale=2, min_width=260):
+                                gr.Markdown(TEACH["atlas"])
+                                atlas_dims = gr.Radio(["2D", "3D"], value="2D", label="Atlas projection")
+                                atlas_color = gr.Radio(["gender", "speaker", "mixture"], value="gender",
+                                                       label="Colour by")
+                                atlas_btn = gr.Button("Draw the atlas", variant="primary", elem_id="sv-atlas-btn")
+                            with gr.Column(scale=3):
+                                atlas_plot = gr.Plot(show_label=False, elem_id="sv-atlas")
+
+        # ---------------- hidden API endpoint: /separate (one file in, three voices out)
+        with gr.Row(visible=False):
+            api_audio = gr.Audio(type="filepath", sources=["upload"], label="audio")
+            api_model = gr.Dropdown(choices=models or [""], value=default or "", label="model",
+                                    allow_custom_value=True)
+            api_clusterer = gr.Dropdown(choices=[c for c in ALL_CLUSTERERS if c != "oracle"], value="kmeans",
+                                        label="clusterer")
+            api_n = gr.Dropdown(choices=N_SPEAKERS, value="2", label="n_speakers")
+            api_out = [gr.Audio(type="filepath", label=f"voice {i + 1}") for i in range(MAX_VOICES)]
+            api_btn = gr.Button("api")
+        api_btn.click(_close(studio.api_separate), [api_audio, api_model, api_clusterer, api_n], api_out,
+                      api_name="separate", api_description="Separate a mixture: returns voices 1-3 (unused ones None)")
+
+        # ---------------- wiring
+        ui = dict(api_visibility="private")
+        main_inputs = [audio, *refs, model, clusterer, n_speakers, beta, projection, color_by, keep, n_points,
+                       t_from, t_to]
+        main_outputs = [status, *voices, files, emb_plot, spec_plot, mask_plot, metrics]
+        run.click(_close(studio.separate), main_inputs, main_outputs, **ui)
+        redo = dict(fn=_close(studio.refresh), inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
+                    show_progress="minimal", **ui)
+        for comp in (clusterer, n_speakers, projection, color_by):
+            comp.input(**redo)
+        for comp in (beta, keep, n_points):
+            comp.release(**redo)
+        for comp in (t_from, t_to):
+            comp.submit(**redo)
+
+        def _choices(model_name, r1, r2, r3, current, selected):
+            has = sum(bool(r) for r in (r1, r2, r3)) >= 2
+            names = studio.clusterers_for(model_name, has) if studio.models else ["kmeans"]
+            choices = [(CLUSTERER_LABELS[c], c) for c in names]
+            sel = [c for c in (selected or []) if c in names] or [c for c in ("kmeans", "gmm") if c in names]
+            return (gr.update(choices=choices, value=current if current in names else "kmeans"),
+                    gr.update(choices=choices, value=sel))
+
+        choice_io = dict(inputs=[model, *refs, clusterer, compare_set], outputs=[clusterer, compare_set], **ui)
+        for r in refs:
+            r.change(_choices, **choice_io)
+
+        def _model_changed(model_name):
+            try:
+                k = float(studio.get_model(model_name).config.keep)
+            except SepvizError:
+                k = 0.9
+            return studio.model_card(model_name), k
+
+        model.change(_model_changed, [model], [card, keep], **ui).then(_choices, **choice_io).then(**redo)
+
+        def _rescan(current):
+            names = list(studio.scan_models())
+            value = current if current in names else studio.default_model
+            return gr.update(choices=names, value=value)
+
+        rescan.click(_rescan, [model], [model], **ui)
+        clusterer.change(lambda c: gr.update(visible=c == "soft_kmeans"), [clusterer], [beta], **ui)
+
+        def _user_audio():  # a new upload/recording: the old references no longer apply
+            return (None, None, None, None, "")
+
+        audio.upload(_user_audio, None, [example, *refs, example_info], **ui)
+        audio.stop_recording(_user_audio, None, [example, *refs, example_info], **ui)
+        example.input(_close(studio.load_example), [example], [audio, *refs, n_speakers, example_info], **ui).then(
+            _choices, **choice_io).then(_close(studio.separate), main_inputs, main_outputs, **ui)
+
+        compare_btn.click(_close(studio.compare),
+                          [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to],
+                          [compare_plot, mismatch_plot, compare_table], **ui)
+        atlas_btn.click(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
+        for comp in (atlas_dims, atlas_color):
+            comp.input(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
+    demo.studio = studio
+    return demo
+
+
+def launch_kwargs(studio: Studio) -> dict:
+    """Theme, CSS and the folders the app may serve files from (examples, caches)."""
+    return dict(theme=gr.themes.Soft(primary_hue="blue", secondary_hue="orange"), css=CSS,
+                allowed_paths=[str(examples_dir()), str(cache_dir())])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoints", default=None, help="folder of *.pt checkpoints (default $SEPVIZ_CHECKPOINTS or checkpoints/)")
+    ap.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    ap.add_argument("--port", type=int, default=7860)
+    ap.add_argument("--share", action="store_true", help="create a public gradio.live link (off by default)")
+    ap.add_argument("--max-seconds", type=float, default=60.0, help="longest accepted audio")
+    ap.add_argument("--max-file-size", default=DEFAULT_MAX_FILE_SIZE, help="largest accepted upload, e.g. 25mb")
+    ap.add_argument("--no-fsdd", action="store_true", help="do not make FSDD example mixtures")
+    ap.add_argument("--no-warmup", action="store_true", help="skip the background UMAP JIT warm-up")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads per request (default 1: two concurrent requests share 2 cores without "
+                         "thread oversubscription)")
+    args = ap.parse_args(argv)
+    if args.threads > 0:
+        import torch
+        from threadpoolctl import threadpool_limits
+
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)  # BLAS / OpenMP (k-means, GMM) too
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    studio = Studio(args.checkpoints, max_seconds=args.max_seconds, include_fsdd=not args.no_fsdd)
+    if not studio.models:
+        log.warning(studio.no_models_message())
+    threading.Thread(target=studio.warm_up, kwargs=dict(umap=not args.no_warmup), daemon=True).start()
+    demo = build_demo(studio)
+    demo.queue(default_concurrency_limit=2, max_size=32)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size=args.max_file_size,
+                **launch_kwargs(studio))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,303 @@
+"""The Gradio studio (app.py): handlers called directly, the embedding cache, user-facing errors,
+the Blocks build, and the /separate endpoint through gradio_client."""
+from __future__ import annotations
+
+import json
+import socket
+import sys
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import soundfile as sf
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import app  # noqa: E402
+from sepviz import viz  # noqa: E402
+from sepviz.checkpoint import build_danet, save_checkpoint  # noqa: E402
+from sepviz.danet import DANetConfig  # noqa: E402
+from sepviz.examples import Example  # noqa: E402
+
+SR = 16000  # uploads come at any rate; the model runs at 8 kHz
+
+pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),  # inside gradio's queue (pandas 3)
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch/BLAS/OpenMP thread, as the app runs (``--threads 1``): on a shared 2-core machine
+    spinning thread pools make timings erratic."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(before)
+
+
+def talker(f0: float, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:
+    """A voiced 'talker': harmonics of a wobbling f0 under a syllable-rate envelope."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f = f0 * (1 + 0.05 * np.sin(2 * np.pi * (0.7 + rng.random()) * t))
+    phase = 2 * np.pi * np.cumsum(f) / sr
+    wave = sum(np.sin(h * phase) / h for h in range(1, 12) if h * f0 < sr / 2 - 200)
+    env = np.clip(np.sin(2 * np.pi * (3 + rng.random()) * t + rng.random() * 6), 0, None) ** 0.5
+    return (0.3 * wave * env + 0.003 * rng.normal(size=t.size)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def ckpt_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4))
+    m.fixed_attractors.normal_()
+    save_checkpoint(d / "default.pt", m, training={"corpus": "none"}, metrics={"si_snri": 1.5})
+    save_checkpoint(d / "gru.pt", build_danet(DANetConfig(model="bgru", model_kwargs=dict(hidden=16, layers=1),
+                                                          keep=0.8)))
+    return d
+
+
+@pytest.fixture(scope="module")
+def audio(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("audio")
+    secs = 2.0
+    srcs = [talker(110, secs, seed=1), talker(230, secs, seed=2), talker(160, secs, seed=3)]
+    out = {}
+    mix2 = srcs[0] + srcs[1]
+    sf.write(d / "mix2.wav", np.stack([mix2, mix2], 1), SR, subtype="PCM_16")  # stereo, 16 kHz
+    sf.write(d / "mix3.flac", srcs[0] + srcs[1] + srcs[2], SR)
+    for i, s in enumerate(srcs, 1):
+        sf.write(d / f"s{i}.wav", s, SR, subtype="PCM_16")
+    sf.write(d / "silent.wav", np.zeros(SR, np.float32), SR)
+    sf.write(d / "short.wav", srcs[0][:SR], SR)  # 1 s: audio, but not this mixture's source
+    sf.write(d / "tiny.wav", srcs[0][: SR // 10], SR)  # 0.1 s: too short to separate
+    sf.write(d / "long.wav", np.tile(mix2, 5), SR, subtype="PCM_16")  # 10 s
+    (d / "text.wav").write_text("this is not audio")
+    ex_dir = d / "ex2"
+    ex_dir.mkdir()
+    for name in ("mix2.wav", "s1.wav", "s2.wav"):
+        (ex_dir / name.replace("mix2", "mix")).write_bytes((d / name).read_bytes())
+    (ex_dir / "meta.json").write_text(json.dumps({"speakers": ["a", "b"], "genders": ["m", "f"]}))
+    out = {k: str(d / f) for k, f in [("mix2", "mix2.wav"), ("mix3", "mix3.flac"), ("s1", "s1.wav"), ("s2", "s2.wav"),
+                                        ("s3", "s3.wav"), ("silent", "silent.wav"), ("short", "short.wav"), ("tiny", "tiny.wav"),
+                                        ("long", "long.wav"), ("text", "text.wav")]}
+    out["example"] = Example("ex2", ex_dir / "mix.wav", [ex_dir / "s1.wav", ex_dir / "s2.wav"], "bundled",
+                             {"speakers": ["a", "b"], "genders": ["m", "f"]})
+    return out
+
+
+@pytest.fixture()
+def studio(ckpt_dir, audio, tmp_path) -> app.Studio:
+    return app.Studio(ckpt_dir, max_seconds=8, examples={"ex2": audio["example"]}, include_fsdd=False,
+                      work_dir=tmp_path / "work")
+
+
+def run(studio, audio_path, refs=(None, None, None), model=None, clusterer="kmeans", n="2", beta=10,
+        projection="PCA 2D", color_by="assigned speaker", keep=None, n_points=1000, t_from=0, t_to=0):
+    return studio.separate(audio_path, *refs, model, clusterer, n, beta, projection, color_by, keep, n_points,
+                           t_from, t_to)
+
+
+def user_message(excinfo) -> str:
+    err = excinfo.value
+    return getattr(err, "message", str(err))
+
+
+# ----------------------------------------------------------------------------- handlers
+def test_separate_returns_voices_figures_and_status(studio, audio):
+    out = run(studio, audio["mix2"])
+    assert len(out) == app.N_MAIN_OUTPUTS
+    status, v1, v2, v3, files, emb, spec, masks, metrics = out
+    assert "2 voices" in status and "k-means" in status
+    assert v1["visible"] and v2["visible"] and not v3["visible"]
+    for p in (v1["value"], v2["value"]):
+        w, sr = sf.read(p)
+        assert sr == SR and len(w) == 2 * SR  # back at the upload's rate and length
+    assert len(files) == 2 and all(Path(f).is_file() for f in files)
+    assert all(isinstance(f, go.Figure) for f in (emb, spec, masks))
+    assert "attractors" in [t.name for t in emb.data]
+    assert all(viz.figure_json_size(f) < viz.MAX_FIGURE_BYTES for f in (emb, spec, masks))
+    assert "reference" in metrics.lower()  # the "upload references" hint
+
+
+def test_changing_clusterer_and_plots_reuses_the_cached_embeddings(studio, audio):
+    refs = (audio["s1"], audio["s2"], None)
+    run(studio, audio["mix2"], refs=refs)
+    assert studio.network_runs == 1
+    for clusterer in ("gmm", "soft_kmeans", "fixed", "anchors", "oracle"):
+        out = run(studio, audio["mix2"], refs=refs, clusterer=clusterer, color_by="true speaker")
+        assert out[1]["visible"]
+    run(studio, audio["mix2"], refs=refs, projection="PCA 3D", n_points=2000, t_from=0.5, t_to=2.0, color_by="power")
+    run(studio, audio["mix2"], refs=refs, n="auto")
+    assert studio.network_runs == 1, "the network must run once per (audio, model, keep)"
+    run(studio, audio["mix2"], refs=refs, keep=0.7)
+    assert studio.network_runs == 2
+    run(studio, audio["mix2"], refs=refs, model="gru")
+    assert studio.network_runs == 3
+
+
+def test_gmm_anchors_and_metrics_show_up(studio, audio):
+    refs = (audio["s1"], audio["s2"], audio["s3"])
+    out = run(studio, audio["mix3"], refs=refs, clusterer="gmm", n="3", color_by="true speaker")
+    assert out[3]["visible"]
+    names = [t.name or "" for t in out[5].data]
+    assert sum(n.startswith("GMM") for n in names) == 6 and "true speaker s3" in names
+    assert "SI-SNRi" in out[-1] and "| **mean**" in out[-1]
+    out = run(studio, audio["mix3"], refs=refs, clusterer="anchors", n="3", projection="PCA 3D")
+    assert "anchors (chosen)" in [t.name for t in out[5].data]
+    out = run(studio, audio["mix3"], refs=refs, clusterer="oracle", n="auto")
+    assert "3 voices" in out[0]
+
+
+@pytest.mark.parametrize("fmt, sr", [("OGG", 22050), ("MP3", 44100), ("FLAC", 48000)])
+def test_compressed_uploads_at_any_rate(studio, audio, tmp_path, fmt, sr):
+    if fmt not in sf.available_formats():
+        pytest.skip(f"this libsndfile cannot write {fmt}")
+    from sepviz.audio import load_audio, resample
+
+    mix, _ = load_audio(audio["mix2"], target_sr=8000)
+    x = resample(mix, 8000, sr) * 0.5
+    path = tmp_path / f"upload.{fmt.lower()}"
+    sf.write(path, np.stack([x, x], 1), sr, format=fmt)  # stereo
+    out = run(studio, str(path))
+    assert "2 voices" in out[0]
+    assert sf.info(out[1]["value"]).samplerate == sr
+
+
+@pytest.mark.parametrize("case, kwargs, message", [
+    ("no audio", dict(audio_path=None), "Upload or record"),
+    ("not audio", dict(audio_path="text"), "not an audio file"),
+    ("silent", dict(audio_path="silent"), "silent"),
+    ("too short", dict(audio_path="tiny"), "at least"),
+    ("too long", dict(audio_path="long"), "limit is 8 s"),
+    ("one reference", dict(refs=("s1", None, None)), "at least two reference"),
+    ("refs vs n", dict(refs=("s1", "s2", "s3"), n="2"), "set the number of speakers to 3"),
+    ("oracle without refs", dict(clusterer="oracle"), "needs the reference sources"),
+    ("unknown clusterer", dict(clusterer="spectral"), "unknown clusterer"),
+    ("unknown model", dict(model="../../etc/passwd"), "unknown model"),
+    ("bad time range", dict(t_from=2.0, t_to=1.0), "must be after its start"),
+    ("bad projection", dict(projection="TSNE 2D"), "unknown projection"),
+    ("bad n", dict(n="7"), "2, 3 or auto"),
+    ("ref not audio", dict(refs=("s1", "text", None)), "reference s2"),
+    ("ref length", dict(refs=("s1", "short", None)), "must be the isolated sources"),
+])
+def test_bad_inputs_give_a_user_message(studio, audio, case, kwargs, message):
+    path = kwargs.pop("audio_path", "mix2")
+    refs = tuple(audio[r] if r else None for r in kwargs.pop("refs", (None, None, None)))
+    handler = app._close(studio.separate)
+    with pytest.raises(gr.Error) as excinfo:
+        handler(audio[path] if path else None, *refs, kwargs.get("model"), kwargs.get("clusterer", "kmeans"),
+                kwargs.get("n", "2"), 10, kwargs.get("projection", "PCA 2D"), "assigned speaker", None, 1000,
+                kwargs.get("t_from", 0), kwargs.get("t_to", 0))
+    assert message in user_message(excinfo), (case, user_message(excinfo))
+    assert "Traceback" not in user_message(excinfo)
+
+
+def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
+    empty = app.Studio(tmp_path / "none", include_fsdd=False, examples={}, work_dir=tmp_path / "w1")
+    demo = app.build_demo(empty)  # builds, shows a message instead of crashing
+    assert isinstance(demo, gr.Blocks)
+    assert "No checkpoints found" in empty.model_card(None)
+    with pytest.raises(gr.Error) as excinfo:
+        app._close(empty.separate)(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D",
+                                   "assigned speaker", None, 1000, 0, 0)
+    assert "No checkpoints found" in user_message(excinfo)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "broken.pt").write_bytes(b"\x00not a checkpoint")
+    s = app.Studio(bad, include_fsdd=False, examples={}, work_dir=tmp_path / "w2")
+    assert "not a readable sepviz checkpoint" in s.model_card("broken")
+    with pytest.raises(gr.Error) as excinfo:
+        app._close(s.separate)(audio["mix2"], None, None, None, "broken", "kmeans", "2", 10, "PCA 2D",
+                               "assigned speaker", None, 1000, 0, 0)
+    assert "not a readable sepviz checkpoint" in user_message(excinfo)
+
+
+def test_model_card_and_clusterer_choices(studio):
+    card = studio.model_card("default")
+    assert "blstm" in card and "parameters" in card and "ADANet anchors" in card and "si_snri" in card
+    assert studio.clusterers_for("default", False) == ["kmeans", "gmm", "soft_kmeans", "fixed", "anchors"]
+    assert studio.clusterers_for("gru", True) == ["kmeans", "gmm", "soft_kmeans", "oracle"]
+    assert studio.default_model == "default"
+
+
+def test_compare_tab(studio, audio):
+    refs = (audio["s1"], audio["s2"], None)
+    grid, mismatch, table = studio.compare(audio["mix2"], *refs, None, ["kmeans", "gmm", "anchors"], "2", 10,
+                                           "PCA 2D", None, 800, 0, 0)
+    assert isinstance(grid, go.Figure) and isinstance(mismatch, go.Figure)
+    assert "SI-SNRi" in table and "ADANet anchors" in table
+    assert any("ideal" in (t.name or "") for t in mismatch.data)
+    grid, mismatch, table = studio.compare(audio["mix2"], None, None, None, None, ["kmeans", "soft_kmeans"], "2",
+                                           10, "PCA 3D", None, 800, 0, 0)
+    assert mismatch is None and "references" in table
+    assert studio.network_runs == 1
+    with pytest.raises(gr.Error):
+        app._close(studio.compare)(audio["mix2"], None, None, None, None, [], "2", 10, "PCA 2D", None, 800, 0, 0)
+
+
+def test_examples_and_atlas(studio, audio):
+    mix, r1, r2, r3, n, info = studio.load_example("ex2")
+    assert Path(mix).is_file() and Path(r1).is_file() and r3 is None and n == "2" and "2 talkers" in info
+    with pytest.raises(gr.Error):
+        studio.load_example("../secret")
+    fig = studio.atlas(None, "2D", "gender")
+    assert {t.name for t in fig.data} >= {"male", "female"}
+    runs = studio.network_runs
+    studio.atlas(None, "3D", "speaker")  # cached
+    assert studio.network_runs == runs
+
+
+def test_voice_files_are_pruned(studio, audio):
+    for n in ("2", "auto"):
+        run(studio, audio["mix2"], n=n)
+    run(studio, audio["mix2"], clusterer="soft_kmeans")
+    assert len(list(studio.work_dir.iterdir())) >= 2
+    studio._prune_work_dir(keep=2)
+    assert len(list(studio.work_dir.iterdir())) == 1
+
+
+def test_api_function(studio, audio):
+    v1, v2, v3 = studio.api_separate(audio["mix2"])
+    assert Path(v1).is_file() and Path(v2).is_file() and v3 is None
+    out = studio.api_separate(audio["mix3"], "gru", "gmm", "3")
+    assert all(Path(p).is_file() for p in out)
+
+
+# ----------------------------------------------------------------------------- served app
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_gradio_client_separate_endpoint(studio, audio):
+    from gradio_client import Client, handle_file
+
+    demo = app.build_demo(studio)
+    demo.queue(default_concurrency_limit=2)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size="10mb", **app.launch_kwargs(studio))
+    try:
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/separate"]
+        v1, v2, v3 = client.predict(handle_file(audio["mix2"]), api_name="/separate")
+        assert Path(v1).is_file() and Path(v2).is_file() and v3 is None
+        assert sf.info(v1).samplerate == SR
+        out = client.predict(handle_file(audio["mix3"]), model="default", clusterer="gmm", n_speakers="3",
+                             api_name="/separate")
+        assert all(Path(p).is_file() for p in out)
+        with pytest.raises(Exception, match="not an audio file"):
+            client.predict(handle_file(audio["text"]), api_name="/separate")
+    finally:
+        demo.close()

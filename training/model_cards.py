@@ -1,0 +1,71 @@
+"""Write ``checkpoints/README.md``: one model card per shipped checkpoint, read from the files.
+
+    python -m training.model_cards checkpoints/*.pt --results docs/results.json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sepviz.checkpoint import load_checkpoint
+from sepviz.clusterers import available_clusterers
+
+INTENDED = {
+    "default": "Default 2-talker DANet (BLSTM), the app's default; fine-tuned with FSDD real speech of two talkers.",
+    "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
+    "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
+    "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant).",
+    "danet_3spk": "Mixed 2/3-talker DANet with three outputs (all-zero third target for 2-talker mixtures).",
+    "dpcl": "Deep clustering (affinity loss, unit-norm embeddings); k-means at test time.",
+    "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings.",
+}
+
+
+def card(path: Path, results: dict) -> str:
+    m = load_checkpoint(path)
+    c, t = m.card["config"], m.card["training"]
+    data = t.get("data", {})
+    tr = data.get("train", {})
+    lines = [f"## `{path.name}`", "", INTENDED.get(path.stem, ""), "",
+             f"- network: `{c['model']}` {c['model_kwargs']}, K = {m.emb_dim}, {m.card['n_parameters'] / 1e6:.2f} M parameters, "
+             f"{path.stat().st_size / 2**20:.1f} MB (fp16)",
+             f"- objective `{c['objective']}`, {c['mask']} masks, {c['n_speakers']} outputs, salient bins kept {c['keep']:.0%}"
+             + (f", {c['n_anchors']} anchors" if c.get("n_anchors") else ""),
+             f"- clusterers: {', '.join(available_clusterers(m))} (+ oracle with references)",
+             f"- trained {t.get('steps', '?')} steps / {t.get('epochs', '?')} epochs in {t.get('train_minutes', '?')} min on "
+             f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {t.get('best_valid_loss', float('nan')):.4f}",
+             f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
+             f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
+             + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures)"
+                if data.get("fsdd_finetune") else ""),
+             f"- recipe: `training/recipes/{t.get('recipe', {}).get('name', '?')}.toml`, profile `cpu`"]
+    res = results.get(path.stem, {})
+    for set_name, r in res.items():
+        best = max(r["model"].items(), key=lambda kv: kv[1].get("si_snri") or -99)
+        wfm = r.get("oracle", {}).get("wfm", {}).get("si_snri")
+        lines.append(f"- {set_name} ({r['n']} mixtures): best SI-SNRi {best[1]['si_snri']:.2f} dB with `{best[0]}`"
+                     + (f" (WFM oracle {wfm:.2f} dB)" if wfm else ""))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("checkpoints", nargs="+", type=Path)
+    ap.add_argument("--results", type=Path, default=Path("docs/results.json"))
+    ap.add_argument("--out", type=Path, default=Path("checkpoints/README.md"))
+    a = ap.parse_args(argv)
+    results = json.loads(a.results.read_text()) if a.results.exists() else {}
+    text = ["# Shipped checkpoints", "",
+            "Small models trained on a 2-core CPU with `bash scripts/train_cpu.sh` (recipes in `training/recipes/`, "
+            "`cpu` profile). Each file carries its config, training summary and metrics: "
+            "`python -m sepviz info checkpoints/NAME.pt`. Full numbers: [docs/results.md](../docs/results.md).", ""]
+    text += [card(p, results) for p in a.checkpoints]
+    a.out.write_text("\n".join(text))
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
