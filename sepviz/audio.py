@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
+from functools import lru_cache
 from pathlib import Path
 from typing import Union
 
@@ -19,31 +21,83 @@ DEFAULT_MAX_SECONDS = 60.0
 MIN_SECONDS = 0.25
 SILENCE_RMS = 1e-4  # about -80 dBFS
 MAX_FILE_BYTES = 200 * 1024 * 1024
+MIN_SR, MAX_SR = 1000, 768000
 
 AudioSource = Union[str, os.PathLike, bytes, tuple]
 
 
-def _decode(source: AudioSource) -> tuple[np.ndarray, int]:
-    """Decode to ``(samples, channels)`` float32 and the native rate."""
+def _too_long(frames: int, sr: int, max_seconds: float | None, name: str) -> None:
+    if max_seconds and sr > 0 and frames / sr > max_seconds:
+        raise SepvizInputError(f"{name} is {frames / sr:.1f} s long; the limit is {max_seconds:.0f} s "
+                               f"(raise it with max_seconds / --max-seconds)")
+
+
+@lru_cache(maxsize=1)
+def _audioread_has_decoder() -> bool:
+    """True when audioread can decode more than soundfile already does (ffmpeg, GStreamer, ...)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # audioread imports modules deprecated in Python 3.11
+            import audioread
+
+            return any(b.__name__ != "RawAudioFile" for b in audioread.available_backends())
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _read_soundfile(obj, name: str, max_seconds: float | None) -> tuple[np.ndarray, int]:
+    """Decode with soundfile, checking the header's duration first so a huge file fails fast."""
     import soundfile as sf
 
+    info = sf.info(obj)
+    if hasattr(obj, "seek"):
+        obj.seek(0)
+    if info.frames > 0:  # some formats (e.g. piped MP3) report 0 frames: check after decoding
+        _too_long(info.frames, info.samplerate, max_seconds, name)
+    data, sr = sf.read(obj, dtype="float32", always_2d=True)
+    return data.mean(axis=1), int(sr)  # (samples, channels): downmix here, the layout is known
+
+
+def _decode(source: AudioSource, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Decode to float32 samples (mono ``(samples,)`` for files, as given for arrays) and the rate."""
     if isinstance(source, tuple):
+        if len(source) != 2:
+            raise SepvizInputError("an audio array must come as (samples, sample_rate)")
         data, sr = source
-        arr = np.asarray(data)
+        try:
+            sr = int(sr)
+        except (TypeError, ValueError):
+            raise SepvizInputError(f"invalid sample rate {sr!r}") from None
+        try:
+            arr = np.asarray(data)
+        except Exception:  # noqa: BLE001 - ragged lists and other junk
+            raise SepvizInputError("audio array must be numeric") from None
         if arr.dtype.kind not in "fiu":
             raise SepvizInputError("audio array must be numeric")
-        if arr.dtype.kind in "iu":  # PCM integers, e.g. from a microphone widget
-            arr = arr.astype(np.float32) / float(np.iinfo(arr.dtype).max)
-        return arr.astype(np.float32), int(sr)
-    if isinstance(source, (bytes, bytearray)):
+        if arr.dtype.kind == "i":  # PCM integers, e.g. from a microphone widget
+            arr = arr.astype(np.float32) / float(-np.iinfo(arr.dtype).min)
+        elif arr.dtype.kind == "u":  # unsigned PCM (8-bit WAV) is offset binary
+            mid = float(np.iinfo(arr.dtype).max) / 2 + 0.5
+            arr = (arr.astype(np.float32) - mid) / mid
+        return arr.astype(np.float32), sr
+    if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
             raise SepvizInputError("the uploaded file is empty")
+        if len(source) > MAX_FILE_BYTES:
+            raise SepvizInputError(f"the upload is {len(source) / 2**20:.0f} MB; the limit is "
+                                   f"{MAX_FILE_BYTES // 2**20} MB")
         try:
-            data, sr = sf.read(io.BytesIO(source), dtype="float32", always_2d=True)
-            return data, sr
+            return _read_soundfile(io.BytesIO(bytes(source)), "the upload", max_seconds)
+        except SepvizInputError:
+            raise
         except Exception as exc:  # noqa: BLE001 - any decoder failure means "not audio"
-            raise SepvizInputError(f"could not read the upload as audio ({exc.__class__.__name__})") from None
-    path = Path(source)
+            raise SepvizInputError(f"could not read the upload as audio ({exc.__class__.__name__}); "
+                                   f"try WAV, FLAC, OGG or MP3") from None
+    try:
+        path = Path(source)
+    except TypeError:
+        raise SepvizInputError(f"cannot read audio from a {type(source).__name__}; give a path, bytes "
+                               f"or (array, sample_rate)") from None
     if not path.is_file():
         raise SepvizInputError(f"audio file not found: {path}")
     size = path.stat().st_size
@@ -52,30 +106,42 @@ def _decode(source: AudioSource) -> tuple[np.ndarray, int]:
     if size > MAX_FILE_BYTES:
         raise SepvizInputError(f"the file {path.name} is {size / 2**20:.0f} MB; the limit is {MAX_FILE_BYTES // 2**20} MB")
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
-        return data, sr
-    except Exception:  # noqa: BLE001 - fall back to librosa/audioread for mp3 and friends
+        return _read_soundfile(str(path), path.name, max_seconds)
+    except SepvizInputError:
+        raise
+    except Exception:  # noqa: BLE001 - fall back to librosa/audioread for formats libsndfile lacks
         pass
-    try:
-        import librosa
+    # audioread's only built-in backend reads what soundfile reads; without ffmpeg/GStreamer the
+    # fallback can only fail (slowly), so skip it and report "not audio" at once.
+    if _audioread_has_decoder():
+        try:
+            import librosa
 
-        data, sr = librosa.load(str(path), sr=None, mono=False)
-        data = np.atleast_2d(data).T if data.ndim == 1 else data.T
-        return data.astype(np.float32), int(sr)
-    except Exception:  # noqa: BLE001
-        raise SepvizInputError(
-            f"{path.name} is not an audio file sepviz can read (try WAV, FLAC, OGG or MP3)") from None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # Decode at most just over the limit: a long file fails without decoding all of it.
+                data, sr = librosa.load(str(path), sr=None, mono=True,
+                                        duration=(max_seconds + 1.0) if max_seconds else None)
+            _too_long(len(data), int(sr), max_seconds, path.name)
+            return np.asarray(data, dtype=np.float32), int(sr)
+        except SepvizInputError:
+            raise
+        except Exception:  # noqa: BLE001
+            pass
+    raise SepvizInputError(f"{path.name} is not an audio file sepviz can read (try WAV, FLAC, OGG or MP3)")
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:
-    """Average channels; accepts ``(samples,)``, ``(samples, ch)`` or ``(ch, samples)`` with ch <= 8."""
+    """Average channels; accepts ``(samples,)``, ``(samples, ch)`` or ``(ch, samples)`` (the shorter axis is channels)."""
     data = np.asarray(data, dtype=np.float32)
     if data.ndim == 1:
         return data
     if data.ndim != 2:
         raise SepvizInputError(f"audio must be 1-D or 2-D, got shape {data.shape}")
-    if data.shape[0] <= 8 and data.shape[1] > data.shape[0]:
-        data = data.T  # channels-first
+    if data.size == 0:
+        return np.zeros(0, dtype=np.float32)  # validate_wave reports "empty"
+    if data.shape[1] > data.shape[0]:
+        data = data.T  # channels-first: there are fewer channels than samples
     return data.mean(axis=1)
 
 
@@ -110,20 +176,29 @@ def validate_wave(wave: np.ndarray, sr: int, *, max_seconds: float = DEFAULT_MAX
         raise SepvizInputError("the audio is silent (RMS below -80 dBFS): nothing to separate")
 
 
-def load_audio(source: AudioSource, *, target_sr: int = DEFAULT_SR,
-               max_seconds: float = DEFAULT_MAX_SECONDS) -> tuple[np.ndarray, int]:
-    """Load ``source`` (path, bytes, or ``(array, sr)``) as mono float32 at ``target_sr``.
-
-    Returns ``(wave, original_sr)`` so callers can resample the separated voices back to the
-    user's rate.  Duration is checked before resampling so a huge file fails fast.
-    """
-    data, sr = _decode(source)
+def _load(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.ndarray, int, int]:
+    """:func:`load_audio` plus the number of samples at the original rate (to restore the length)."""
+    data, sr = _decode(source, max_seconds)
     if sr <= 0:
         raise SepvizInputError(f"invalid sample rate {sr}")
+    if not MIN_SR <= sr <= MAX_SR:
+        raise SepvizInputError(f"unsupported sample rate {sr} Hz (expected {MIN_SR} to {MAX_SR} Hz)")
     mono = to_mono(data)
     validate_wave(mono, sr, max_seconds=max_seconds)
     wave = resample(mono, sr, target_sr)
     peak = float(np.max(np.abs(wave)))
     if peak > 1.0:  # float files may exceed full scale; keep the model's input range sane
         wave = wave / peak
-    return wave, int(sr)
+    return wave, int(sr), int(mono.shape[-1])
+
+
+def load_audio(source: AudioSource, *, target_sr: int = DEFAULT_SR,
+               max_seconds: float = DEFAULT_MAX_SECONDS) -> tuple[np.ndarray, int]:
+    """Load ``source`` (path, bytes, or ``(array, sr)``) as mono float32 at ``target_sr``.
+
+    Returns ``(wave, original_sr)`` so callers can resample the separated voices back to the
+    user's rate.  For files the duration is read from the header before decoding, and for every
+    source it is checked before resampling, so a huge input fails fast.
+    """
+    wave, sr, _ = _load(source, target_sr, max_seconds)
+    return wave, sr

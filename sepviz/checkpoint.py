@@ -33,6 +33,31 @@ def build_danet(config: DANetConfig) -> DANet:
     return DANet(net, config)
 
 
+def _plain(obj):
+    """Reduce training/metrics summaries to types ``torch.load(weights_only=True)`` accepts.
+
+    numpy scalars/arrays, paths, dataclasses and sets would make the *whole* checkpoint
+    unreadable by the safe loader, so they are converted to plain Python values here.
+    """
+    import dataclasses
+
+    import numpy as np
+
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return obj
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, dict):
+        return {str(k) if not isinstance(k, (int, str)) else k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [_plain(v) for v in obj]
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return _plain(dataclasses.asdict(obj))
+    return str(obj)  # Path, torch.device, enums, ...
+
+
 def save_checkpoint(path: str | os.PathLike, model: DANet, *, training: dict | None = None,
                     metrics: dict | None = None, half: bool = False) -> Path:
     """Write atomically (temp file + rename) so an interrupted save never leaves a corrupt file.
@@ -45,17 +70,21 @@ def save_checkpoint(path: str | os.PathLike, model: DANet, *, training: dict | N
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "code_version": __version__,
-        "config": model.config.to_dict(),
+        "config": _plain(model.config.to_dict()),
         "n_parameters": count_parameters(model),
         "state_dict": state,
-        "training": training or {},
-        "metrics": metrics or {},
+        "training": _plain(training or {}),
+        "metrics": _plain(metrics or {}),
     }
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a failed save leaves neither a half-written file nor litter
+        raise
     return path
 
 
@@ -71,12 +100,18 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
                               f"saved by sepviz): {exc.__class__.__name__}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a sepviz checkpoint (missing format tag)")
-    if payload.get("format_version", 0) > FORMAT_VERSION:
+    version = payload.get("format_version", 0)
+    if not isinstance(version, int):
+        raise CheckpointError(f"{path.name} has an invalid format_version {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(f"{path.name} was written by a newer sepviz (format "
                               f"{payload.get('format_version')}); upgrade sepviz")
     for key in ("config", "state_dict"):
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(f"{path.name} has no {key}")
+    bad = [k for k, v in payload["state_dict"].items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise CheckpointError(f"{path.name} has a malformed state_dict (not a tensor: {', '.join(map(str, bad[:3]))})")
     return payload
 
 
@@ -89,12 +124,12 @@ def load_checkpoint(path: str | os.PathLike) -> DANet:
     try:
         config = DANetConfig.from_dict(payload["config"])
         model = build_danet(config)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
         raise CheckpointError(f"{Path(path).name} has an invalid config: {exc}") from None
     state = {k: (v.float() if v.is_floating_point() else v) for k, v in payload["state_dict"].items()}
     try:
         model.load_state_dict(state, strict=True)
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError, KeyError) as exc:
         first = str(exc).splitlines()[0:2]
         raise CheckpointError(f"{Path(path).name} does not match its declared model "
                               f"{config.model!r}: {' '.join(first)[:300]}") from None

@@ -57,6 +57,14 @@ def _fit_subset(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -
     return pts.detach().cpu().double().numpy()
 
 
+def _single_threaded():
+    """sklearn's OpenMP/BLAS pools fight torch's own OpenMP runtime: on a 2-core CPU k-means and the
+    GMM ran 4-8x slower multi-threaded than on one thread.  The fits are small, so use one."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
 def _nearest(emb: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     return torch.cdist(emb.float(), centers.float()).argmin(dim=1)
 
@@ -65,7 +73,8 @@ def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
     from sklearn.cluster import KMeans
 
     pts = _fit_subset(emb, salient, ctx)
-    km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(pts)
+    with _single_threaded():
+        km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(pts)
     centers = torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
     return ClusterResult(centers, _nearest(emb, centers), {"inertia": float(km.inertia_)})
 
@@ -77,11 +86,11 @@ def gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Cluste
     pts = _fit_subset(emb, salient, ctx)
     gm = GaussianMixture(n_components=ctx.n_speakers, covariance_type="full", reg_covar=1e-4,
                          max_iter=100, n_init=1, init_params="k-means++", random_state=ctx.seed)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _single_threaded():
         warnings.simplefilter("ignore")
         gm.fit(pts)
+        labels = torch.as_tensor(gm.predict(emb.detach().cpu().double().numpy()), dtype=torch.long)
     means = torch.as_tensor(gm.means_, dtype=torch.float32)
-    labels = torch.as_tensor(gm.predict(emb.detach().cpu().double().numpy()), dtype=torch.long)
     extras = {"means": gm.means_.astype(np.float32), "covariances": gm.covariances_.astype(np.float32),
               "weights": gm.weights_.astype(np.float32), "converged": bool(gm.converged_)}
     return ClusterResult(means, labels, extras)
@@ -131,7 +140,7 @@ def fixed(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clus
     if ctx.n_speakers > model.fixed_attractors.shape[0]:
         raise SepvizInputError(f"this checkpoint stores fixed attractors for "
                                f"{model.fixed_attractors.shape[0]} speakers, not {ctx.n_speakers}")
-    att = model.fixed_attractors[: ctx.n_speakers].detach().float()
+    att = model.fixed_attractors[: ctx.n_speakers].detach().float().to(emb.device)
     return ClusterResult(att, _dot_assign(emb, att), {})
 
 
@@ -145,7 +154,7 @@ def anchors(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Cl
         att, chosen, in_set = anchor_attractors(emb.unsqueeze(0), model.anchors, ctx.n_speakers,
                                                 salient.float().unsqueeze(0))
     att = att[0]
-    extras = {"anchors": model.anchors.detach().cpu().numpy(), "chosen": chosen[0].cpu().numpy(),
+    extras = {"anchors": model.anchors.detach().float().cpu().numpy(), "chosen": chosen[0].cpu().numpy(),
               "in_set_similarity": in_set[0].cpu().numpy()}
     return ClusterResult(att, _dot_assign(emb, att), extras)
 

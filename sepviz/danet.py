@@ -94,7 +94,11 @@ def anchor_attractors(v: torch.Tensor, anchors: torch.Tensor, n_speakers: int,
 
     Returns ``(attractors (B, C, K), chosen subset indices (B, C), in-set similarity (B, S))``.
     """
+    if not 1 <= n_speakers <= anchors.shape[0]:
+        raise ValueError(f"cannot pick {n_speakers} attractors from {anchors.shape[0]} anchors "
+                         f"(the model needs at least as many anchors as speakers)")
     vf = _flat(v)
+    anchors = anchors.to(device=vf.device, dtype=vf.dtype)
     subsets = anchor_subsets(anchors.shape[0], n_speakers)
     idx = torch.tensor(subsets, device=vf.device)  # (S, C)
     sub_anchors = anchors[idx]  # (S, C, K)

@@ -92,7 +92,9 @@ def salient_weights(mag: torch.Tensor, keep: float = 0.9) -> torch.Tensor:
     if keep >= 1.0:
         return torch.ones_like(mag, dtype=torch.float32)
     flat = mag.reshape(*mag.shape[:-2], -1).float()
-    thresh = torch.quantile(flat, 1.0 - keep, dim=-1, keepdim=True)
+    # k-th smallest value rather than torch.quantile, which refuses rows above 16M bins (long audio).
+    k = int((1.0 - keep) * (flat.shape[-1] - 1)) + 1
+    thresh = flat.kthvalue(k, dim=-1, keepdim=True).values
     w = (flat > thresh).float()
     # Silence or constant input: keep everything rather than nothing.
     empty = w.sum(-1, keepdim=True) == 0

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import DEFAULT_MAX_SECONDS, load_audio, resample
+from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
 from .clusterers import ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, masks_from_attractors
@@ -43,6 +43,7 @@ class Embedding:
     keep: float
     seconds: float
     timings: dict = field(default_factory=dict)
+    input_length: int | None = None  # samples at ``input_sr`` (voices are returned with this length)
 
     @property
     def mag(self) -> torch.Tensor:
@@ -80,33 +81,47 @@ def resolve_model(checkpoint: str | os.PathLike | DANet) -> DANet:
 
 
 def _embed_frames(model: DANet, feats: torch.Tensor, chunk_frames: int, context_frames: int) -> torch.Tensor:
-    """Run the net on overlapping chunks and keep each chunk's centre: bounded memory, same space."""
+    """Run the net on overlapping chunks and keep each chunk's centre: bounded memory, same space.
+
+    The net runs on the model's device and dtype; the embeddings come back as float32 on the CPU.
+    """
+    param = next(model.parameters(), None)
+    if param is not None:
+        feats = feats.to(device=param.device, dtype=param.dtype)
+    chunk_frames, context_frames = max(1, int(chunk_frames)), max(0, int(context_frames))
     t = feats.shape[0]
-    if t <= chunk_frames + 2 * context_frames:
-        return model(feats.unsqueeze(0))[0]
-    out = []
-    for start in range(0, t, chunk_frames):
-        lo, hi = max(0, start - context_frames), min(t, start + chunk_frames + context_frames)
-        v = model(feats[lo:hi].unsqueeze(0))[0]
-        out.append(v[start - lo: start - lo + min(chunk_frames, t - start)])
-    return torch.cat(out, 0)
+    was_training = model.training
+    model.eval()  # a model handed over mid-training must not apply dropout or batch statistics
+    try:
+        if t <= chunk_frames + 2 * context_frames:
+            return model(feats.unsqueeze(0))[0].float().cpu()
+        out = []
+        for start in range(0, t, chunk_frames):
+            lo, hi = max(0, start - context_frames), min(t, start + chunk_frames + context_frames)
+            v = model(feats[lo:hi].unsqueeze(0))[0]
+            out.append(v[start - lo: start - lo + min(chunk_frames, t - start)].float().cpu())
+        return torch.cat(out, 0)
+    finally:
+        model.train(was_training)
 
 
 def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
           max_seconds: float = DEFAULT_MAX_SECONDS) -> Embedding:
     """Load/validate audio and compute the embeddings of every T-F bin.
 
-    ``audio`` is a path, bytes, or a numpy array (then ``sr`` is required).
+    ``audio`` is a path, bytes, ``(array, sr)``, or an array (numpy, torch, list; then ``sr`` is
+    required).
     """
     t0 = time.perf_counter()
     model = resolve_model(checkpoint)
     cfg = StftConfig.from_dict(model.config.stft) if model.config.stft else StftConfig()
-    if isinstance(audio, np.ndarray):
+    if not isinstance(audio, (str, os.PathLike, bytes, bytearray, memoryview, tuple)):
         if sr is None:
             raise SepvizInputError("a sample rate is needed with a raw array")
-        wave, in_sr = load_audio((audio, sr), target_sr=cfg.sample_rate, max_seconds=max_seconds)
-    else:
-        wave, in_sr = load_audio(audio, target_sr=cfg.sample_rate, max_seconds=max_seconds)
+        if isinstance(audio, torch.Tensor):
+            audio = audio.detach().cpu().numpy()
+        audio = (audio, sr)
+    wave, in_sr, in_len = _load(audio, cfg.sample_rate, max_seconds)
     t1 = time.perf_counter()
     keep = model.config.keep if keep is None else keep
     with torch.inference_mode():
@@ -120,15 +135,23 @@ def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
         salient = salient_weights(mag, keep).bool()
     return Embedding(wave=wave, input_sr=in_sr, spec=spec, v=v, salient=salient, model=model, stft_config=cfg,
                      keep=keep, seconds=len(wave) / cfg.sample_rate,
-                     timings={"load": t1 - t0, "stft": t2 - t1, "network": t3 - t2})
+                     timings={"load": t1 - t0, "stft": t2 - t1, "network": t3 - t2}, input_length=in_len)
 
 
 def reference_assignment(emb: Embedding, references: list[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """IBM assignment ``(C, T, F)`` of the reference sources (at the model rate)."""
-    refs = torch.as_tensor(np.stack([np.asarray(r, dtype=np.float32)[: len(emb.wave)] for r in references]))
-    if refs.shape[-1] < len(emb.wave):
-        refs = torch.nn.functional.pad(refs, (0, len(emb.wave) - refs.shape[-1]))
-    return ideal_binary_mask(stft(refs, emb.stft_config))
+    """IBM assignment ``(C, T, F)`` of the reference sources (mono, at the model rate).
+
+    Each reference is cut or zero-padded to the mixture's length, so references of slightly
+    different lengths (e.g. after resampling) still line up with the mixture's frames.
+    """
+    n = len(emb.wave)
+    rows = []
+    for r in references:
+        r = to_mono(np.asarray(r, dtype=np.float32))[:n]  # (a stereo reference is downmixed)
+        rows.append(np.pad(r, (0, n - r.shape[0])))
+    if len(rows) < 2:
+        raise SepvizInputError(f"the oracle needs at least 2 reference sources, got {len(rows)}")
+    return ideal_binary_mask(stft(torch.from_numpy(np.stack(rows)), emb.stft_config))
 
 
 def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, iterations: int,
@@ -141,9 +164,31 @@ def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, 
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
+def _masks(emb: Embedding, res: ClusterResult) -> torch.Tensor:
+    """Masks ``(C, T, F)`` for a clustering result.
+
+    DANet-style models (raw embeddings) use the soft attractor masks.  Deep-clustering embeddings
+    (objectives ``dpcl`` and ``upit``) are unit-norm, so dot products lie in [-1, 1] and a softmax
+    over them is nearly flat: those models use the binary masks of the cluster assignment, as in
+    deep clustering's k-means inference.
+    """
+    if emb.model.config.objective in ("dpcl", "upit"):
+        c = res.attractors.shape[0]
+        hard = torch.nn.functional.one_hot(res.assignment.reshape(emb.v.shape[:2]).long(), c)
+        return hard.permute(2, 0, 1).float()
+    return masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask)[0]
+
+
 def _output_energies_db(masks: torch.Tensor, mag: torch.Tensor) -> list[float]:
     energy = ((masks * mag.unsqueeze(0)) ** 2).sum(dim=(1, 2))
     return (10 * torch.log10(energy / energy.max().clamp_min(1e-12) + 1e-12)).tolist()
+
+
+def _fit_length(wave: np.ndarray, n: int | None) -> np.ndarray:
+    """Cut or zero-pad to ``n`` samples: resampling 8 kHz back to the input rate rounds up."""
+    if n is None or len(wave) == n:
+        return wave
+    return wave[:n] if len(wave) > n else np.pad(wave, (0, n - len(wave)))
 
 
 def _max_cosine(att: torch.Tensor) -> float:
@@ -159,8 +204,12 @@ def estimate_speaker_count(emb: Embedding, clusterer: str, max_speakers: int = 3
     An output is dropped when its energy is 20 dB below the loudest one (the ADANet rule), or
     when its attractor nearly coincides with another (cosine > 0.85: one talker split in two).
     """
+    if clusterer == "anchors" and emb.model.anchors is not None:
+        max_speakers = min(max_speakers, emb.model.anchors.shape[0])
+    if max_speakers <= 2:
+        return 2
     res = _cluster(emb, clusterer, max_speakers, oracle=None, **kw)
-    masks = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask)[0]
+    masks = _masks(emb, res)
     energies = _output_energies_db(masks, emb.mag)
     c = sum(e > DROP_DB for e in energies)
     if c == max_speakers and _max_cosine(res.attractors) > MERGE_COSINE:
@@ -177,22 +226,33 @@ def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: in
     kw = dict(seed=seed, beta=beta, iterations=iterations)
     oracle = reference_assignment(emb, references) if references is not None else None
     if n_speakers is None:
-        n_speakers = oracle.shape[0] if oracle is not None else estimate_speaker_count(emb, clusterer if clusterer != "fixed" else "kmeans", **kw)
+        if oracle is not None:
+            n_speakers = oracle.shape[0]
+        elif clusterer == "fixed":  # fixed attractors are always "present": count with k-means
+            n_fixed = model.fixed_attractors.shape[0]
+            n_speakers = estimate_speaker_count(emb, "kmeans", max_speakers=min(3, n_fixed), **kw)
+        else:
+            n_speakers = estimate_speaker_count(emb, clusterer, **kw)
     if n_speakers not in (2, 3):
         raise SepvizInputError(f"n_speakers must be 2, 3 or None (auto), got {n_speakers!r}")
     res = _cluster(emb, clusterer, n_speakers, oracle=oracle, **kw)
     t1 = time.perf_counter()
     with torch.inference_mode():
-        masks = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask)[0]
+        masks = _masks(emb, res)
         voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
     t2 = time.perf_counter()
-    voices = [resample(v, emb.stft_config.sample_rate, emb.input_sr) for v in voices8k]
+    voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
+              for v in voices8k]
     energies = _output_energies_db(masks, emb.mag)
     warnings = []
     weak = [i + 1 for i, e in enumerate(energies) if e < DROP_DB]
     if weak:
         warnings.append(f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than the loudest: "
                         f"the mixture may hold fewer than {n_speakers} talkers")
+    if _max_cosine(res.attractors) > MERGE_COSINE:
+        warnings.append("two of the voices have nearly the same attractor (cosine > "
+                        f"{MERGE_COSINE}): the mixture may hold fewer than {n_speakers} talkers, "
+                        "so one voice may be split in two")
     t, f = emb.spec.shape
     timings = dict(emb.timings, cluster=t1 - t0, masks_istft=t2 - t1)
     return Separation(voices=voices, sample_rate=emb.input_sr, voices_model_sr=list(voices8k),

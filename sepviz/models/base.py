@@ -5,6 +5,9 @@ import torch
 from torch import nn
 
 
+ACTIVATIONS = ("none", "tanh", "unit")
+
+
 def embedding_activation(v: torch.Tensor, kind: str) -> torch.Tensor:
     """``none`` (DANet: raw linear output), ``tanh``, or ``unit`` (deep clustering: unit-norm rows)."""
     if kind == "none":
@@ -21,6 +24,8 @@ class EmbeddingNet(nn.Module):
 
     def __init__(self, n_freq: int = 129, emb_dim: int = 20, activation: str = "none") -> None:
         super().__init__()
+        if activation not in ACTIVATIONS:  # fail when the model is built, not at the first forward
+            raise ValueError(f"unknown embedding activation {activation!r}; choose one of {ACTIVATIONS}")
         self.n_freq = n_freq
         self.emb_dim = emb_dim
         self.activation = activation

@@ -1,0 +1,286 @@
+"""The separation pipeline end to end with tiny random checkpoints."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from _synth import harmonic, save_tiny_checkpoint, tiny_danet, tone_mixture
+from sepviz import separate as sep_mod
+from sepviz.errors import CheckpointError, SepvizInputError
+from sepviz.features import StftConfig, stft
+from sepviz.masks import ideal_binary_mask
+from sepviz.separate import Embedding, Separation, embed, resolve_model, separate, separate_embedding
+
+
+@pytest.fixture(scope="module")
+def model():
+    return tiny_danet("blstm")
+
+
+@pytest.fixture(scope="module")
+def mix8k():
+    return tone_mixture((150.0, 370.0), 1.0)
+
+
+def count_forward(m):
+    calls = []
+    handle = m.net.register_forward_hook(lambda mod, inp, out: calls.append(inp[0].shape[1]))
+    return calls, handle
+
+
+@pytest.mark.parametrize("sr,n", [(8000, 8000), (8000, 8003), (16000, 16001), (44100, 57337), (22050, 15431)])
+def test_voices_come_back_at_the_input_rate_and_length(model, sr, n):
+    mix = harmonic(150.0, n / sr, sr) + harmonic(370.0, n / sr, sr)
+    assert len(mix) == n
+    out = separate(mix, sr, model, "kmeans", 2)
+    assert isinstance(out, Separation)
+    assert out.sample_rate == sr and out.n_speakers == 2 and len(out.voices) == 2
+    for v in out.voices:
+        assert v.shape == mix.shape and v.dtype == np.float32 and np.isfinite(v).all()
+    n8 = len(out.embedding.wave)
+    assert all(v.shape == (n8,) for v in out.voices_model_sr)
+    t = StftConfig().frames(n8)
+    assert out.masks.shape == (2, t, 129) and out.assignment.shape == (t, 129)
+    assert out.attractors.shape == (2, model.emb_dim)
+
+
+def test_softmax_masks_sum_to_one_and_voices_sum_to_the_mixture(model, mix8k):
+    mix, _ = mix8k
+    out = separate(mix, 8000, model, "kmeans", 3)
+    assert out.masks.shape[0] == 3
+    np.testing.assert_allclose(out.masks.sum(0), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.sum(out.voices, 0), mix, atol=1e-4)
+
+
+@pytest.mark.parametrize("clusterer", ["kmeans", "gmm", "soft_kmeans"])
+@pytest.mark.parametrize("n", [2, 3, None])
+def test_speaker_counts(model, mix8k, clusterer, n):
+    mix, _ = mix8k
+    out = separate(mix, 8000, model, clusterer, n)
+    assert out.n_speakers in ((2, 3) if n is None else (n,))
+    assert len(out.voices) == out.n_speakers == out.masks.shape[0] == out.attractors.shape[0]
+    assert out.clusterer == clusterer and len(out.energies_db) == out.n_speakers
+    assert max(out.energies_db) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_bad_speaker_count(model, mix8k):
+    for n in (1, 4, 0):
+        with pytest.raises(SepvizInputError, match="n_speakers must be 2, 3"):
+            separate(mix8k[0], 8000, model, "kmeans", n)
+
+
+def test_oracle_with_references(model, mix8k):
+    mix, src = mix8k
+    out = separate(mix, 8000, model, "oracle", None, references=list(src))
+    assert out.n_speakers == 2  # taken from the references
+    ibm = ideal_binary_mask(stft(torch.from_numpy(src)))
+    np.testing.assert_array_equal(out.assignment, ibm.argmax(0).numpy())
+    # The attractors are the IBM centroids of the salient embeddings.
+    emb = out.embedding
+    w = emb.salient.float()
+    for c in range(2):
+        y = ibm[c] * w
+        expected = (emb.v * y[..., None]).sum((0, 1)) / y.sum()
+        np.testing.assert_allclose(out.attractors[c], expected.numpy(), rtol=1e-4, atol=1e-5)
+    with pytest.raises(SepvizInputError, match="3 speakers requested"):
+        separate(mix, 8000, model, "oracle", 3, references=list(src))
+    with pytest.raises(SepvizInputError, match="reference"):
+        separate(mix, 8000, model, "oracle", 2)
+
+
+def test_oracle_references_of_unequal_length(model, mix8k):
+    mix, src = mix8k
+    refs = [src[0][:-100], np.concatenate([src[1], np.zeros(50, np.float32)])]
+    out = separate(mix, 8000, model, "oracle", 2, references=refs)
+    assert out.masks.shape[0] == 2
+
+
+def test_long_input_is_chunked_with_the_same_length_and_embeddings(monkeypatch):
+    """A CNN with a small receptive field gives exactly the unchunked embeddings when chunked."""
+    m = tiny_danet("dilated_cnn")
+    mix = harmonic(150.0, 2.0, 16000) + harmonic(330.0, 2.0, 16000)
+    whole = embed(mix, 16000, m)
+    calls, handle = count_forward(m)
+    monkeypatch.setattr(sep_mod, "CHUNK_SECONDS", 0.5)
+    monkeypatch.setattr(sep_mod, "CONTEXT_SECONDS", 0.1)
+    try:
+        out = separate(mix, 16000, m, "kmeans", 2)
+    finally:
+        handle.remove()
+    t, chunk, ctx = whole.v.shape[0], int(0.5 * 125), int(0.1 * 125)
+    assert len(calls) == -(-t // chunk) and max(calls) <= chunk + 2 * ctx  # 0.5 s chunks plus context
+    assert out.embedding.v.shape == whole.v.shape
+    torch.testing.assert_close(out.embedding.v, whole.v, atol=1e-5, rtol=1e-5)
+    assert all(v.shape == mix.shape for v in out.voices)
+
+
+def test_tiny_chunk_setting_does_not_break(monkeypatch, model, mix8k):
+    monkeypatch.setattr(sep_mod, "CHUNK_SECONDS", 0.001)  # < 1 frame
+    monkeypatch.setattr(sep_mod, "CONTEXT_SECONDS", 0.0)
+    out = separate(mix8k[0], 8000, model, "kmeans", 2)
+    assert out.embedding.v.shape[:2] == (StftConfig().frames(8000), 129)
+
+
+def test_shortest_allowed_input(model):
+    mix = harmonic(150.0, 0.25) + harmonic(370.0, 0.25)
+    for n in (2, 3, None):
+        out = separate(mix, 8000, model, "gmm", n)
+        assert all(v.shape == mix.shape for v in out.voices)
+
+
+def test_single_talker_gives_a_warning_not_a_crash(model):
+    one = harmonic(200.0, 1.0)
+    out = separate(one, 8000, model, "kmeans", 2)  # random net: just must not crash
+    assert len(out.voices) == 2
+    out = separate(one, 8000, model, "kmeans", None)
+    assert out.n_speakers in (2, 3)
+
+
+def constant_embedding_model(emb_dim=4):
+    """An untrained-looking net whose every bin embeds to the same vector (no speaker information)."""
+    m = tiny_danet("blstm", emb_dim=emb_dim)
+    with torch.no_grad():
+        m.net.proj.weight.zero_()
+        m.net.proj.bias.copy_(torch.arange(1.0, emb_dim + 1).repeat(129))
+    return m
+
+
+def test_indistinguishable_voices_warn():
+    m = constant_embedding_model()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # sklearn: fewer distinct points than clusters
+        out = separate(harmonic(200.0, 1.0), 8000, m, "soft_kmeans", 2)
+    assert any("nearly the same attractor" in w for w in out.warnings), out.warnings
+
+
+def test_a_voice_20_db_down_warns():
+    m = constant_embedding_model()
+    b = torch.arange(1.0, 5.0)
+    m.fixed_attractors.copy_(torch.stack([10 * b / b.dot(b), -10 * b / b.dot(b)]))
+    out = separate(harmonic(200.0, 1.0), 8000, m, "fixed", 2)
+    assert out.energies_db[1] < -20
+    assert any("voice 2 is more than 20 dB quieter" in w for w in out.warnings), out.warnings
+
+
+def test_separate_embedding_reuses_the_network_output(model, mix8k):
+    calls, handle = count_forward(model)
+    try:
+        emb = embed(mix8k[0], 8000, model)
+        assert isinstance(emb, Embedding) and len(calls) == 1
+        outs = [separate_embedding(emb, name, n) for name in ("kmeans", "gmm", "soft_kmeans") for n in (2, 3, None)]
+        assert len(calls) == 1  # no reruns
+    finally:
+        handle.remove()
+    assert all(o.embedding is emb for o in outs)
+    assert set(emb.timings) >= {"load", "stft", "network"}
+    assert set(outs[0].timings) >= {"load", "network", "cluster", "masks_istft"}
+    again = separate_embedding(emb, "kmeans", 2)
+    np.testing.assert_array_equal(again.masks, outs[0].masks)  # deterministic
+
+
+def test_checkpoint_path_bytes_and_file_inputs(tmp_path, mix8k):
+    path, m = save_tiny_checkpoint(tmp_path / "m.pt")
+    mix, _ = mix8k
+    assert resolve_model(path) is resolve_model(str(path))  # loaded once, cached
+    a = separate(mix, 8000, path, "kmeans", 2)
+    buf = io.BytesIO()
+    sf.write(buf, mix, 8000, format="WAV", subtype="FLOAT")
+    b = separate(buf.getvalue(), None, path, "kmeans", 2)
+    wav = tmp_path / "mix.wav"
+    wav.write_bytes(buf.getvalue())
+    c = separate(wav, None, str(path), "kmeans", 2)
+    d = separate(torch.from_numpy(mix), 8000, path, "kmeans", 2)
+    for o in (b, c, d):
+        np.testing.assert_allclose(o.masks, a.masks, atol=1e-6)
+    with pytest.raises(CheckpointError, match="not found"):
+        separate(mix, 8000, tmp_path / "missing.pt")
+
+
+def test_raw_array_needs_a_sample_rate(model, mix8k):
+    with pytest.raises(SepvizInputError, match="sample rate"):
+        separate(mix8k[0], None, model)
+
+
+def test_bad_audio_reaches_the_user_as_input_errors(model):
+    with pytest.raises(SepvizInputError, match="silent"):
+        separate(np.zeros(8000, np.float32), 8000, model)
+    with pytest.raises(SepvizInputError, match="limit is 1 s"):
+        separate(harmonic(200.0, 2.0), 8000, model, max_seconds=1)
+
+
+def test_fixed_and_anchor_clusterers(mix8k):
+    mix, _ = mix8k
+    m = tiny_danet("blstm", objective="adanet", n_anchors=3, n_speakers=2)
+    m.fixed_attractors.copy_(torch.randn(2, m.emb_dim))
+    for name in ("fixed", "anchors"):
+        out = separate(mix, 8000, m, name, 2)
+        assert out.masks.shape[0] == 2
+    out = separate(mix, 8000, m, "fixed", None)  # auto count is capped at the 2 stored attractors
+    assert out.n_speakers == 2
+    out = separate(mix, 8000, m, "anchors", 3)
+    assert sorted(out.cluster.extras["chosen"].tolist()) == [0, 1, 2]
+    with pytest.raises(SepvizInputError, match="fixed attractors for 2 speakers"):
+        separate(mix, 8000, m, "fixed", 3)
+
+
+def test_three_speakers_with_only_two_anchors(mix8k):
+    m = tiny_danet("blstm", objective="adanet", n_anchors=2)
+    with pytest.raises(SepvizInputError, match="2 anchors; cannot find 3"):
+        separate(mix8k[0], 8000, m, "anchors", 3)
+    assert separate(mix8k[0], 8000, m, "anchors", None).n_speakers == 2  # auto never asks for 3
+
+
+@pytest.mark.parametrize("objective", ["dpcl", "upit"])
+def test_deep_clustering_models_use_binary_masks(mix8k, objective):
+    m = tiny_danet("blstm", objective=objective, activation="unit")
+    out = separate(mix8k[0], 8000, m, "kmeans", 2)
+    assert set(np.unique(out.masks).tolist()) <= {0.0, 1.0}
+    np.testing.assert_array_equal(out.masks.argmax(0), out.assignment)
+    np.testing.assert_allclose(np.sum(out.voices, 0), mix8k[0], atol=1e-4)
+
+
+def test_sigmoid_model_masks_are_in_range(mix8k):
+    m = tiny_danet("bgru", mask="sigmoid")
+    out = separate(mix8k[0], 8000, m, "kmeans", 2)
+    assert ((out.masks > 0) & (out.masks < 1)).all()
+
+
+def test_keep_controls_the_salient_bins(model, mix8k):
+    emb = embed(mix8k[0], 8000, model, keep=0.5)
+    assert emb.keep == 0.5 and 0.45 < float(emb.salient.float().mean()) < 0.55
+    assert embed(mix8k[0], 8000, model).keep == model.config.keep
+
+
+def test_a_model_in_training_mode_is_run_in_eval_mode_and_left_as_it_was(mix8k):
+    m = tiny_danet("dilated_cnn", dropout=0.5)
+    ref = embed(mix8k[0], 8000, m).v
+    m.train()
+    a, b = embed(mix8k[0], 8000, m).v, embed(mix8k[0], 8000, m).v
+    assert m.training
+    torch.testing.assert_close(a, ref)
+    torch.testing.assert_close(b, ref)
+
+
+def test_stereo_references_are_downmixed(model, mix8k):
+    mix, src = mix8k
+    stereo = [np.stack([s, s], 1) for s in src]  # (samples, 2)
+    a = separate(mix, 8000, model, "oracle", 2, references=list(src))
+    b = separate(mix, 8000, model, "oracle", 2, references=stereo)
+    np.testing.assert_array_equal(a.assignment, b.assignment)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_model_on_the_gpu(mix8k):
+    m = tiny_danet("blstm", objective="adanet", n_anchors=3).cuda()
+    m.fixed_attractors.normal_()
+    cpu = tiny_danet("blstm", objective="adanet", n_anchors=3)
+    cpu.load_state_dict({k: v.cpu() for k, v in m.state_dict().items()})
+    for name in ("kmeans", "gmm", "soft_kmeans", "fixed", "anchors"):
+        out = separate(mix8k[0], 8000, m, name, 2)
+        ref = separate(mix8k[0], 8000, cpu, name, 2)
+        assert out.embedding.v.device.type == "cpu"
+        np.testing.assert_allclose(out.embedding.v.numpy(), ref.embedding.v.numpy(), atol=1e-4)
+        assert all(v.shape == mix8k[0].shape for v in out.voices)
