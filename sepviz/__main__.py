@@ -1,0 +1,7 @@
+"""``python -m sepviz separate | evaluate | info`` (see :mod:`sepviz.cli`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""``python -m sepviz separate | evaluate | info`` end to end on a tiny random model."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from sepviz.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_user_error(code, err, *words):
+    assert code == 2
+    lines = [ln for ln in err.strip().splitlines() if ln]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for w in words:
+        assert w.lower() in lines[0].lower(), lines[0]
+
+
+# --------------------------------------------------------------------------- separate
+
+
+def test_separate_writes_voices_at_the_input_rate(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    mix = wsj0_2mix_dir / "mix" / "mix00.wav"
+    info = sf.info(str(mix))
+    out_dir = tmp_path / "voices"
+    code, out, err = run(capsys, ["separate", mix, "--checkpoint", tiny_checkpoint, "--clusterer", "gmm",
+                                  "--out", out_dir])
+    assert code == 0, err
+    paths = [out_dir / f"mix00_voice{i}.wav" for i in (1, 2)]
+    for p in paths:
+        assert p.is_file() and str(p) in out
+        w = sf.info(str(p))
+        assert w.samplerate == info.samplerate == 16000
+        assert w.frames == info.frames and w.channels == 1
+    assert not (out_dir / "mix00_voice3.wav").exists()
+    assert "timings" in out and "network" in out
+    data, _ = sf.read(str(paths[0]))
+    assert np.isfinite(data).all() and np.abs(data).max() > 0
+
+
+def test_separate_three_speakers_with_anchors(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    code, out, err = run(capsys, ["separate", wsj0_2mix_dir / "mix" / "mix01.wav", "--checkpoint", tiny_checkpoint,
+                                  "--clusterer", "anchors", "--n-speakers", "3", "--out", tmp_path])
+    assert code == 0, err
+    assert sorted(p.name for p in tmp_path.glob("mix01_voice*.wav")) == [f"mix01_voice{i}.wav" for i in (1, 2, 3)]
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_prints_table_and_json_last_line(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    jf = tmp_path / "res" / "eval.json"
+    code, out, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                  "--clusterer", "kmeans", "gmm", "--json", jf])
+    assert code == 0, err
+    lines = out.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert result["n"] == 3
+    assert list(result["model"]) == ["kmeans", "gmm"]
+    assert set(result["oracle"]) == {"ibm", "irm", "wfm"}
+    keys = {"si_snri", "sdri", "sir", "sar", "pesq"}
+    for group in ("model", "oracle"):
+        for name, m in result[group].items():
+            assert set(m) == keys, (group, name)
+            assert all(v is None or isinstance(v, float) for v in m.values())
+    assert set(result) <= {"n", "model", "oracle", "extra"}
+    # The oracles separate tones/noise far better than a random network.
+    assert result["oracle"]["wfm"]["si_snri"] > 8
+    assert result["oracle"]["ibm"]["si_snri"] > result["model"]["kmeans"]["si_snri"]
+    assert result["oracle"]["wfm"]["pesq"] is None or 1.0 <= result["oracle"]["wfm"]["pesq"] <= 4.6
+    assert json.loads(jf.read_text()) == result
+    table = "\n".join(lines[:-1])
+    assert "model + gmm" in table and "oracle WFM" in table and "SI-SNRi" in table
+    assert "[3/3]" in err  # progress on stderr, not stdout
+    assert "[3/3]" not in out
+
+
+def test_evaluate_skips_clusterers_the_model_cannot_run(capsys, tmp_path, wsj0_2mix_dir, checkpoint_factory):
+    plain = checkpoint_factory(tmp_path / "plain.pt", n_anchors=0, fixed=False)
+    code, out, err = run(capsys, ["evaluate", "--checkpoint", plain, "--data", wsj0_2mix_dir, "--clusterer",
+                                  "anchors", "fixed", "fixed", "oracle", "--oracle", "ibm", "--limit", "1",
+                                  "--no-pesq"])
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["n"] == 1 and list(result["model"]) == ["oracle"] and list(result["oracle"]) == ["ibm"]
+    assert result["model"]["oracle"]["pesq"] is None  # --no-pesq
+    assert "skipping clusterer anchors" in err and "skipping clusterer fixed" in err
+    assert len(result["extra"]["skipped_clusterers"]) == 2
+
+
+# --------------------------------------------------------------------------- info
+
+
+def test_info_prints_the_model_card(capsys, tiny_checkpoint):
+    code, out, err = run(capsys, ["info", tiny_checkpoint])
+    assert code == 0, err
+    assert "blstm" in out and "parameters" in out and "random tiny test model" in out and "anchors" in out
+    code, out, _ = run(capsys, ["info", tiny_checkpoint, "--json"])
+    card = json.loads(out)
+    assert card["config"]["n_anchors"] == 4 and card["n_parameters"] > 0 and card["fixed_attractors"] is True
+
+
+def test_python_dash_m_entry_point(tiny_checkpoint):
+    """``python -m sepviz`` runs main() and passes its exit status on (one subprocess: torch import is slow)."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    r = subprocess.run([sys.executable, "-m", "sepviz", "info", str(tiny_checkpoint) + ".missing"],
+                       capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    assert r.returncode == 2 and r.stderr.startswith("error: checkpoint not found") and "Traceback" not in r.stderr
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def test_missing_audio_file(capsys, tmp_path, tiny_checkpoint):
+    code, _, err = run(capsys, ["separate", tmp_path / "nope.wav", "--checkpoint", tiny_checkpoint,
+                                "--out", tmp_path])
+    assert_user_error(code, err, "not found")
+
+
+def test_non_audio_file(capsys, tmp_path, tiny_checkpoint):
+    bad = tmp_path / "notes.wav"
+    bad.write_text("this is not audio\n" * 50)
+    code, _, err = run(capsys, ["separate", bad, "--checkpoint", tiny_checkpoint, "--out", tmp_path])
+    assert_user_error(code, err, "notes.wav")
+    assert not list(tmp_path.glob("notes_voice*.wav"))
+
+
+def test_corrupt_checkpoint(capsys, tmp_path, wsj0_2mix_dir):
+    ckpt = tmp_path / "corrupt.pt"
+    ckpt.write_bytes(np.random.default_rng(0).bytes(4096))
+    mix = wsj0_2mix_dir / "mix" / "mix00.wav"
+    for argv in (["separate", mix, "--checkpoint", ckpt, "--out", tmp_path], ["info", ckpt],
+                 ["evaluate", "--checkpoint", ckpt, "--data", wsj0_2mix_dir]):
+        code, _, err = run(capsys, argv)
+        assert_user_error(code, err, "corrupt.pt")
+
+
+def test_missing_checkpoint_and_default(capsys, tmp_path, wsj0_2mix_dir, monkeypatch):
+    import sepviz.cli as cli
+
+    mix = wsj0_2mix_dir / "mix" / "mix00.wav"
+    code, _, err = run(capsys, ["separate", mix, "--checkpoint", tmp_path / "none.pt"])
+    assert_user_error(code, err, "checkpoint not found")
+    monkeypatch.setattr(cli, "DEFAULT_CHECKPOINT", tmp_path / "checkpoints" / "default.pt")
+    code, _, err = run(capsys, ["separate", mix, "--out", tmp_path])
+    assert_user_error(code, err, "default", "--checkpoint")
+
+
+def test_bad_data_folders_and_arguments(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    code, _, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", tmp_path / "nowhere"])
+    assert_user_error(code, err, "not found")
+    broken = tmp_path / "broken"
+    for d in ("mix", "s1", "s2"):
+        (broken / d).mkdir(parents=True)
+    sf.write(str(broken / "mix" / "a.wav"), np.zeros(8000, np.float32) + 0.1, 8000)
+    sf.write(str(broken / "s1" / "a.wav"), np.zeros(8000, np.float32) + 0.1, 8000)
+    code, _, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", broken])
+    assert_user_error(code, err, "s2/a.wav")
+    code, _, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                "--clusterer", "spectral"])
+    assert_user_error(code, err, "spectral")
+    code, _, err = run(capsys, ["separate", wsj0_2mix_dir / "mix" / "mix00.wav", "--n-speakers", "5"])
+    assert_user_error(code, err, "n-speakers")
+    code, _, err = run(capsys, [])
+    assert_user_error(code, err)
