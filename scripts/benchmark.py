@@ -13,8 +13,13 @@ each as the median of ``--repeats`` runs after one warm-up run, with the real-ti
 (processing seconds per second of audio; below 1 is faster than real time) and the parameter
 count.  The paper-config nets are randomly initialised (speed does not depend on the weights);
 they get 6 anchors and random fixed attractors so that every clusterer can run.
-``torch.set_num_threads`` is left at torch's default.  Prints a markdown table; ``--json FILE``
-also writes the numbers.
+``torch.set_num_threads`` is left at torch's default unless ``--threads`` is given.  Prints a
+markdown table (median and, in brackets, fastest run); ``--json FILE`` also writes the numbers.
+
+Timings are only meaningful on an otherwise idle machine: when another process keeps a core busy,
+torch's default threads (one per core) wait on each other at every op, and the recurrent nets,
+which run thousands of small sequential ops, can slow down 10x or more and vary run to run.  The
+load average is printed with the table for that reason.
 
     python scripts/benchmark.py                       # paper configs + checkpoints/*.pt
     python scripts/benchmark.py --checkpoint a.pt --no-paper --repeats 5 --json bench.json
@@ -96,7 +101,8 @@ def make_mixture(seconds: float, seed: int, wav: str | None) -> tuple[np.ndarray
 # --------------------------------------------------------------------------- timing
 
 
-def median_time(fn, repeats: int, warmup: int = 1) -> float:
+def run_times(fn, repeats: int, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``repeats`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         fn()
     times = []
@@ -104,7 +110,7 @@ def median_time(fn, repeats: int, warmup: int = 1) -> float:
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return times
 
 
 def paper_model(name: str):
@@ -127,8 +133,9 @@ def bench_model(label: str, model, mix: np.ndarray, sources, args) -> dict:
         def forward():
             model(feats)
 
-        t_fwd = median_time(forward, args.repeats)
-    print(f"  forward {t_fwd:.3f} s", file=sys.stderr, flush=True)
+        fwd_times = run_times(forward, args.repeats)
+    t_fwd = statistics.median(fwd_times)
+    print(f"  forward {t_fwd:.3f} s (min {min(fwd_times):.3f})", file=sys.stderr, flush=True)
     emb = embed((mix, SR), None, model)
     names = [c for c in available_clusterers(model, has_references=sources is not None) if c in args.clusterers]
     cluster = {}
@@ -139,18 +146,20 @@ def bench_model(label: str, model, mix: np.ndarray, sources, args) -> dict:
         def run_one():
             timings.append(separate_embedding(emb, c, 2, references=refs).timings["cluster"])
 
-        median_time(run_one, args.repeats)
+        run_times(run_one, args.repeats)
         cluster[c] = statistics.median(timings[1:])  # the clusterer alone (not masks + iSTFT)
         print(f"  {c} {cluster[c]:.3f} s", file=sys.stderr, flush=True)
     sep_clusterer = args.separate_clusterer if args.separate_clusterer in names else "kmeans"
-    t_sep = median_time(lambda: separate((mix, SR), None, model, sep_clusterer, 2), args.repeats)
+    sep_times = run_times(lambda: separate((mix, SR), None, model, sep_clusterer, 2), args.repeats)
+    t_sep = statistics.median(sep_times)
+    print(f"  separate {t_sep:.3f} s (min {min(sep_times):.3f})", file=sys.stderr, flush=True)
     cfg_d = model.config
     return {
         "label": label, "model": cfg_d.model, "model_kwargs": dict(cfg_d.model_kwargs), "objective": cfg_d.objective,
         "parameters": count_parameters(model), "frames": int(feats.shape[1]),
-        "forward_s": t_fwd, "forward_rtf": t_fwd / seconds,
+        "forward_s": t_fwd, "forward_rtf": t_fwd / seconds, "forward_min_s": min(fwd_times),
         "cluster_s": cluster, "separate_clusterer": sep_clusterer,
-        "separate_s": t_sep, "separate_rtf": t_sep / seconds,
+        "separate_s": t_sep, "separate_rtf": t_sep / seconds, "separate_min_s": min(sep_times),
     }
 
 
@@ -161,15 +170,17 @@ def markdown(res: dict) -> str:
     rows = res["results"]
     load = res.get("load_average")
     out = [f"Benchmark: {res['audio']}, {res['seconds']:g} s at 8 kHz; {res['machine']}; "
-           f"torch {res['torch']} with {res['threads']} threads; median of {res['repeats']} runs after 1 warm-up"
+           f"torch {res['torch']} with {res['threads']} thread{'s' if res['threads'] != 1 else ''}; median of {res['repeats']} runs after 1 warm-up"
            + (f"; load average {load[0]:.1f} before / {load[1]:.1f} after (other processes share the CPUs "
               f"when these exceed the CPU count)" if load else "") + ".", "",
-           "| model | config | params | forward (s) | forward RTF | separate (s) | separate RTF |",
+           "| model | config | params | forward (s) [min] | forward RTF | separate (s) [min] | separate RTF |",
            "|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
         kw = ", ".join(f"{k}={v}" for k, v in r["model_kwargs"].items())
-        out.append(f"| {r['label']} | {r['model']} ({kw}) | {r['parameters'] / 1e6:.2f} M | {r['forward_s']:.3f} | "
-                   f"{r['forward_rtf']:.3f} | {r['separate_s']:.3f} ({r['separate_clusterer']}) | {r['separate_rtf']:.3f} |")
+        out.append(f"| {r['label']} | {r['model']} ({kw}) | {r['parameters'] / 1e6:.2f} M | "
+                   f"{r['forward_s']:.3f} [{r['forward_min_s']:.3f}] | {r['forward_rtf']:.3f} | "
+                   f"{r['separate_s']:.3f} [{r['separate_min_s']:.3f}] ({r['separate_clusterer']}) | "
+                   f"{r['separate_rtf']:.3f} |")
     clusterers = list(dict.fromkeys(c for r in rows for c in r["cluster_s"]))
     if clusterers:
         out += ["", "Clusterer time in seconds on each model's embeddings of the same mixture "
@@ -194,8 +205,13 @@ def main(argv=None) -> int:
     ap.add_argument("--models", nargs="+", default=list(PAPER_CONFIGS), choices=list(PAPER_CONFIGS))
     ap.add_argument("--clusterers", nargs="+", default=["kmeans", "gmm", "soft_kmeans", "fixed", "anchors", "oracle"])
     ap.add_argument("--separate-clusterer", default="kmeans", help="clusterer for the whole-separate timing")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch.set_num_threads(N); default: leave torch's default (all cores). On a shared "
+                         "machine, fewer threads than free cores avoids OpenMP stragglers")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
 
