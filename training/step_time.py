@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"| {tag} | {name} {kw} | {n / 1e6:.2f} M | {s:.3f} |", flush=True)
     for tag in ("paper", "cpu"):
         (nl, sl), (ng, sg) = rows[("blstm", tag)], rows[("bgru", tag)]
-        print(f"\n{tag}: BGRU has {100 * (1 - ng / nl):.0f} % fewer parameters and its training step is "
-              f"{100 * (1 - sg / sl):.0f} % faster than BLSTM")
+        speed = f"{100 * (1 - sg / sl):.0f} % faster" if sg < sl else f"{100 * (sg / sl - 1):.0f} % slower"
+        print(f"\n{tag}: BGRU has {100 * (1 - ng / nl):.0f} % fewer parameters; its training step is {speed} than BLSTM's")
     return 0
 
 
