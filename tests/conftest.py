@@ -90,3 +90,16 @@ def tiny_checkpoint(tmp_path_factory):
 def wsj0_2mix_dir(tmp_path_factory):
     """A 3-mixture, 2-talker, 16 kHz folder in the wsj0-2mix layout (read-only)."""
     return write_wsj0_2mix(tmp_path_factory.mktemp("wsj0-2mix"))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch/BLAS/OpenMP thread, as the app runs (``--threads 1``): on a shared 2-core machine
+    spinning thread pools make timings erratic.  Not restored afterwards: switching torch back to
+    more threads can hang a later ``torch.linalg.solve`` (fast_bss_eval) with this torch build."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield

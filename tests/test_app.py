@@ -26,21 +26,8 @@ from sepviz.examples import Example  # noqa: E402
 SR = 16000  # uploads come at any rate; the model runs at 8 kHz
 
 pytestmark = [pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),  # inside gradio's queue (pandas 3)
-              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch/BLAS/OpenMP thread, as the app runs (``--threads 1``): on a shared 2-core machine
-    spinning thread pools make timings erratic."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+              pytest.mark.usefixtures("one_thread")]
 
 
 def talker(f0: float, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray:

@@ -29,21 +29,8 @@ pytestmark = [
     pytest.mark.skipif(importlib.util.find_spec("selenium") is None, reason="selenium is not installed"),
     pytest.mark.filterwarnings("ignore:.*no_silent_downcasting"),  # inside gradio's queue (pandas 3)
     pytest.mark.filterwarnings("ignore:The copy keyword is deprecated"),
+    pytest.mark.usefixtures("one_thread"),
 ]
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """One torch/BLAS/OpenMP thread, as the app runs (``--threads 1``): on a shared 2-core machine
-    spinning thread pools make timings erratic."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(before)
-
 
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
