@@ -204,17 +204,23 @@ def estimate_speaker_count(emb: Embedding, clusterer: str, max_speakers: int = 3
     An output is dropped when its energy is 20 dB below the loudest one (the ADANet rule), or
     when its attractor nearly coincides with another (cosine > 0.85: one talker split in two).
     """
+    return _count_speakers(emb, clusterer, max_speakers, **kw)[0]
+
+
+def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
+                    **kw) -> tuple[int, ClusterResult | None]:
+    """:func:`estimate_speaker_count` plus the ``max_speakers`` fit, reusable when it is kept."""
     if clusterer == "anchors" and emb.model.anchors is not None:
         max_speakers = min(max_speakers, emb.model.anchors.shape[0])
     if max_speakers <= 2:
-        return 2
+        return 2, None
     res = _cluster(emb, clusterer, max_speakers, oracle=None, **kw)
     masks = _masks(emb, res)
     energies = _output_energies_db(masks, emb.mag)
     c = sum(e > DROP_DB for e in energies)
     if c == max_speakers and _max_cosine(res.attractors) > MERGE_COSINE:
         c -= 1
-    return max(2, c)
+    return max(2, c), res
 
 
 def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
@@ -225,6 +231,7 @@ def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: in
     model = emb.model
     kw = dict(seed=seed, beta=beta, iterations=iterations)
     oracle = reference_assignment(emb, references) if references is not None else None
+    res = None  # the auto count's fit, reused when it fitted the final number with this clusterer
     if n_speakers is None:
         if oracle is not None:
             n_speakers = oracle.shape[0]
@@ -232,10 +239,11 @@ def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: in
             n_fixed = model.fixed_attractors.shape[0]
             n_speakers = estimate_speaker_count(emb, "kmeans", max_speakers=min(3, n_fixed), **kw)
         else:
-            n_speakers = estimate_speaker_count(emb, clusterer, **kw)
+            n_speakers, res = _count_speakers(emb, clusterer, **kw)
     if n_speakers not in (2, 3):
         raise SepvizInputError(f"n_speakers must be 2, 3 or None (auto), got {n_speakers!r}")
-    res = _cluster(emb, clusterer, n_speakers, oracle=oracle, **kw)
+    if res is None or res.attractors.shape[0] != n_speakers:
+        res = _cluster(emb, clusterer, n_speakers, oracle=oracle, **kw)
     t1 = time.perf_counter()
     with torch.inference_mode():
         masks = _masks(emb, res)
