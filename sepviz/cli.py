@@ -389,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     ap = _Parser(prog="sepviz", description="Separate 2-3 talker mixtures with the Deep Attractor Network family.")
     ap.add_argument("--version", action="version", version=f"sepviz {__version__}")
+    ap.add_argument("--threads", type=int, default=0, metavar="N",
+                    help="torch and BLAS threads (default: torch's choice, one per core). On a shared or "
+                         "busy machine use 1: OpenMP threads that wait on a busy core run 10-100x slower")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
@@ -427,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _limit_threads(n: int) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(n)
+    threadpool_limits(n)  # k-means / GMM (sklearn) and numpy's BLAS
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or exc.__class__.__name__
 
@@ -436,6 +447,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        if args.threads < 0:
+            raise SepvizInputError("--threads must be 0 (torch's default) or a positive number")
+        if args.threads:
+            _limit_threads(args.threads)
         return int(args.func(args) or 0)
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0

@@ -7,7 +7,7 @@ deterministic.
 
 | name | attractors from | needs |
 |---|---|---|
-| kmeans | k-means centroids | - |
+| kmeans | k-means on embedding directions; attractors = mean raw embedding per cluster | - |
 | gmm | means of a full-covariance Gaussian mixture (BGRU+GMM DANet) | - |
 | soft_kmeans | soft k-means with stiffness ``beta`` (differentiable, torch) | - |
 | fixed | mean training attractors stored in the checkpoint | a trained checkpoint |
@@ -69,14 +69,34 @@ def _nearest(emb: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     return torch.cdist(emb.float(), centers.float()).argmin(dim=1)
 
 
+def _dot_assign(emb: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
+    return (emb.float() @ att.float().t()).argmax(dim=1)
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+
+
 def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
+    """k-means on the *directions* of the embeddings; attractors are the raw-embedding means.
+
+    Speaker identity lives in an embedding's direction, its length mostly follows loudness: on
+    raw vectors k-means tends to split loud from quiet bins instead of one talker from another
+    (session 1's default checkpoint, 25 unseen-talker mixtures: -1.4 dB SI-SNRi on raw vectors,
+    +0.5 dB on directions).  The attractor of a cluster is then the mean of its raw
+    embeddings, exactly how ideal attractors are formed in training, and each bin is assigned to
+    the attractor with the largest dot product, the same rule the masks follow.
+    """
     from sklearn.cluster import KMeans
 
-    pts = _fit_subset(emb, salient, ctx)
+    pts = torch.as_tensor(_fit_subset(emb, salient, ctx), dtype=torch.float32)
     with _single_threaded():
-        km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(pts)
-    centers = torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
-    return ClusterResult(centers, _nearest(emb, centers), {"inertia": float(km.inertia_)})
+        km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(_unit(pts).double().numpy())
+    labels = torch.as_tensor(km.labels_, dtype=torch.long)
+    centers = torch.stack([pts[labels == c].mean(0) if bool((labels == c).any()) else
+                           torch.as_tensor(km.cluster_centers_[c], dtype=torch.float32)
+                           for c in range(ctx.n_speakers)])
+    return ClusterResult(centers, _dot_assign(emb, centers), {"inertia": float(km.inertia_)})
 
 
 def gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
@@ -127,10 +147,6 @@ def soft_kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -
     centers, _ = soft_kmeans_attractors(pts / scale.sqrt(), ctx.n_speakers, ctx.beta, ctx.iterations, ctx.seed)
     centers = centers * scale.sqrt()
     return ClusterResult(centers, _nearest(emb, centers), {"beta": ctx.beta, "iterations": ctx.iterations})
-
-
-def _dot_assign(emb: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
-    return (emb.float() @ att.float().t()).argmax(dim=1)
 
 
 def fixed(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:

@@ -105,7 +105,7 @@ def test_evaluate_skips_clusterers_the_model_cannot_run(capsys, tmp_path, wsj0_2
 
 
 def test_info_prints_the_model_card(capsys, tiny_checkpoint):
-    code, out, err = run(capsys, ["info", tiny_checkpoint])
+    code, out, err = run(capsys, ["--threads", "1", "info", tiny_checkpoint])  # the suite runs on 1 thread
     assert code == 0, err
     assert "blstm" in out and "parameters" in out and "random tiny test model" in out and "anchors" in out
     code, out, _ = run(capsys, ["info", tiny_checkpoint, "--json"])
@@ -176,3 +176,5 @@ def test_bad_data_folders_and_arguments(capsys, tmp_path, tiny_checkpoint, wsj0_
     assert_user_error(code, err, "n-speakers")
     code, _, err = run(capsys, [])
     assert_user_error(code, err)
+    code, _, err = run(capsys, ["--threads", "-1", "info", tiny_checkpoint])
+    assert_user_error(code, err, "--threads")

@@ -90,3 +90,40 @@ def test_fixed_attractors_are_cluster_centres_not_slot_means():
     atts = torch.stack([torch.stack([a, b]) if i % 2 else torch.stack([b, a]) for i in range(10)])
     centres = fixed_attractors_from(atts, 2)
     assert sorted(round(float(c.mean())) for c in centres) == [-1, 1]
+
+
+def test_warm_start_copies_the_net_and_keeps_per_speaker_tensors(tmp_path):
+    cfg = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 1]], "batch_size": 2})
+    cfg.model_kwargs = {"hidden": 8, "layers": 1}
+    two = Trainer(cfg, tmp_path / "two.pt", ToneMixes(4), ToneMixes(2)).fit()
+    three = load_recipe("danet_blstm_3spk", "cpu", {"curriculum": [[10, 1]], "batch_size": 2,
+                                                    "init_from": str(two), "seed": 1})
+    three.model_kwargs = {"hidden": 8, "layers": 1}
+    t = Trainer(three, tmp_path / "three.pt", ToneMixes(4, 3), ToneMixes(2, 3))
+    src = load_checkpoint(two).state_dict()
+    for k, v in t.model.state_dict().items():
+        if k.startswith("net."):
+            assert torch.equal(v, src[k].to(v.dtype)), k
+    assert t.model.fixed_attractors.shape == (3, 20)
+    cfg.model_kwargs = {"hidden": 9, "layers": 1}
+    cfg.init_from = str(two)
+    with pytest.raises(ValueError, match="do not match"):
+        Trainer(cfg, tmp_path / "bad.pt", ToneMixes(4), ToneMixes(2))
+
+
+def test_auxiliary_clustering_term_is_added_to_the_danet_loss():
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    from training.objectives import batch_loss, make_batch
+    from sepviz.features import StftConfig
+
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1}))
+    mix, src = ToneMixes(2)[0]
+    b = make_batch(mix[None], src[None], StftConfig(), 0.9)
+    torch.manual_seed(0)
+    model.eval()
+    plain, _ = batch_loss(model, b)
+    with_dc, _ = batch_loss(model, b, aux_dc_weight=1.0)
+    assert with_dc > plain
+    with_dc.backward()
+    assert all(p.grad is not None for p in model.net.parameters())

@@ -44,6 +44,11 @@ class TrainConfig:
     max_minutes: float = 0.0           # wall-clock budget (0 = none)
     dc_weight: float = 1.0             # upit: weight of the deep-clustering term
     disc_weight: float = 0.1           # upit: discriminative term
+    # danet/adanet: weight of an auxiliary deep-clustering loss on the unit-normalised embeddings.
+    # The reconstruction loss alone never asks embeddings to form clusters (ideal attractors are
+    # given); this term does, so test-time k-means finds the attractors the masks were trained on.
+    aux_dc_weight: float = 0.0
+    init_from: str = ""                # start from this checkpoint's weights (same architecture)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
 

@@ -37,8 +37,8 @@ def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, k
                  weights=salient_weights(mag, keep))
 
 
-def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
+               aux_dc_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
@@ -55,4 +55,7 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
             b.mag, b.src_mag, model.head_masks(v), disc_weight)
     else:  # pragma: no cover - DANetConfig validates
         raise ValueError(cfg.objective)
+    if aux_dc_weight and cfg.objective in ("danet", "adanet"):
+        unit = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+        loss = loss + aux_dc_weight * deep_clustering_loss(unit, b.ibm, b.weights)
     return loss, att.detach()

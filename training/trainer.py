@@ -55,6 +55,8 @@ class Trainer:
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
         self.model = build_model(cfg).to(self.device)
+        if cfg.init_from:
+            self._init_weights(cfg.init_from)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.train_set, self.valid_set = train_set, valid_set
         self.stft_cfg = StftConfig()
@@ -66,6 +68,21 @@ class Trainer:
         self.stage, self.epoch_in_stage, self.global_epoch, self.steps = 0, 0, 0, 0
         self.best_val, self.bad_epochs, self.train_seconds = math.inf, 0, 0.0
         self.best_state: dict | None = None
+
+    def _init_weights(self, path: str) -> None:
+        """Warm start (e.g. a 3-speaker model from a 2-speaker one): copy every tensor whose name
+        and shape match; per-speaker tensors of another size keep their fresh values."""
+        from sepviz.checkpoint import read_checkpoint
+
+        src = read_checkpoint(path)["state_dict"]
+        own = self.model.state_dict()
+        same = {k: v.to(own[k].dtype) for k, v in src.items() if k in own and own[k].shape == v.shape}
+        missing = [k for k in own if k.startswith("net.") and k not in same]
+        if missing:
+            raise ValueError(f"{path}: embedding-net weights do not match this recipe's architecture "
+                             f"({', '.join(missing[:3])})")
+        self.model.load_state_dict(same, strict=False)
+        print(f"initialised {len(same)}/{len(own)} tensors from {path}", flush=True)
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _log(self, rec: dict) -> None:
@@ -102,7 +119,8 @@ class Trainer:
     def _step_loss(self, mix, sources):
         b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight)
+            return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight,
+                              aux_dc_weight=self.cfg.aux_dc_weight)
 
     def train_epoch(self, frames: int) -> float:
         self.model.train()
