@@ -1,0 +1,119 @@
+#!/usr/bin/env python
+"""Time the studio's handlers as a user meets them: what the status line of the app reports.
+
+Builds the same :class:`app.Studio` the web app serves (no browser, no HTTP) and times, on one
+mixture (default: a bundled example, looped to ``--seconds``):
+
+* **first separate**: a new upload: audio loading, network, clustering, masks, iSTFT, metrics
+  against the references and the three figures with a PCA projection;
+* **re-cluster**: the same audio with another clusterer (the embeddings come from the cache);
+* **UMAP 2D**: the same audio with the UMAP projection (after the numba JIT warm-up, which is
+  timed on its own: it happens once per server start, in the background);
+* **compare**: the Compare tab with k-means, GMM and soft k-means side by side.
+
+Each row is the median of ``--repeats`` runs; every "first separate" run gets slightly rescaled
+audio, so the embedding cache (keyed by content) cannot answer it.  Like every timing, only meaningful on an idle machine.
+
+    python scripts/benchmark_app.py --threads 1          # the app's default thread setting
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+
+def _looped(src: Path, seconds: float, out: Path) -> Path:
+    wave, sr = sf.read(str(src), dtype="float32")
+    n = int(seconds * sr)
+    sf.write(str(out), np.resize(wave, n) if wave.ndim == 1 else np.resize(wave, (n, wave.shape[1])), sr)
+    return out
+
+
+def _median_time(fn, repeats: int) -> tuple[float, float]:
+    times = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        fn(i)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), min(times)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--example", default="synth_2talker_1", help="folder under examples/ (mix.wav, s1.wav, s2.wav)")
+    ap.add_argument("--seconds", type=float, default=10.0, help="loop the mixture (and references) to this length")
+    ap.add_argument("--checkpoints", default=str(REPO / "checkpoints"))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads, as app.py --threads (default 1)")
+    args = ap.parse_args(argv)
+
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    import app
+
+    studio = app.Studio(args.checkpoints, include_fsdd=False)
+    if not studio.models:
+        print(studio.no_models_message(), file=sys.stderr)
+        return 2
+    model = studio.default_model
+    ex = REPO / "examples" / args.example
+    tmp = Path(tempfile.mkdtemp(prefix="sepviz-bench-"))
+    try:
+        refs = [str(_looped(p, args.seconds, tmp / p.name)) for p in sorted(ex.glob("s[0-9].wav"))]
+        refs += [None] * (3 - len(refs))
+        mix = _looped(ex / "mix.wav", args.seconds, tmp / "mix.wav")
+        n = str(sum(r is not None for r in refs))
+
+        def run(audio, clusterer="kmeans", projection="PCA 2D"):
+            return studio.separate(str(audio), *refs, model, clusterer, n, 10, projection, "assigned speaker",
+                                   None, 2000, None, None, progress=None)
+
+        wave, sr = sf.read(str(mix), dtype="float32")
+
+        def first(i):  # the cache is keyed by content: scale the samples a little for a new "upload"
+            fresh = tmp / f"upload{i}.wav"
+            sf.write(str(fresh), wave * (1.0 - 0.01 * (i + 1)), sr)
+            run(fresh)
+
+        rows = [("first separate (PCA 2D, k-means, metrics)", *_median_time(first, args.repeats))]
+        run(mix)
+        rows.append(("re-cluster (GMM, cached embeddings)",
+                     *_median_time(lambda i: run(mix, "gmm" if i % 2 == 0 else "soft_kmeans"), args.repeats)))
+        t = time.perf_counter()
+        studio.warm_up(umap=True)
+        warm = time.perf_counter() - t
+        rows.append(("UMAP 2D (after warm-up)", *_median_time(lambda i: run(mix, projection="UMAP 2D"), args.repeats)))
+        rows.append(("compare k-means / GMM / soft k-means",
+                     *_median_time(lambda i: studio.compare(str(mix), *refs, model, ["kmeans", "gmm", "soft_kmeans"],
+                                                            n, 10, "PCA 2D", None, 2000, None, None, progress=None),
+                                   args.repeats)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"app handlers, model `{model}`, {args.seconds:.0f} s mixture ({args.example}), torch {torch.__version__}, "
+          f"{args.threads} thread(s), load average {load:.2f}; median of {args.repeats} (fastest)")
+    print("| step | seconds |\n|---|---|")
+    for name, med, best in rows:
+        print(f"| {name} | {med:.2f} ({best:.2f}) |")
+    print(f"| UMAP numba warm-up (once per server start, background) | {warm:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
