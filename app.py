@@ -693,17 +693,21 @@ projected to 2-D or 3-D with **PCA** (a linear map: distances and covariances st
     "attractor": """### Attractors
 An **attractor** is the centre of one talker's bins in the embedding space, a point that
 "pulls" that talker's bins. During training the network is given the true assignment (the
-*ideal* attractors); at test time the attractors are **estimated**, e.g. as k-means centroids.
-Each bin then goes to the attractor it is most similar to (dot product), and the mismatch between
-estimated and ideal attractors (the **center mismatch**, Compare tab) costs quality.""",
+*ideal* attractors); at test time the attractors are **estimated**: k-means, the GMM and soft
+k-means group the bins by the **direction** of their embeddings (a vector's length mostly
+follows loudness, its direction the talker), and each group's attractor is the mean of its
+embeddings, as in training. Each bin then goes to the attractor it is most similar to (dot
+product), and the mismatch between estimated and ideal attractors (the **center mismatch**,
+Compare tab) costs quality.""",
     "anchors": """### ADANet anchors
 The Anchored DANet learns **N anchor points** during training. For a new mixture it tries every
 subset of C anchors, lets each anchor gather the bins near it, and keeps the subset whose
 attractors are **least similar to each other** (the most distinct talkers). No clustering is run
 at test time; the chosen anchors are highlighted with a star.""",
     "gmm": """### GMM ellipses
-The BGRU+GMM DANet fits a **Gaussian mixture** to the embeddings: each talker is a mean (the
-attractor) and a full covariance (the spread of its bins). With PCA, a Gaussian projects
+The BGRU+GMM DANet fits a **Gaussian mixture** to the embeddings (here to their directions,
+started from the k-means partition): each talker is a mean (the attractor) and a full covariance
+(the spread of its bins, drawn from the embeddings each component claims). With PCA, a Gaussian projects
 exactly: mean `W μ`, covariance `W Σ Wᵀ`, drawn as its **1-σ (solid) and 2-σ (dashed) ellipses**
 (ellipsoid wireframes in 3-D). A 1-σ ellipse of a 2-D Gaussian holds ~39 % of its points, a 2-σ
 one ~86 %. UMAP is non-linear, so there no ellipses are drawn.""",

@@ -182,3 +182,21 @@ def test_run_clusterer_accepts_grad_tensors_and_other_dtypes():
     pts, labels, _ = blobs(c=2)
     res = run_clusterer("kmeans", pts.double().requires_grad_(), torch.ones(len(pts)), ClusterContext(n_speakers=2))
     assert accuracy_up_to_permutation(res.assignment, labels, 2) == 1.0
+
+
+@pytest.mark.parametrize("name", FITTED)
+def test_fitted_clusterers_group_by_direction_not_by_loudness(name):
+    """Two talkers = two directions; lengths spread over two decades (loud and quiet bins).
+
+    Euclidean k-means on the raw vectors would split loud from quiet bins; the clusterers work
+    on directions and must recover the talkers, with attractors that are raw-embedding means.
+    """
+    g = torch.Generator().manual_seed(0)
+    dirs = torch.nn.functional.normalize(torch.randn(2, 20, generator=g), dim=1)
+    labels = torch.arange(2000) % 2
+    lengths = 10 ** (2 * torch.rand(2000, generator=g) - 1)  # 0.1 .. 10
+    pts = lengths[:, None] * (dirs[labels] + 0.1 * torch.randn(2000, 20, generator=g))
+    res = run_clusterer(name, pts, torch.ones(2000, dtype=torch.bool), ClusterContext(n_speakers=2, seed=0))
+    assert accuracy_up_to_permutation(res.assignment, labels, 2) > 0.99
+    means = torch.stack([pts[labels == c].mean(0) for c in range(2)])
+    assert match_centres(res.attractors, means) < 0.1 * float(means.norm(dim=1).min())
