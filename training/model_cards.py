@@ -13,7 +13,8 @@ from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
 INTENDED = {
-    "default": "Default 2-talker DANet (BLSTM), the app's default; fine-tuned with FSDD real speech of two talkers.",
+    "default": "Default 2-talker DANet (BLSTM), the app's default; trained with an auxiliary clustering term "
+               "and FSDD real speech of two talkers mixed in.",
     "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
     "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
     "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant).",
@@ -21,6 +22,25 @@ INTENDED = {
     "dpcl": "Deep clustering (affinity loss, unit-norm embeddings); k-means at test time.",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings.",
 }
+
+
+WARM_STARTS = {  # what the init_from file was when the shipped checkpoint was trained
+    "default": "session 1's `cpu`-profile default.pt (1,750 updates, plain DANet loss; "
+               "its log is the first part of `default.log.jsonl`)",
+    "danet_3spk": "a snapshot of default.pt's `cpu_long` stage after 1,000 updates",
+}
+
+
+def _recipe_line(rec: dict) -> str:
+    name = rec.get("name", "?")
+    if not rec.get("init_from"):
+        return f"- recipe: `training/recipes/{name}.toml`, profile `cpu`"
+    stem = {"danet_blstm": "default", "danet_blstm_3spk": "danet_3spk"}.get(name, "")
+    start = WARM_STARTS.get(stem, f"`{rec['init_from']}`")
+    line = f"- recipe: `training/recipes/{name}.toml`, profile `cpu_long`, warm-started from {start}"
+    if rec.get("aux_dc_weight"):
+        line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
+    return line
 
 
 def card(path: Path, results: dict) -> str:
@@ -40,7 +60,7 @@ def card(path: Path, results: dict) -> str:
              f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
              + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures)"
                 if data.get("fsdd_finetune") else ""),
-             f"- recipe: `training/recipes/{t.get('recipe', {}).get('name', '?')}.toml`, profile `cpu`"]
+             _recipe_line(t.get("recipe", {}))]
     res = results.get(path.stem, {})
     for set_name, r in res.items():
         best = max(r["model"].items(), key=lambda kv: kv[1].get("si_snri") or -99)
@@ -59,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(a.results.read_text()) if a.results.exists() else {}
     text = ["# Shipped checkpoints", "",
             "Small models trained on a 2-core CPU with `bash scripts/train_cpu.sh` (recipes in `training/recipes/`, "
-            "`cpu` profile). Each file carries its config, training summary and metrics: "
+            "`cpu` profiles; default and danet_3spk continue with `cpu_long`). Each file carries its config, training summary and metrics: "
             "`python -m sepviz info checkpoints/NAME.pt`. Full numbers: [docs/results.md](../docs/results.md).", ""]
     text += [card(p, results) for p in a.checkpoints]
     a.out.write_text("\n".join(text))
