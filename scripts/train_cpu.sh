@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Train the shipped checkpoints on a 2-core CPU: two streams, one thread each (about 3.5 hours).
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
-# default.pt and danet_3spk.pt: a 20-minute `cpu` stage, then the `cpu_long` stage with the
-# auxiliary clustering term, warm-started from it.  The others: their `cpu` profile only.
+# default.pt: a 20-minute `cpu` stage, the 100-minute `cpu_long` stage with the auxiliary
+# clustering term, then 13 minutes on 400-frame chunks; danet_3spk.pt: `cpu_long` from default.pt.  The others: their `cpu` profile only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
@@ -10,7 +10,9 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 train() { python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1; }
 (
   train danet_blstm runs/default_stage1.pt --profile cpu
-  train danet_blstm checkpoints/default.pt --profile cpu_long --set init_from='"runs/default_stage1.pt"'
+  train danet_blstm runs/default_stage2.pt --profile cpu_long --set init_from='"runs/default_stage1.pt"'
+  train danet_blstm checkpoints/default.pt --profile cpu_long --set init_from='"runs/default_stage2.pt"' \
+    --set 'curriculum=[[400,10]]' --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --max-minutes 13
   train danet_blstm_3spk checkpoints/danet_3spk.pt --profile cpu_long --set init_from='"checkpoints/default.pt"'
 ) &
 ( train danet_bgru_gmm checkpoints/bgru_gmm.pt --profile cpu && train adanet_blstm checkpoints/adanet.pt --profile cpu &&

@@ -25,9 +25,11 @@ INTENDED = {
 
 
 WARM_STARTS = {  # what the init_from file was when the shipped checkpoint was trained
-    "default": "session 1's `cpu`-profile default.pt (1,750 updates, plain DANet loss; "
-               "its log is the first part of `default.log.jsonl`)",
-    "danet_3spk": "a snapshot of default.pt's `cpu_long` stage after 1,000 updates",
+    "default": "the `cpu_long` stage's checkpoint (9,020 updates on 100-frame chunks, itself warm-started "
+               "from a 1,750-update `cpu`-profile model); this last stage is the curriculum's 400-frame "
+               "step, 240 updates at lr 2.5e-4: 11,010 updates in all (`default.log.jsonl` holds "
+               "all three stages)",
+    "danet_3spk": "a snapshot of default.pt's `cpu_long` stage after 1,000 updates (2,750 in all)",
 }
 
 
