@@ -696,7 +696,9 @@ An **attractor** is the centre of one talker's bins in the embedding space, a po
 *ideal* attractors); at test time the attractors are **estimated**: k-means, the GMM and soft
 k-means group the bins by the **direction** of their embeddings (a vector's length mostly
 follows loudness, its direction the talker), and each group's attractor is the mean of its
-embeddings, as in training. Each bin then goes to the attractor it is most similar to (dot
+embeddings, as in training. k-means and soft k-means let **loud bins count more** (weight
+log(1 + loudness / median)): the quality measures are energy-weighted, and quiet bins carry
+noisy embeddings. Each bin then goes to the attractor it is most similar to (dot
 product), and the mismatch between estimated and ideal attractors (the **center mismatch**,
 Compare tab) costs quality.""",
     "anchors": """### ADANet anchors

@@ -115,7 +115,7 @@ def cmd_separate(args) -> int:
     model = _load_model(args.checkpoint)
     t0 = time.perf_counter()
     sep = separate(args.mixture, None, model, args.clusterer, args.n_speakers, beta=args.beta, seed=args.seed,
-                   max_seconds=args.max_seconds)
+                   max_seconds=args.max_seconds, weighting=args.weighting)
     elapsed = time.perf_counter() - t0
     out = Path(args.out)
     try:
@@ -272,7 +272,8 @@ def cmd_evaluate(args) -> int:
                 t1 = time.perf_counter()
                 if group == "model":
                     sep = separate_embedding(emb, sysname, n_spk, seed=args.seed, beta=args.beta,
-                                             references=list(refs) if sysname == "oracle" else None)
+                                             references=list(refs) if sysname == "oracle" else None,
+                                             weighting=args.weighting)
                     est = np.stack(sep.voices_model_sr)
                 else:
                     est = ideal_mask_separation(mixture, refs, sysname, emb.stft_config)
@@ -305,6 +306,7 @@ def cmd_evaluate(args) -> int:
     mean_secs = {f"{g}:{s}": float(np.mean(seconds[(g, s)])) for g, s in systems}
     result["extra"] = {
         "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
+        "weighting": args.weighting,
         "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
         "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
         "seconds": time.perf_counter() - t_start,
@@ -403,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of talkers (default: 2)")
     p.add_argument("--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
+    p.add_argument("--weighting", choices=("loudness", "none"), default="loudness",
+                   help="how much each bin counts when k-means/GMM/soft k-means fit the attractors: "
+                        "'loudness' (default) lets loud bins count more, 'none' counts every salient bin once")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"refuse longer audio (default: {DEFAULT_MAX_SECONDS:.0f})")
@@ -419,6 +424,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pesq", dest="pesq", action="store_false", help="skip PESQ (the slowest metric)")
     p.add_argument("--json", help="also write the JSON result to this file")
     p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
+    p.add_argument("--weighting", choices=("loudness", "none"), default="loudness",
+                   help="how much each bin counts when k-means/GMM/soft k-means fit the attractors: "
+                        "'loudness' (default) lets loud bins count more, 'none' counts every salient bin once")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.set_defaults(func=cmd_evaluate)

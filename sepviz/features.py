@@ -100,3 +100,19 @@ def salient_weights(mag: torch.Tensor, keep: float = 0.9) -> torch.Tensor:
     empty = w.sum(-1, keepdim=True) == 0
     w = torch.where(empty, torch.ones_like(w), w)
     return w.reshape(mag.shape)
+
+
+def loudness_weights(mag: torch.Tensor, salient: torch.Tensor | None = None) -> torch.Tensor:
+    """How much each T-F bin should count when attractors are fitted: ``log(1 + |X| / median)``.
+
+    SI-SNR and every BSS Eval ratio are energy-weighted, so a wrong attractor costs most where the
+    mixture is loud, while quiet bins (room noise, decaying tails) carry little speaker
+    information and noisy embeddings.  Log-compressed magnitude, relative to the median of the
+    ``salient`` bins (all bins if none), lets loud bins lead without a handful of peaks taking
+    over (power weights did worse).  Measured on the default checkpoint: k-means on unseen FSDD
+    real-speech mixtures 2.3 -> 4.6 dB SI-SNRi, unseen synthetic talkers 8.04 -> 8.14 dB
+    (docs/results.md).  ``mag`` is ``(..., T, F)``; the result has its shape, float, >= 0.
+    """
+    flat = mag.float()
+    ref = flat[salient.bool()] if salient is not None and bool(salient.any()) else flat.reshape(-1)
+    return torch.log1p(flat / ref.median().clamp_min(1e-12))

@@ -20,7 +20,7 @@ from .checkpoint import load_checkpoint
 from .clusterers import ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, masks_from_attractors
 from .errors import SepvizInputError
-from .features import StftConfig, istft, log_magnitude_features, salient_weights, stft
+from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
 from .masks import ideal_binary_mask
 
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
@@ -154,13 +154,19 @@ def reference_assignment(emb: Embedding, references: list[np.ndarray] | np.ndarr
     return ideal_binary_mask(stft(torch.from_numpy(np.stack(rows)), emb.stft_config))
 
 
+FIT_WEIGHTINGS = ("loudness", "none")  # how much each bin counts when attractors are fitted
+
+
 def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, iterations: int,
-             oracle: torch.Tensor | None) -> ClusterResult:
+             oracle: torch.Tensor | None, weighting: str = "loudness") -> ClusterResult:
     t, f, k = emb.v.shape
     if oracle is not None and oracle.shape[0] != c:
         raise SepvizInputError(f"{oracle.shape[0]} reference sources given but {c} speakers requested")
+    if weighting not in FIT_WEIGHTINGS:
+        raise SepvizInputError(f"unknown fit weighting {weighting!r}; choose one of {', '.join(FIT_WEIGHTINGS)}")
+    weights = loudness_weights(emb.mag, emb.salient).reshape(-1) if weighting == "loudness" else None
     ctx = ClusterContext(n_speakers=c, model=emb.model, seed=seed, beta=beta, iterations=iterations,
-                         oracle_assignment=None if oracle is None else oracle.reshape(c, -1))
+                         oracle_assignment=None if oracle is None else oracle.reshape(c, -1), fit_weights=weights)
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
@@ -225,11 +231,15 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
 
 def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
                        seed: int = 0, beta: float = 10.0, iterations: int = 20,
-                       references: list[np.ndarray] | None = None) -> Separation:
-    """Cluster cached embeddings, build masks, and resynthesise the voices with the mixture phase."""
+                       references: list[np.ndarray] | None = None, weighting: str = "loudness") -> Separation:
+    """Cluster cached embeddings, build masks, and resynthesise the voices with the mixture phase.
+
+    ``weighting="loudness"`` lets loud bins count more when k-means / GMM / soft k-means fit the
+    attractors (:func:`sepviz.features.loudness_weights`); ``"none"`` counts every salient bin once.
+    """
     t0 = time.perf_counter()
     model = emb.model
-    kw = dict(seed=seed, beta=beta, iterations=iterations)
+    kw = dict(seed=seed, beta=beta, iterations=iterations, weighting=weighting)
     oracle = reference_assignment(emb, references) if references is not None else None
     res = None  # the auto count's fit, reused when it fitted the final number with this clusterer
     if n_speakers is None:
@@ -272,10 +282,12 @@ def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: in
 
 def separate(audio, sr: int | None, checkpoint, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
              keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
-             beta: float = 10.0, references: list[np.ndarray] | None = None) -> Separation:
+             beta: float = 10.0, references: list[np.ndarray] | None = None,
+             weighting: str = "loudness") -> Separation:
     """Separate a mixture in one call; see :func:`embed` and :func:`separate_embedding`."""
     t0 = time.perf_counter()
     emb = embed(audio, sr, checkpoint, keep=keep, max_seconds=max_seconds)
-    out = separate_embedding(emb, clusterer, n_speakers, seed=seed, beta=beta, references=references)
+    out = separate_embedding(emb, clusterer, n_speakers, seed=seed, beta=beta, references=references,
+                             weighting=weighting)
     out.timings["total"] = time.perf_counter() - t0
     return out

@@ -200,3 +200,38 @@ def test_fitted_clusterers_group_by_direction_not_by_loudness(name):
     assert accuracy_up_to_permutation(res.assignment, labels, 2) > 0.99
     means = torch.stack([pts[labels == c].mean(0) for c in range(2)])
     assert match_centres(res.attractors, means) < 0.1 * float(means.norm(dim=1).min())
+
+
+def _talkers_and_a_quiet_crowd():
+    """Two talkers' loud bins plus three times as many quiet bins pointing elsewhere (noise)."""
+    pts, labels, _ = blobs(n_per=100, c=2, spread=0.05)
+    g = torch.Generator().manual_seed(3)
+    d = torch.randn(20, generator=g)
+    crowd = 3 * d / d.norm() + 0.3 * torch.randn(600, 20, generator=g)
+    loud = torch.cat([torch.full((200,), 5.0), torch.full((600,), 0.01)])
+    return torch.cat([pts, crowd]), labels, loud
+
+
+@pytest.mark.parametrize("name", ["kmeans", "soft_kmeans"])
+def test_fit_weights_let_loud_bins_decide_the_attractors(name):
+    pts, labels, loud = _talkers_and_a_quiet_crowd()
+    salient = torch.ones(len(pts), dtype=torch.bool)
+    for seed in range(5):
+        res = run_clusterer(name, pts, salient, ClusterContext(n_speakers=2, seed=seed, fit_weights=loud))
+        assert accuracy_up_to_permutation(res.assignment[:200], labels, 2) == 1.0
+
+
+def test_unweighted_kmeans_spends_a_cluster_on_the_quiet_crowd():
+    """The case above is a real test: without weights k-means mostly splits talkers from crowd."""
+    pts, labels, _ = _talkers_and_a_quiet_crowd()
+    salient = torch.ones(len(pts), dtype=torch.bool)
+    accs = [accuracy_up_to_permutation(run_clusterer("kmeans", pts, salient, ClusterContext(n_speakers=2, seed=s))
+                                       .assignment[:200], labels, 2) for s in range(5)]
+    assert sum(a < 1.0 for a in accs) >= 3
+
+
+def test_fit_weights_all_zero_is_a_clear_error():
+    pts, _, _ = blobs(n_per=20, c=2)
+    salient = torch.ones(len(pts), dtype=torch.bool)
+    with pytest.raises(SepvizInputError, match="too few loud"):
+        run_clusterer("kmeans", pts, salient, ClusterContext(n_speakers=2, fit_weights=torch.zeros(len(pts))))

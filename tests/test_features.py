@@ -174,3 +174,30 @@ def test_ideal_masks_with_batch_dims_and_silent_source():
         assert m.shape == s.shape and torch.isfinite(m).all()
     assert (ideal_binary_mask(s)[1, 1] == 0).all()  # ... never owns a bin
     assert wiener_filter_mask(s)[1, 1].abs().max() == 0
+
+
+# --------------------------------------------------------------------------- fit weights
+
+
+def test_loudness_weights_grow_with_magnitude_and_are_gain_invariant():
+    from sepviz.features import loudness_weights
+
+    mag = stft(noisy_tone()).abs()
+    w = loudness_weights(mag)
+    assert w.shape == mag.shape and bool((w >= 0).all()) and bool(torch.isfinite(w).all())
+    flat_m, flat_w = mag.reshape(-1), w.reshape(-1)
+    order = flat_m.argsort()
+    assert bool((flat_w[order].diff() >= -1e-6).all())  # louder bin, larger weight
+    assert float(flat_w[order[-1]]) > 10 * float(flat_w[order[len(order) // 10]])
+    assert torch.allclose(loudness_weights(mag * 100), w, atol=1e-5)  # relative to the median
+
+
+def test_loudness_weights_are_relative_to_the_salient_bins_and_survive_silence():
+    from sepviz.features import loudness_weights
+
+    mag = stft(noisy_tone()).abs()
+    sal = salient_weights(mag, 0.9).bool()
+    med = mag[sal].median()
+    assert torch.allclose(loudness_weights(mag, sal), torch.log1p(mag / med))
+    silent = loudness_weights(torch.zeros(10, 129))
+    assert bool(torch.isfinite(silent).all()) and float(silent.abs().max()) == 0.0

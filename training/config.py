@@ -21,7 +21,9 @@ class DataConfig:
     mode: str = "min"
     train_items_per_epoch: int = 4000
     valid_items: int = 200
-    seed: int = 0
+    seed: int = 0                      # speaker split and validation mixtures
+    # training mixtures; a warm-started stage sets a new one to see fresh mixtures (None = seed)
+    mix_seed: int | None = None
     finetune_fsdd_fraction: float = 0.0  # share of training mixtures drawn from FSDD real speech
 
 

@@ -75,7 +75,8 @@ def build_datasets(cfg: TrainConfig):
         valid_pools = [(parts["valid"], 1.0 - d.finetune_fsdd_fraction), (fs_valid, d.finetune_fsdd_fraction)]
         summary["fsdd_finetune"] = {"fraction": d.finetune_fsdd_fraction, "speakers": sorted({u.speaker for u in fs_train}),
                                     "utterances": len(fs_train), "scheme": "finetune (test speakers held out)"}
-    train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, d.seed, d.mode)
+    mix_seed = d.seed if d.mix_seed is None else d.mix_seed
+    train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode)
     valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
     return train, valid, summary
 
