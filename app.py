@@ -40,9 +40,9 @@ MAX_VOICES = 3
 N_SPEAKERS = ["2", "3", "auto"]
 PROJECTIONS = ["PCA 2D", "PCA 3D", "UMAP 2D", "UMAP 3D"]
 COLOR_BY = ["assigned speaker", "true speaker", "power"]
-ALL_CLUSTERERS = ["kmeans", "gmm", "soft_kmeans", "fixed", "anchors", "oracle"]
+ALL_CLUSTERERS = ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"]
 CLUSTERER_LABELS = {
-    "kmeans": "k-means", "gmm": "GMM (full covariance)", "soft_kmeans": "soft k-means",
+    "kmeans": "k-means", "gmm": "GMM (full covariance)", "gmm_tied": "GMM (tied full covariance)", "soft_kmeans": "soft k-means",
     "fixed": "fixed (training attractors)", "anchors": "ADANet anchors", "oracle": "oracle (references)",
 }
 DEFAULT_MAX_FILE_SIZE = "25mb"
@@ -483,7 +483,7 @@ class Studio:
                 notes.append("No references given: coloured by assigned speaker instead of the true speaker.")
             labels = cloud.take(sep.assignment)
         extras = sep.cluster.extras or {}
-        gmm = extras if sep.clusterer == "gmm" and "covariances" in extras else None
+        gmm = extras if sep.clusterer.startswith("gmm") and "covariances" in extras else None
         method, dims = parse_projection(projection)
         title = (f"Embeddings · {CLUSTERER_LABELS.get(sep.clusterer, sep.clusterer)} · {projection} · "
                  f"{len(cloud.coords):,} of {cloud.n_candidates:,} salient bins")
@@ -572,7 +572,7 @@ class Studio:
             items.append(viz.CompareItem(CLUSTERER_LABELS.get(name, name), cloud.take(sep.assignment), sep.attractors,
                                          sep.masks, score=ev["means"]["si_snri"] if ev else None,
                                          anchors=ex.get("anchors"), chosen=ex.get("chosen"),
-                                         gmm=ex if name == "gmm" and "covariances" in ex else None))
+                                         gmm=ex if name.startswith("gmm") and "covariances" in ex else None))
             estimates[name] = sep.attractors
             rows.append((name, ev["means"]["si_snri"] if ev else None, dt, sep.n_speakers))
         _progress(progress, 0.85, "Plotting")
@@ -712,7 +712,10 @@ started from the k-means partition): each talker is a mean (the attractor) and a
 (the spread of its bins, drawn from the embeddings each component claims). With PCA, a Gaussian projects
 exactly: mean `W μ`, covariance `W Σ Wᵀ`, drawn as its **1-σ (solid) and 2-σ (dashed) ellipses**
 (ellipsoid wireframes in 3-D). A 1-σ ellipse of a 2-D Gaussian holds ~39 % of its points, a 2-σ
-one ~86 %. UMAP is non-linear, so there no ellipses are drawn.""",
+one ~86 %. UMAP is non-linear, so there no ellipses are drawn.
+With a covariance per talker, one broad component can swallow both talkers while the other
+shrinks onto a tight core; **GMM (tied)** shares one full covariance between the talkers, which
+keeps the components alike in shape (its ellipses still show the spread of each talker's bins).""",
     "mask": """### Masks
 A **mask** says, for each time-frequency bin, which share of the mixture belongs to a voice
 (0-100 %). DANet computes it as the softmax over talkers of the similarity between the bin's
@@ -731,7 +734,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
     models = list(studio.models)
     default = studio.default_model
     has_examples = bool(studio.examples)
-    clusterers0 = studio.clusterers_for(default, False) if models else ["kmeans", "gmm", "soft_kmeans"]
+    clusterers0 = studio.clusterers_for(default, False) if models else ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
     keep0 = float(studio.get_model(default).config.keep) if models else 0.9
     toys = viz.toy_figures()
 
@@ -801,7 +804,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                         with gr.Row():
                             compare_set = gr.CheckboxGroup(
                                 choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0],
-                                value=[c for c in ("kmeans", "gmm", "soft_kmeans", "anchors") if c in clusterers0],
+                                value=[c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "anchors") if c in clusterers0],
                                 label="Clusterers", scale=4)
                             compare_btn = gr.Button("Compare", variant="primary", scale=1, elem_id="sv-compare")
                         compare_table = gr.Markdown("")

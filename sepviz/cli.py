@@ -233,7 +233,7 @@ def cmd_evaluate(args) -> int:
     model = _load_model(str(ckpt))
     mixes, src_dirs, names = _dataset(Path(args.data), args.limit)
     n_spk = len(src_dirs)
-    requested = args.clusterer or [c for c in ("kmeans", "gmm", "soft_kmeans", "fixed", "anchors")]
+    requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors")]
     clusterers, notes = _runnable(model, requested, n_spk)
     if args.clusterer is None:  # defaults: silently drop what this model cannot run
         notes = []

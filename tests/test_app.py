@@ -120,7 +120,7 @@ def test_changing_clusterer_and_plots_reuses_the_cached_embeddings(studio, audio
     refs = (audio["s1"], audio["s2"], None)
     run(studio, audio["mix2"], refs=refs)
     assert studio.network_runs == 1
-    for clusterer in ("gmm", "soft_kmeans", "fixed", "anchors", "oracle"):
+    for clusterer in ("gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"):
         out = run(studio, audio["mix2"], refs=refs, clusterer=clusterer, color_by="true speaker")
         assert out[1]["visible"]
     run(studio, audio["mix2"], refs=refs, projection="PCA 3D", n_points=2000, t_from=0.5, t_to=2.0, color_by="power")
@@ -212,8 +212,8 @@ def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
 def test_model_card_and_clusterer_choices(studio):
     card = studio.model_card("default")
     assert "blstm" in card and "parameters" in card and "ADANet anchors" in card and "si_snri" in card
-    assert studio.clusterers_for("default", False) == ["kmeans", "gmm", "soft_kmeans", "fixed", "anchors"]
-    assert studio.clusterers_for("gru", True) == ["kmeans", "gmm", "soft_kmeans", "oracle"]
+    assert studio.clusterers_for("default", False) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors"]
+    assert studio.clusterers_for("gru", True) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "oracle"]
     assert studio.default_model == "default"
 
 

@@ -8,7 +8,7 @@ from sepviz.clusterers import (CLUSTERERS, ClusterContext, available_clusterers,
                                soft_kmeans_attractors)
 from sepviz.errors import SepvizInputError
 
-FITTED = ["kmeans", "gmm", "soft_kmeans"]
+FITTED = ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
 
 
 def match_centres(att, centers):
@@ -47,9 +47,10 @@ def test_fitting_on_a_subsample_is_seeded_and_bounded():
     assert accuracy_up_to_permutation(a.assignment, labels, 2) == 1.0  # every bin is still assigned
 
 
-def test_gmm_extras():
+@pytest.mark.parametrize("name", ["gmm", "gmm_tied"])
+def test_gmm_extras(name):
     pts, labels, _ = blobs(c=3)
-    res = run_clusterer("gmm", pts, torch.ones(len(pts), dtype=torch.bool), ClusterContext(n_speakers=3))
+    res = run_clusterer(name, pts, torch.ones(len(pts), dtype=torch.bool), ClusterContext(n_speakers=3))
     ex = res.extras
     assert ex["means"].shape == (3, 20) and ex["covariances"].shape == (3, 20, 20)
     np.testing.assert_allclose(ex["means"], res.attractors.numpy())
@@ -171,11 +172,12 @@ def test_unknown_clusterer_lists_the_choices():
 
 
 def test_available_clusterers():
-    assert set(CLUSTERERS) == {"kmeans", "gmm", "soft_kmeans", "fixed", "anchors", "oracle"}
-    assert available_clusterers(None) == ["kmeans", "gmm", "soft_kmeans"]
+    assert set(CLUSTERERS) == {"kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"}
+    assert available_clusterers(None) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
     m = tiny_danet(objective="adanet", n_anchors=3)
     m.fixed_attractors.fill_(1.0)
-    assert available_clusterers(m, has_references=True) == ["kmeans", "gmm", "soft_kmeans", "fixed", "anchors", "oracle"]
+    assert available_clusterers(m, has_references=True) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed",
+                                                            "anchors", "oracle"]
 
 
 def test_run_clusterer_accepts_grad_tensors_and_other_dtypes():

@@ -55,7 +55,7 @@ def test_softmax_masks_sum_to_one_and_voices_sum_to_the_mixture(model, mix8k):
     np.testing.assert_allclose(np.sum(out.voices, 0), mix, atol=1e-4)
 
 
-@pytest.mark.parametrize("clusterer", ["kmeans", "gmm", "soft_kmeans"])
+@pytest.mark.parametrize("clusterer", ["kmeans", "gmm", "gmm_tied", "soft_kmeans"])
 @pytest.mark.parametrize("n", [2, 3, None])
 def test_speaker_counts(model, mix8k, clusterer, n):
     mix, _ = mix8k
