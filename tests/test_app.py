@@ -288,3 +288,19 @@ def test_gradio_client_separate_endpoint(studio, audio):
             client.predict(handle_file(audio["text"]), api_name="/separate")
     finally:
         demo.close()
+
+
+def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio):
+    on = run(studio, audio["mix2"])
+    runs = studio.network_runs
+    off = studio.separate(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker",
+                          None, 1000, 0, 0, False)
+    assert studio.network_runs == runs  # same embeddings, new clustering
+    assert off[1]["visible"] and on[1]["visible"]
+    emb, key, *_ = studio._prepare(audio["mix2"], (None, None, None), None, None, None)
+    a, ka = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, True)
+    b, kb = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, False)
+    assert ka != kb and a is not b
+    g1, k1 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, True)
+    g2, k2 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, False)
+    assert k1 == k2 and g1 is g2  # the per-talker GMM ignores the weights: one cached result
