@@ -25,11 +25,13 @@ INTENDED = {
 
 
 WARM_STARTS = {  # what the init_from file was when the shipped checkpoint was trained
-    "default": "the `cpu_long` stage's checkpoint (9,020 updates on 100-frame chunks, itself warm-started "
-               "from a 1,750-update `cpu`-profile model); this last stage is the curriculum's 400-frame "
-               "step, 240 updates at lr 2.5e-4: 11,010 updates in all (`default.log.jsonl` holds "
-               "all three stages)",
-    "danet_3spk": "a snapshot of default.pt's `cpu_long` stage after 1,000 updates (2,750 in all)",
+    "default": "the previous default.pt (11,010 updates: a 1,750-update `cpu` stage, 9,020 updates of "
+               "`cpu_long` on 100-frame chunks, 240 on 400-frame chunks); this last stage is another "
+               "1,293 updates on 400-frame chunks at lr 2.5e-4 (halved on plateaus) with fresh mixtures "
+               "(`data.mix_seed=3`): 12,303 updates in all (`default.log.jsonl` holds all four stages)",
+    "danet_3spk": "the previous danet_3spk.pt (7,014 updates on 100-frame 2/3-talker chunks, from a snapshot "
+                  "of default.pt's `cpu_long` stage after 1,000 updates: 9,764 in all); this last stage is "
+                  "1,269 updates on 400-frame chunks at lr 2.5e-4 with fresh mixtures: 11,033 updates in all",
 }
 
 
