@@ -8,18 +8,20 @@ export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
 report() { local part=$1; shift; [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
 report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report 3spk --checkpoints checkpoints/danet_3spk.pt --sets synth3_unseen=data/mix/synth3_test synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report others --checkpoints checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
-parts = ("default", "3spk", "others", "stress")
+parts = ("default", "3spk", "bgru_gmm", "adanet", "dilated_cnn", "stress")
 merged = {}
 for name in parts:
     for ck, sets in json.loads((d / "results_parts" / f"{name}.json").read_text()).items():
         merged.setdefault(ck, {}).update(sets)
 (d / "results.json").write_text(json.dumps(merged, indent=1))
-body = "\n".join((d / "results_parts" / f"{n}.md").read_text().split("\n", 1)[1] for n in parts[:3])
+body = "\n".join((d / "results_parts" / f"{n}.md").read_text().split("\n", 1)[1] for n in parts[:-1])
 stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 (d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)

@@ -127,3 +127,12 @@ def test_auxiliary_clustering_term_is_added_to_the_danet_loss():
     assert with_dc > plain
     with_dc.backward()
     assert all(p.grad is not None for p in model.net.parameters())
+
+
+def test_report_training_line_says_when_minutes_are_only_the_last_stage():
+    from training.report import training_line
+
+    fresh = {"steps": 700, "train_minutes": 15.2, "device": "cpu", "recipe": {"init_from": None}}
+    warm = {"steps": 1293, "train_minutes": 55.1, "device": "cpu", "recipe": {"init_from": "runs/a.pt"}}
+    assert training_line(fresh) == "trained 700 updates in 15.2 min on cpu"
+    assert "last stage, warm-started from `runs/a.pt`" in training_line(warm)

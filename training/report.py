@@ -57,6 +57,13 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def training_line(training: dict) -> str:
+    """How long the checkpoint trained; a warm-started one says so, since its minutes are only the last stage's."""
+    line = f"trained {training.get('steps', '?')} updates in {training.get('train_minutes', '?')} min on {training.get('device', '?')}"
+    init_from = (training.get("recipe") or {}).get("init_from")
+    return line + (f" (last stage, warm-started from `{init_from}`; full history in checkpoints/README.md)" if init_from else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoints", nargs="+", required=True)
@@ -80,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         c_out = model.config.n_speakers
         lines += [f"## {Path(ckpt).stem}", "",
                   f"{card['config']['model']} {card['config']['model_kwargs']}, objective `{card['config']['objective']}`, "
-                  f"{card['n_parameters'] / 1e6:.2f} M parameters, trained {card['training'].get('train_minutes', '?')} min "
-                  f"on {card['training'].get('device', '?')}.", ""]
+                  f"{card['n_parameters'] / 1e6:.2f} M parameters, {training_line(card['training'])}.", ""]
         for set_name, folder in sets.items():
             n_src = len([p for p in Path(folder).glob("s[0-9]") if p.is_dir()])
             if n_src > c_out:
