@@ -42,6 +42,7 @@ PROJECTIONS = ["PCA 2D", "PCA 3D", "UMAP 2D", "UMAP 3D"]
 COLOR_BY = ["assigned speaker", "true speaker", "power"]
 ALL_CLUSTERERS = ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"]
 WEIGHTED_CLUSTERERS = ("kmeans", "soft_kmeans", "gmm_tied")  # the fits that use the loudness weights
+FIT_WEIGHTING_CHOICES = [("auto (2 talkers: on, 3: off)", "auto"), ("on", "loudness"), ("off", "none")]
 CLUSTERER_LABELS = {
     "kmeans": "k-means", "gmm": "GMM (full covariance)", "gmm_tied": "GMM (tied full covariance)", "soft_kmeans": "soft k-means",
     "fixed": "fixed (training attractors)", "anchors": "ADANet anchors", "oracle": "oracle (references)",
@@ -356,8 +357,8 @@ class Studio:
         return refs, key
 
     def get_separation(self, emb, emb_key, clusterer: str, n_speakers, beta: float, refs, refs_key,
-                       loud_weighted: bool = True):
-        from sepviz.separate import separate_embedding
+                       weighting: str | bool | None = "auto"):
+        from sepviz.separate import FIT_WEIGHTINGS, resolve_weighting, separate_embedding
 
         available = self.clusterers_for_model(emb.model, refs is not None)
         if clusterer not in available:
@@ -375,7 +376,12 @@ class Studio:
                 raise SepvizInputError(f"{len(refs)} reference sources were given, so the mixture has "
                                        f"{len(refs)} talkers: set the number of speakers to {len(refs)} or auto")
         beta = float(beta or 10.0)
-        weighting = "loudness" if loud_weighted in (None, True) else "none"
+        if weighting in (None, True, False):  # a bare on/off (older callers, the API)
+            weighting = {None: "auto", True: "loudness", False: "none"}[weighting]
+        if weighting not in FIT_WEIGHTINGS:
+            raise SepvizInputError(f"unknown fit weighting {weighting!r}; choose one of {', '.join(FIT_WEIGHTINGS)}")
+        if n is not None:  # "auto" with a known count is the same fit as its resolution: share the cache
+            weighting = resolve_weighting(weighting, n)
         key = (emb_key, clusterer, n, round(beta, 3) if clusterer == "soft_kmeans" else None,
                refs_key if clusterer == "oracle" else None, weighting if clusterer in WEIGHTED_CLUSTERERS else None)
         with self._lock:
@@ -517,14 +523,14 @@ class Studio:
         return emb, emb_key, cached, refs, refs_key
 
     def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                 keep, n_points, t_from, t_to, loud_weighted=True, progress=gr.Progress()):
+                 keep, n_points, t_from, t_to, weighting="auto", progress=gr.Progress()):
         """Main handler: returns (status, voice 1-3, all voice files, embedding, spectrograms, masks, metrics)."""
         t0 = time.perf_counter()
         trange = self.time_range(t_from, t_to)
         emb, emb_key, cached, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
         t1 = time.perf_counter()
         _progress(progress, 0.4, f"Clustering ({clusterer})")
-        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, loud_weighted)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting)
         paths = self.voice_files(sep, key)
         t2 = time.perf_counter()
         _progress(progress, 0.7, "Plotting")
@@ -558,7 +564,7 @@ class Studio:
         return self.separate(audio, *rest)
 
     def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
-                t_from, t_to, loud_weighted=True, progress=gr.Progress()):
+                t_from, t_to, weighting="auto", progress=gr.Progress()):
         """Compare tab: (grid figure, center-mismatch figure, summary markdown)."""
         trange = self.time_range(t_from, t_to)
         clusterers = [c for c in (clusterers or []) if c]
@@ -569,7 +575,7 @@ class Studio:
         items, estimates, rows = [], {}, []
         for j, name in enumerate(clusterers):
             _progress(progress, 0.2 + 0.6 * j / len(clusterers), f"Clustering ({name})")
-            sep, key = self.get_separation(emb, emb_key, name, n_speakers, beta, refs, refs_key, loud_weighted)
+            sep, key = self.get_separation(emb, emb_key, name, n_speakers, beta, refs, refs_key, weighting)
             dt = sep.timings.get("cluster", 0.0) + sep.timings.get("masks_istft", 0.0)
             ev = self.get_metrics(sep, key, refs, refs_key)
             ex = sep.cluster.extras or {}
@@ -769,9 +775,9 @@ def build_demo(studio: Studio) -> gr.Blocks:
                 clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value="kmeans",
                                         label="Clusterer (attractor estimator)", elem_id="sv-clusterer")
                 beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β", visible=False)
-                loud_weighted = gr.Checkbox(value=True, label="Loud bins count more in the fit",
-                                            info="k-means, soft k-means, tied GMM: weight each bin by log(1 + loudness)",
-                                            elem_id="sv-loud")
+                fit_weighting = gr.Radio(FIT_WEIGHTING_CHOICES, value="auto", label="Loud bins count more in the fit",
+                                         info="k-means, soft k-means, tied GMM: weight each bin by log(1 + loudness)",
+                                         elem_id="sv-loud")
                 n_speakers = gr.Radio(N_SPEAKERS, value="2", label="Number of speakers")
                 projection = gr.Radio(PROJECTIONS, value="PCA 2D", label="Projection")
                 color_by = gr.Radio(COLOR_BY, value="assigned speaker", label="Colour bins by")
@@ -850,12 +856,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
         # ---------------- wiring
         ui = dict(api_visibility="private")
         main_inputs = [audio, *refs, model, clusterer, n_speakers, beta, projection, color_by, keep, n_points,
-                       t_from, t_to, loud_weighted]
+                       t_from, t_to, fit_weighting]
         main_outputs = [status, *voices, files, emb_plot, spec_plot, mask_plot, metrics]
         run.click(_close(studio.separate), main_inputs, main_outputs, **ui)
         redo = dict(fn=_close(studio.refresh), inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
-        for comp in (clusterer, n_speakers, projection, color_by, loud_weighted):
+        for comp in (clusterer, n_speakers, projection, color_by, fit_weighting):
             comp.input(**redo)
         for comp in (beta, keep, n_points):
             comp.release(**redo)
@@ -901,7 +907,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
         compare_btn.click(_close(studio.compare),
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
-                           loud_weighted],
+                           fit_weighting],
                           [compare_plot, mismatch_plot, compare_table], **ui)
         atlas_btn.click(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
         for comp in (atlas_dims, atlas_color):

@@ -388,6 +388,7 @@ def cmd_info(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from .clusterers import CLUSTERERS
+    from .separate import FIT_WEIGHTINGS
 
     ap = _Parser(prog="sepviz", description="Separate 2-3 talker mixtures with the Deep Attractor Network family.")
     ap.add_argument("--version", action="version", version=f"sepviz {__version__}")
@@ -405,9 +406,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="number of talkers (default: 2)")
     p.add_argument("--out", default="separated", help="output folder (default: ./separated)")
     p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
-    p.add_argument("--weighting", choices=("loudness", "none"), default="loudness",
-                   help="how much each bin counts when k-means/GMM/soft k-means fit the attractors: "
-                        "'loudness' (default) lets loud bins count more, 'none' counts every salient bin once")
+    p.add_argument("--weighting", choices=FIT_WEIGHTINGS, default="auto",
+                   help="how much each bin counts when k-means/tied GMM/soft k-means fit the attractors: "
+                        "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
+                        "'auto' (default) weights for 2 talkers and not for 3")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"refuse longer audio (default: {DEFAULT_MAX_SECONDS:.0f})")
@@ -424,9 +426,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-pesq", dest="pesq", action="store_false", help="skip PESQ (the slowest metric)")
     p.add_argument("--json", help="also write the JSON result to this file")
     p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
-    p.add_argument("--weighting", choices=("loudness", "none"), default="loudness",
-                   help="how much each bin counts when k-means/GMM/soft k-means fit the attractors: "
-                        "'loudness' (default) lets loud bins count more, 'none' counts every salient bin once")
+    p.add_argument("--weighting", choices=FIT_WEIGHTINGS, default="auto",
+                   help="how much each bin counts when k-means/tied GMM/soft k-means fit the attractors: "
+                        "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
+                        "'auto' (default) weights for 2 talkers and not for 3")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.set_defaults(func=cmd_evaluate)

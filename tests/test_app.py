@@ -21,6 +21,7 @@ import app  # noqa: E402
 from sepviz import viz  # noqa: E402
 from sepviz.checkpoint import build_danet, save_checkpoint  # noqa: E402
 from sepviz.danet import DANetConfig  # noqa: E402
+from sepviz.errors import SepvizInputError  # noqa: E402
 from sepviz.examples import Example  # noqa: E402
 
 SR = 16000  # uploads come at any rate; the model runs at 8 kHz
@@ -294,13 +295,21 @@ def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio
     on = run(studio, audio["mix2"])
     runs = studio.network_runs
     off = studio.separate(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker",
-                          None, 1000, 0, 0, False)
+                          None, 1000, 0, 0, "none")
     assert studio.network_runs == runs  # same embeddings, new clustering
     assert off[1]["visible"] and on[1]["visible"]
     emb, key, *_ = studio._prepare(audio["mix2"], (None, None, None), None, None, None)
-    a, ka = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, True)
-    b, kb = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, False)
+    a, ka = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "loudness")
+    b, kb = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "none")
     assert ka != kb and a is not b
-    g1, k1 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, True)
-    g2, k2 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, False)
+    # "auto" resolves by the number of talkers (on for 2, off for 3) and shares that fit's cache entry
+    auto2, k_auto2 = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "auto")
+    assert k_auto2 == ka and auto2 is a
+    _, k_auto3 = studio.get_separation(emb, key, "kmeans", "3", 10, None, None, "auto")
+    _, k_none3 = studio.get_separation(emb, key, "kmeans", "3", 10, None, None, False)  # a bare off works too
+    assert k_auto3 == k_none3
+    with pytest.raises(SepvizInputError, match="unknown fit weighting"):
+        studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "loud")
+    g1, k1 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "loudness")
+    g2, k2 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "none")
     assert k1 == k2 and g1 is g2  # the per-talker GMM ignores the weights: one cached result

@@ -284,3 +284,14 @@ def test_a_model_on_the_gpu(mix8k):
         assert out.embedding.v.device.type == "cpu"
         np.testing.assert_allclose(out.embedding.v.numpy(), ref.embedding.v.numpy(), atol=1e-4)
         assert all(v.shape == mix8k[0].shape for v in out.voices)
+
+
+def test_auto_weighting_weights_loudness_for_two_talkers_only():
+    from sepviz.errors import SepvizInputError
+    from sepviz.separate import resolve_weighting
+
+    assert resolve_weighting("auto", 2) == "loudness"
+    assert resolve_weighting("auto", 3) == "none"
+    assert resolve_weighting("none", 2) == "none" and resolve_weighting("loudness", 3) == "loudness"
+    with pytest.raises(SepvizInputError, match="unknown fit weighting"):
+        resolve_weighting("louder", 2)

@@ -39,7 +39,8 @@ def _recipe_line(rec: dict) -> str:
     name = rec.get("name", "?")
     if not rec.get("init_from"):
         return f"- recipe: `training/recipes/{name}.toml`, profile `cpu`"
-    stem = {"danet_blstm": "default", "danet_blstm_3spk": "danet_3spk"}.get(name, "")
+    stem = {"danet_blstm": "default", "danet_blstm_3spk": "danet_3spk", "danet_bgru_gmm": "bgru_gmm",
+            "adanet_blstm": "adanet"}.get(name, "")
     start = WARM_STARTS.get(stem, f"`{rec['init_from']}`")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `cpu_long`, warm-started from {start}"
     if rec.get("aux_dc_weight"):
@@ -83,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(a.results.read_text()) if a.results.exists() else {}
     text = ["# Shipped checkpoints", "",
             "Small models trained on a 2-core CPU with `bash scripts/train_cpu.sh` (recipes in `training/recipes/`, "
-            "`cpu` profiles; default and danet_3spk continue with `cpu_long`). Each file carries its config, training summary and metrics: "
+            "`cpu` profiles; default, danet_3spk, bgru_gmm and adanet continue with `cpu_long`). Each file carries its config, training summary and metrics: "
             "`python -m sepviz info checkpoints/NAME.pt`. Full numbers: [docs/results.md](../docs/results.md).", ""]
     text += [card(p, results) for p in a.checkpoints]
     a.out.write_text("\n".join(text))
