@@ -1,37 +1,82 @@
 #!/usr/bin/env bash
-# Train the shipped checkpoints on a 2-core CPU: two streams, one thread each (about 6 hours).
+# Train the shipped checkpoints on a 2-core CPU, one thread per run.
+#
+#   bash scripts/train_cpu.sh                      # everything: two streams, about 6 hours
+#   bash scripts/train_cpu.sh bgru_gmm adanet      # named checkpoints only, one after another
+#
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
-# default.pt: a 20-minute `cpu` stage, the 100-minute `cpu_long` stage with the auxiliary
-# clustering term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures,
-# data.mix_seed); danet_3spk.pt: `cpu_long` from default.pt, then 55 minutes on 400-frame chunks.
-# bgru_gmm.pt: 70 minutes of its `cpu_long` profile (auxiliary term, FSDD mixed in) from scratch,
-# then 30 minutes on 400-frame chunks;
-# adanet.pt: 60 minutes of ADANet training warm-started from default.pt's embedding net.
-# The others: their `cpu` profile only.
+# Targets (each writes checkpoints/NAME.pt and NAME.log.jsonl, all stages' logs joined):
+#   default      20-minute `cpu` stage, 100-minute `cpu_long` stage with the auxiliary clustering
+#                term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures)
+#   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks
+#   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
+#   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
+#   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
+#   dpcl def_upit  their `cpu` profiles (not shipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
 export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
-train() { python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1; }
-long400() {  # another 55 minutes on 400-frame chunks, fresh mixtures
+
+train() {  # train RECIPE OUT [args...]: a fresh log per stage in runs/
+  rm -f "${2%.pt}.log.jsonl"
+  python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1
+}
+ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log
+  cp "${@: -1}" "checkpoints/$1.pt"
+  local s; for s in "${@:2}"; do cat "${s%.pt}.log.jsonl"; done > "checkpoints/$1.log.jsonl"
+}
+long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
     --set data.train_items_per_epoch=1600 --set data.mix_seed=3 --max-minutes 55
 }
-(
+
+default() {
   train danet_blstm runs/default_stage1.pt --profile cpu
   train danet_blstm runs/default_stage2.pt --profile cpu_long --set init_from='"runs/default_stage1.pt"'
   train danet_blstm runs/default_stage3.pt --profile cpu_long --set init_from='"runs/default_stage2.pt"' \
     --set 'curriculum=[[400,10]]' --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --max-minutes 13
-  long400 danet_blstm checkpoints/default.pt runs/default_stage3.pt
-) &
-( train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long &&
-  train danet_bgru_gmm checkpoints/bgru_gmm.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
-    --set 'curriculum=[[400,20]]' --set lr=5e-4 --set data.train_items_per_epoch=1600 --max-minutes 30 &&
-  train danet_dilated_cnn checkpoints/dilated_cnn.pt --profile cpu && train dpcl_blstm checkpoints/dpcl.pt --profile cpu &&
-  train def_upit checkpoints/def_upit.pt --profile cpu ) &
+  long400 danet_blstm runs/default_stage4.pt runs/default_stage3.pt
+  ship default runs/default_stage{1,2,3,4}.pt
+}
+danet_3spk() {  # needs the finished default.pt
+  train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"'
+  long400 danet_blstm_3spk runs/danet_3spk_stage2.pt runs/danet_3spk_stage1.pt
+  ship danet_3spk runs/danet_3spk_stage{1,2}.pt
+}
+bgru_gmm() {
+  train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
+  train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
+    --set 'curriculum=[[400,20]]' --set lr=5e-4 --set data.train_items_per_epoch=1600 --set data.mix_seed=3 \
+    --max-minutes 25
+  ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
+}
+adanet() {  # needs the finished default.pt
+  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+    --set data.mix_seed=5
+  ship adanet runs/adanet_stage1.pt
+}
+dilated_cnn() {
+  train danet_dilated_cnn runs/dilated_cnn_stage1.pt --profile cpu
+  train danet_dilated_cnn runs/dilated_cnn_stage2.pt --profile cpu_long \
+    --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
+  ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
+}
+dpcl() { train dpcl_blstm runs/dpcl.pt --profile cpu; }
+def_upit() { train def_upit runs/def_upit.pt --profile cpu; }
+
+if [ $# -gt 0 ]; then
+  for target in "$@"; do
+    case "$target" in
+      default|danet_3spk|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      *) echo "unknown target $target" >&2; exit 2 ;;
+    esac
+  done
+  exit 0
+fi
+( default ) &
+( bgru_gmm && dilated_cnn && dpcl && def_upit ) &
 wait
-# Both need the finished default.pt.
-( train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"'
-  long400 danet_blstm_3spk checkpoints/danet_3spk.pt runs/danet_3spk_stage1.pt ) &
-( train adanet_blstm checkpoints/adanet.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' --set data.mix_seed=5 ) &
+( danet_3spk ) &
+( adanet ) &
 wait

@@ -51,6 +51,7 @@ class TrainConfig:
     # given); this term does, so test-time k-means finds the attractors the masks were trained on.
     aux_dc_weight: float = 0.0
     init_from: str = ""                # start from this checkpoint's weights (same architecture)
+    profile: str = ""                  # the recipe's profile table applied (kept for model cards)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
 
@@ -79,4 +80,5 @@ def load_recipe(path_or_name: str, profile: str | None = None, overrides: dict |
         raw = _merge(raw, overrides)
     data = DataConfig(**raw.pop("data", {}))
     raw.setdefault("name", path.stem)
+    raw.setdefault("profile", profile or "")
     return TrainConfig(**raw, data=data)

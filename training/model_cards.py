@@ -24,28 +24,52 @@ INTENDED = {
 }
 
 
-WARM_STARTS = {  # what the init_from file was when the shipped checkpoint was trained
-    "default": "the previous default.pt (11,010 updates: a 1,750-update `cpu` stage, 9,020 updates of "
-               "`cpu_long` on 100-frame chunks, 240 on 400-frame chunks); this last stage is another "
-               "1,293 updates on 400-frame chunks at lr 2.5e-4 (halved on plateaus) with fresh mixtures "
-               "(`data.mix_seed=3`): 12,303 updates in all (`default.log.jsonl` holds all four stages)",
-    "danet_3spk": "the previous danet_3spk.pt (7,014 updates on 100-frame 2/3-talker chunks, from a snapshot "
-                  "of default.pt's `cpu_long` stage after 1,000 updates: 9,764 in all); this last stage is "
-                  "1,269 updates on 400-frame chunks at lr 2.5e-4 with fresh mixtures: 11,033 updates in all",
-}
+def training_stages(log_path: Path) -> list[dict]:
+    """Split a joined JSON-lines log (``scripts/train_cpu.sh`` concatenates every stage's log)
+    into stages: a stage starts where the epoch counter starts again at 0.
+
+    Why: a shipped checkpoint is often several warm-started runs; its own summary only knows the
+    last one, the log knows them all."""
+    stages: list[dict] = []
+    if not log_path.exists():
+        return stages
+    for line in log_path.read_text().splitlines():
+        if not line.strip():
+            continue
+        rec = json.loads(line)
+        if not stages or rec.get("epoch", 0) == 0:
+            stages.append({"updates": 0, "seconds": 0.0, "frames": []})
+        st = stages[-1]
+        st["updates"] = rec.get("steps", st["updates"])
+        st["seconds"] += rec.get("epoch_seconds", 0.0)
+        if rec.get("frames") not in st["frames"]:
+            st["frames"].append(rec.get("frames"))
+    return stages
 
 
-def _recipe_line(rec: dict) -> str:
+def _history_line(stages: list[dict]) -> str:
+    if len(stages) < 2:
+        return ""
+    parts = [f"{s['updates']:,} updates on {'/'.join(map(str, s['frames']))}-frame chunks ({s['seconds'] / 60:.0f} min)"
+             for s in stages]
+    total = sum(s["updates"] for s in stages)
+    return (f"- history ({len(stages)} warm-started stages, from its log): " + "; ".join(parts)
+            + f": {total:,} updates, {sum(s['seconds'] for s in stages) / 3600:.1f} h in all")
+
+
+def _recipe_line(rec: dict, profile: str) -> str:
     name = rec.get("name", "?")
-    if not rec.get("init_from"):
-        return f"- recipe: `training/recipes/{name}.toml`, profile `cpu`"
-    stem = {"danet_blstm": "default", "danet_blstm_3spk": "danet_3spk", "danet_bgru_gmm": "bgru_gmm",
-            "adanet_blstm": "adanet"}.get(name, "")
-    start = WARM_STARTS.get(stem, f"`{rec['init_from']}`")
-    line = f"- recipe: `training/recipes/{name}.toml`, profile `cpu_long`, warm-started from {start}"
+    line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
+    if rec.get("init_from"):
+        line += f", last stage warm-started from `{rec['init_from']}`"
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
     return line
+
+
+def _guess_profile(rec: dict) -> str:
+    """Checkpoints written before the trainer stored its profile: warm starts used `cpu_long`."""
+    return "cpu_long" if rec.get("init_from") else "cpu"
 
 
 def card(path: Path, results: dict) -> str:
@@ -65,7 +89,10 @@ def card(path: Path, results: dict) -> str:
              f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
              + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures)"
                 if data.get("fsdd_finetune") else ""),
-             _recipe_line(t.get("recipe", {}))]
+             _recipe_line(t.get("recipe", {}), (t.get("recipe") or {}).get("profile") or _guess_profile(t.get("recipe") or {}))]
+    history = _history_line(training_stages(path.with_suffix(".log.jsonl")))
+    if history:
+        lines.append(history)
     res = results.get(path.stem, {})
     for set_name, r in res.items():
         best = max(r["model"].items(), key=lambda kv: kv[1].get("si_snri") or -99)
