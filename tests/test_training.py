@@ -136,3 +136,26 @@ def test_report_training_line_says_when_minutes_are_only_the_last_stage():
     warm = {"steps": 1293, "train_minutes": 55.1, "device": "cpu", "recipe": {"init_from": "runs/a.pt"}}
     assert training_line(fresh) == "trained 700 updates in 15.2 min on cpu"
     assert "last stage, warm-started from `runs/a.pt`" in training_line(warm)
+
+
+def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
+    import json
+
+    from training.model_cards import _history_line, training_stages
+
+    log = tmp_path / "m.log.jsonl"
+    recs = [{"epoch": 0, "frames": 100, "steps": 50, "epoch_seconds": 60.0},
+            {"epoch": 1, "frames": 400, "steps": 80, "epoch_seconds": 120.0},
+            {"epoch": 0, "frames": 400, "steps": 30, "epoch_seconds": 600.0}]
+    log.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    stages = training_stages(log)
+    assert [s["updates"] for s in stages] == [80, 30]
+    assert stages[0]["frames"] == [100, 400] and stages[1]["frames"] == [400]
+    line = _history_line(stages)
+    assert "2 warm-started stages" in line and "110 updates" in line
+    assert _history_line(stages[:1]) == "" and training_stages(tmp_path / "missing.log.jsonl") == []
+
+
+def test_the_recipe_profile_is_recorded_in_the_config():
+    assert load_recipe("danet_blstm", "cpu_long").profile == "cpu_long"
+    assert load_recipe("danet_blstm").profile == ""
