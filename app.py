@@ -30,6 +30,7 @@ import gradio as gr
 import numpy as np
 
 from sepviz import viz
+from sepviz.checkpoint import summarize_metrics
 from sepviz.errors import SepvizError, SepvizInputError
 from sepviz.examples import Example, cache_dir, examples_dir, list_atlas_examples, list_examples
 
@@ -285,7 +286,8 @@ class Studio:
         if training:
             out += ["", "**Training**", ""] + [f"- {k}: {self._short(v)}" for k, v in list(training.items())[:12]]
         if metrics:
-            out += ["", "**Metrics**", ""] + [f"- {k}: {self._short(v)}" for k, v in list(metrics.items())[:12]]
+            out += ["", "**Held-out metrics** (SI-SNRi in dB, docs/results.md)", ""]
+            out += [f"- {line}" for line in summarize_metrics(metrics)[:12]]
         return "\n".join(out)
 
     @staticmethod

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Rebuild docs/results.md, docs/results.json and checkpoints/README.md (needs data/mix from scripts/make_test_sets.sh).
+# Rebuild docs/results.md, docs/results.json and checkpoints/README.md, and stamp each checkpoint's
+# held-out metrics into it (needs data/mix from scripts/make_test_sets.sh).
 # Evaluates every shipped checkpoint on the held-out sets (about 30 min on 2 cores). A part whose
 # docs/results_parts/<part>.json exists is reused: delete it to evaluate that part again.
 cd "$(dirname "$0")/.."
@@ -26,4 +27,5 @@ stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 (d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)
 PY
+python -m training.stamp_metrics checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt
 python -m training.model_cards checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt

@@ -76,6 +76,10 @@ def save_checkpoint(path: str | os.PathLike, model: DANet, *, training: dict | N
         "training": _plain(training or {}),
         "metrics": _plain(metrics or {}),
     }
+    return _save_atomically(payload, path)
+
+
+def _save_atomically(payload: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -86,6 +90,38 @@ def save_checkpoint(path: str | os.PathLike, model: DANet, *, training: dict | N
         tmp.unlink(missing_ok=True)  # a failed save leaves neither a half-written file nor litter
         raise
     return path
+
+
+def write_metrics(path: str | os.PathLike, metrics: dict) -> Path:
+    """Replace the ``metrics`` of an existing checkpoint, leaving weights and config untouched.
+
+    Why: a model is evaluated after it is trained; stamping the held-out results into the file
+    lets the app and ``sepviz info`` show how well it separates without the report at hand.
+    """
+    payload = read_checkpoint(path)
+    payload["metrics"] = _plain(metrics)
+    return _save_atomically(payload, path)
+
+
+def summarize_metrics(metrics: dict) -> list[str]:
+    """One line per test set: SI-SNRi of every clusterer next to the WFM oracle's.
+
+    Expects the layout ``training.stamp_metrics`` writes (``{set: {"n", "model": {clusterer:
+    {"si_snri", ...}}, "oracle": {...}}}``); other entries are shown as they are.
+    """
+    lines = []
+    for name, m in metrics.items():
+        if not (isinstance(m, dict) and isinstance(m.get("model"), dict)):
+            lines.append(f"{name}: {m}")
+            continue
+        scores = {k: v.get("si_snri") for k, v in m["model"].items() if isinstance(v, dict)}
+        scores = {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+        best = max(scores, key=scores.get) if scores else None
+        parts = [f"{k} {v:.2f}" + (" (best)" if k == best else "") for k, v in scores.items()]
+        wfm = ((m.get("oracle") or {}).get("wfm") or {}).get("si_snri")
+        tail = f"; WFM oracle {wfm:.2f}" if isinstance(wfm, (int, float)) else ""
+        lines.append(f"{name} ({m.get('n', '?')} mixtures), SI-SNRi dB: " + ", ".join(parts) + tail)
+    return lines
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict:

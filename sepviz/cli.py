@@ -378,8 +378,12 @@ def cmd_info(args) -> int:
     print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
     print("training:")
     _print_tree(card.get("training") or {})
-    print("metrics:")
-    _print_tree(card.get("metrics") or {})
+    from .checkpoint import summarize_metrics
+
+    metrics = card.get("metrics") or {}
+    print("metrics (held-out test sets; details: --json):" if metrics else "metrics:")
+    for line in summarize_metrics(metrics) or ["(none)"]:
+        print(f"  {line}")
     return 0
 
 

@@ -48,7 +48,8 @@ def ckpt_dir(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4))
     m.fixed_attractors.normal_()
-    save_checkpoint(d / "default.pt", m, training={"corpus": "none"}, metrics={"si_snri": 1.5})
+    save_checkpoint(d / "default.pt", m, training={"corpus": "none"}, metrics={"synth2_unseen": {
+        "n": 3, "model": {"kmeans": {"si_snri": 1.5}}, "oracle": {"wfm": {"si_snri": 9.0}}}})
     save_checkpoint(d / "gru.pt", build_danet(DANetConfig(model="bgru", model_kwargs=dict(hidden=16, layers=1),
                                                           keep=0.8)))
     return d
@@ -212,7 +213,8 @@ def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
 
 def test_model_card_and_clusterer_choices(studio):
     card = studio.model_card("default")
-    assert "blstm" in card and "parameters" in card and "ADANet anchors" in card and "si_snri" in card
+    assert "blstm" in card and "parameters" in card and "ADANet anchors" in card
+    assert "synth2_unseen (3 mixtures), SI-SNRi dB: kmeans 1.50 (best); WFM oracle 9.00" in card
     assert studio.clusterers_for("default", False) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors"]
     assert studio.clusterers_for("gru", True) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "oracle"]
     assert studio.default_model == "default"

@@ -213,3 +213,44 @@ def test_errors_are_sepviz_errors():
     from sepviz.errors import SepvizError
 
     assert issubclass(CheckpointError, SepvizError)
+
+
+def test_write_metrics_keeps_weights_and_summarize_reads_them(tmp_path):
+    from sepviz.checkpoint import summarize_metrics, write_metrics
+
+    model = tiny_danet("blstm")
+    path = save_checkpoint(tmp_path / "m.pt", model, training={"steps": 3}, half=True)
+    before = read_checkpoint(path)
+    metrics = {"synth2_unseen": {"n": 25, "model": {"kmeans": {"si_snri": 7.2}, "gmm": {"si_snri": 4.1}},
+                                 "oracle": {"wfm": {"si_snri": 12.4}}},
+               "note": "hand-made"}
+    write_metrics(path, metrics)
+    after = read_checkpoint(path)
+    assert after["metrics"] == metrics and after["training"] == before["training"]
+    assert all(torch.equal(before["state_dict"][k], v) and v.dtype == torch.float16
+               for k, v in after["state_dict"].items() if v.is_floating_point())
+    assert load_checkpoint(path).card["metrics"] == metrics and not list(tmp_path.glob("*.tmp"))
+    lines = summarize_metrics(metrics)
+    assert lines[0] == "synth2_unseen (25 mixtures), SI-SNRi dB: kmeans 7.20 (best), gmm 4.10; WFM oracle 12.40"
+    assert lines[1] == "note: hand-made"
+    with pytest.raises(CheckpointError):
+        write_metrics(tmp_path / "missing.pt", metrics)
+
+
+def test_stamp_metrics_writes_each_checkpoints_own_results(tmp_path, capsys):
+    import json
+
+    from training.stamp_metrics import main
+
+    for name in ("a", "b"):
+        save_checkpoint(tmp_path / f"{name}.pt", tiny_danet("blstm"))
+    results = {"a": {"set1": {"n": 2, "model": {"kmeans": {"si_snri": 3.0}}, "oracle": {},
+                              "extra": {"data": "data/mix/x", "seconds": 9.0}, "command": "python -m sepviz ..."}}}
+    (tmp_path / "r.json").write_text(json.dumps(results))
+    assert main([str(tmp_path / "a.pt"), str(tmp_path / "b.pt"), "--results", str(tmp_path / "r.json")]) == 0
+    stamped = read_checkpoint(tmp_path / "a.pt")["metrics"]
+    assert stamped == {"set1": {"n": 2, "model": {"kmeans": {"si_snri": 3.0}}, "oracle": {},
+                                "command": "python -m sepviz ...", "data": "data/mix/x"}}
+    assert read_checkpoint(tmp_path / "b.pt")["metrics"] == {}
+    assert "no results" in capsys.readouterr().out
+    assert main([str(tmp_path / "a.pt"), "--results", str(tmp_path / "none.json")]) == 2

@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="docs/results.json")
     args = ap.parse_args(argv)
     sets = dict(s.split("=", 1) for s in args.sets)
+    measured = f"{time.strftime('%Y-%m-%d')}, {platform.machine()} CPU"
     lines = ["# Evaluation results", "",
              f"Measured on {platform.machine()} CPU ({platform.processor() or 'unknown'}), "
              f"{time.strftime('%Y-%m-%d')}, by `python -m training.report` (see each table's command).",
@@ -94,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"evaluating {ckpt} on {set_name} ...", file=sys.stderr, flush=True)
             shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq)
+            res["command"], res["measured"] = shown, measured
             everything.setdefault(Path(ckpt).stem, {})[set_name] = res
             lines += [f"### {set_name} ({res['n']} mixtures, {n_src} talkers)", "", "```", shown, "```", "",
                       table(res), ""]
