@@ -41,12 +41,13 @@ MAX_VOICES = 3
 N_SPEAKERS = ["2", "3", "auto"]
 PROJECTIONS = ["PCA 2D", "PCA 3D", "UMAP 2D", "UMAP 3D"]
 COLOR_BY = ["assigned speaker", "true speaker", "power"]
-ALL_CLUSTERERS = ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"]
+ALL_CLUSTERERS = ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head", "oracle"]
 WEIGHTED_CLUSTERERS = ("kmeans", "soft_kmeans", "gmm_tied")  # the fits that use the loudness weights
 FIT_WEIGHTING_CHOICES = [("auto (2 talkers: on, 3: off)", "auto"), ("on", "loudness"), ("off", "none")]
 CLUSTERER_LABELS = {
     "kmeans": "k-means", "gmm": "GMM (full covariance)", "gmm_tied": "GMM (tied full covariance)", "soft_kmeans": "soft k-means",
-    "fixed": "fixed (training attractors)", "anchors": "ADANet anchors", "oracle": "oracle (references)",
+    "fixed": "fixed (training attractors)", "anchors": "ADANet anchors",
+    "head": "DEF mask head (uPIT)", "oracle": "oracle (references)",
 }
 DEFAULT_MAX_FILE_SIZE = "25mb"
 REF_TOLERANCE_S = 0.5
@@ -717,7 +718,12 @@ Compare tab) costs quality.""",
 The Anchored DANet learns **N anchor points** during training. For a new mixture it tries every
 subset of C anchors, lets each anchor gather the bins near it, and keeps the subset whose
 attractors are **least similar to each other** (the most distinct talkers). No clustering is run
-at test time; the chosen anchors are highlighted with a star.""",
+at test time; the chosen anchors are highlighted with a star.
+
+**DEF mask head** (deep-clustering embeddings + uPIT, DEF checkpoints only): a small layer reads
+each bin's embedding and gives one mask per output directly, trained with utterance-level
+permutation-invariant training. Nothing is clustered; the points drawn as its attractors are the
+mask-weighted mean embeddings, to show where each output sits in the cloud.""",
     "gmm": """### GMM ellipses
 The BGRU+GMM DANet fits a **Gaussian mixture** to the embeddings (here to their directions,
 started from the k-means partition): each talker is a mean (the attractor) and a full covariance

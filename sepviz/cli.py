@@ -201,10 +201,14 @@ def _runnable(model, clusterers: list[str], n_speakers: int) -> tuple[list[str],
             raise SepvizInputError(f"unknown clusterer {name!r}; choose from {', '.join(CLUSTERERS)}")
         if name not in avail:
             why = {"anchors": "the model has no ADANet anchors",
+                   "head": "the model has no DEF (uPIT) mask head",
                    "fixed": "the checkpoint stores no fixed attractors"}.get(name, "not available for this model")
             notes.append(f"skipping clusterer {name}: {why}")
         elif name == "anchors" and model.anchors.shape[0] < n_speakers:
             notes.append(f"skipping clusterer anchors: {model.anchors.shape[0]} anchors < {n_speakers} talkers")
+        elif name == "head" and model.mask_head.out_features != n_speakers:
+            notes.append(f"skipping clusterer head: the mask head has {model.mask_head.out_features} outputs, "
+                         f"the data has {n_speakers} talkers")
         elif name == "fixed" and model.fixed_attractors.shape[0] < n_speakers:
             notes.append(f"skipping clusterer fixed: the checkpoint has fixed attractors for "
                          f"{model.fixed_attractors.shape[0]} talkers, the data has {n_speakers}")
@@ -233,7 +237,7 @@ def cmd_evaluate(args) -> int:
     model = _load_model(str(ckpt))
     mixes, src_dirs, names = _dataset(Path(args.data), args.limit)
     n_spk = len(src_dirs)
-    requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors")]
+    requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")]
     clusterers, notes = _runnable(model, requested, n_spk)
     if args.clusterer is None:  # defaults: silently drop what this model cannot run
         notes = []

@@ -15,6 +15,7 @@ All are seeded and deterministic.
 | soft_kmeans | soft k-means on directions, stiffness ``beta`` (differentiable, torch) | - |
 | fixed | mean training attractors stored in the checkpoint | a trained checkpoint |
 | anchors | ADANet: the anchor subset with least in-set similarity | an ADANet checkpoint |
+| head | DEF: the uPIT mask head's masks; attractors = mask-weighted mean embeddings (for plots) | a DEF (``upit``) checkpoint |
 | oracle | centroids of the ideal (IBM) assignment | reference sources |
 """
 from __future__ import annotations
@@ -237,6 +238,27 @@ def anchors(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Cl
     return ClusterResult(att, _dot_assign(emb, att), extras)
 
 
+def head(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
+    """DEF (uPIT on deep-clustering embeddings): the masks come from the model's per-bin head.
+
+    Nothing is clustered: the head was trained with utterance-level PIT to give one mask per
+    output. The attractors returned are the mask-weighted means of the salient embeddings, so
+    the studio can draw where each output sits in the cloud; ``extras["masks"]`` holds the
+    head's own soft masks ``(C, N)``, which the separator uses instead of attractor similarity.
+    """
+    model = ctx.model
+    if model is None or model.mask_head is None:
+        raise SepvizInputError("the 'head' clusterer needs a DEF (uPIT) checkpoint; this model has no mask head")
+    n_out = model.mask_head.out_features
+    if ctx.n_speakers != n_out:
+        raise SepvizInputError(f"this model's mask head has {n_out} outputs; it cannot give {ctx.n_speakers} voices")
+    head_layer = model.mask_head
+    masks = torch.softmax(head_layer(emb.to(head_layer.weight.dtype)), dim=-1).t().float()  # (C, N)
+    w = masks * salient.float().unsqueeze(0)
+    att = w @ emb.float() / w.sum(1, keepdim=True).clamp_min(1e-8)
+    return ClusterResult(att, masks.argmax(0), {"masks": masks})
+
+
 def oracle(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
     if ctx.oracle_assignment is None:
         raise SepvizInputError("the 'oracle' clusterer needs the reference sources")
@@ -254,6 +276,7 @@ CLUSTERERS: dict[str, ClustererFn] = {
     "soft_kmeans": soft_kmeans,
     "fixed": fixed,
     "anchors": anchors,
+    "head": head,
     "oracle": oracle,
 }
 
@@ -265,6 +288,8 @@ def available_clusterers(model: DANet | None, has_references: bool = False) -> l
         names.append("fixed")
     if model is not None and model.anchors is not None:
         names.append("anchors")
+    if model is not None and model.mask_head is not None:
+        names.append("head")
     if has_references:
         names.append("oracle")
     return names

@@ -190,8 +190,11 @@ def _masks(emb: Embedding, res: ClusterResult) -> torch.Tensor:
     DANet-style models (raw embeddings) use the soft attractor masks.  Deep-clustering embeddings
     (objectives ``dpcl`` and ``upit``) are unit-norm, so dot products lie in [-1, 1] and a softmax
     over them is nearly flat: those models use the binary masks of the cluster assignment, as in
-    deep clustering's k-means inference.
+    deep clustering's k-means inference.  The DEF mask head (clusterer ``head``) brings its own
+    soft masks.
     """
+    if "masks" in res.extras:
+        return torch.as_tensor(res.extras["masks"]).reshape(-1, *emb.v.shape[:2]).float()
     if emb.model.config.objective in ("dpcl", "upit"):
         c = res.attractors.shape[0]
         hard = torch.nn.functional.one_hot(res.assignment.reshape(emb.v.shape[:2]).long(), c)

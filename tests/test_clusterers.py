@@ -154,6 +154,27 @@ def test_anchors_separate_blobs_when_the_anchors_point_at_them():
     assert accuracy_up_to_permutation(res.assignment, labels, 2) == 1.0
 
 
+def test_head_uses_the_def_mask_head_and_needs_one():
+    pts, labels, centers = blobs(c=2, k=6)
+    salient = torch.ones(len(pts), dtype=torch.bool)
+    for model in (None, tiny_danet(emb_dim=6)):
+        with pytest.raises(SepvizInputError, match="mask head"):
+            run_clusterer("head", pts, salient, ClusterContext(n_speakers=2, model=model))
+    model = tiny_danet(emb_dim=6, objective="upit")
+    with torch.no_grad():  # a head that reads "which blob" off the embedding: output c = blob c
+        model.mask_head.weight.copy_(5 * (centers - centers.mean(0)))
+        model.mask_head.bias.zero_()
+    res = run_clusterer("head", pts, salient, ClusterContext(n_speakers=2, model=model))
+    masks = torch.as_tensor(res.extras["masks"])
+    assert masks.shape == (2, len(pts)) and torch.allclose(masks.sum(0), torch.ones(len(pts)))
+    assert torch.equal(res.assignment, masks.argmax(0))
+    assert accuracy_up_to_permutation(res.assignment, labels, 2) == 1.0
+    assert match_centres(res.attractors, centers) < 0.3  # mask-weighted means sit on the blobs
+    assert "head" in available_clusterers(model) and "head" not in available_clusterers(tiny_danet())
+    with pytest.raises(SepvizInputError, match="2 outputs"):
+        run_clusterer("head", pts, salient, ClusterContext(n_speakers=3, model=model))
+
+
 def test_oracle_needs_references_and_uses_the_ideal_assignment():
     pts, labels, centers = blobs(c=3)
     salient = torch.ones(len(pts), dtype=torch.bool)
@@ -172,7 +193,7 @@ def test_unknown_clusterer_lists_the_choices():
 
 
 def test_available_clusterers():
-    assert set(CLUSTERERS) == {"kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"}
+    assert set(CLUSTERERS) == {"kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head", "oracle"}
     assert available_clusterers(None) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
     m = tiny_danet(objective="adanet", n_anchors=3)
     m.fixed_attractors.fill_(1.0)

@@ -242,6 +242,18 @@ def test_deep_clustering_models_use_binary_masks(mix8k, objective):
     np.testing.assert_allclose(np.sum(out.voices, 0), mix8k[0], atol=1e-4)
 
 
+def test_def_head_masks_are_the_heads_own_soft_masks(mix8k):
+    m = tiny_danet("blstm", objective="upit", activation="unit")
+    out = separate(mix8k[0], 8000, m, "head", 2)
+    emb = embed(mix8k[0], 8000, m)
+    with torch.no_grad():
+        expected = m.head_masks(emb.v.unsqueeze(0))[0].numpy()
+    np.testing.assert_allclose(out.masks, expected, atol=1e-5)
+    np.testing.assert_allclose(np.sum(out.voices, 0), mix8k[0], atol=1e-4)  # softmax masks sum to one
+    with pytest.raises(SepvizInputError, match="2 outputs"):
+        separate(mix8k[0], 8000, m, "head", 3)
+
+
 def test_sigmoid_model_masks_are_in_range(mix8k):
     m = tiny_danet("bgru", mask="sigmoid")
     out = separate(mix8k[0], 8000, m, "kmeans", 2)
