@@ -12,11 +12,13 @@ report 3spk --checkpoints checkpoints/danet_3spk.pt --sets synth3_unseen=data/mi
 report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report dpcl --checkpoints checkpoints/dpcl.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
-parts = ("default", "3spk", "bgru_gmm", "adanet", "dilated_cnn", "stress")
+parts = ("default", "3spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "stress")
 merged = {}
 for name in parts:
     for ck, sets in json.loads((d / "results_parts" / f"{name}.json").read_text()).items():
@@ -27,5 +29,5 @@ stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 (d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)
 PY
-python -m training.stamp_metrics checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt
-python -m training.model_cards checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt
+python -m training.stamp_metrics checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt
+python -m training.model_cards checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt

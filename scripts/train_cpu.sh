@@ -12,7 +12,8 @@
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
-#   dpcl def_upit  their `cpu` profiles (not shipped)
+#   dpcl         its `cpu_long` profile (35 minutes) warm-started from default.pt
+#   def_upit     its `cpu_long` profile (35 minutes) warm-started from default.pt (fresh mask head)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
@@ -62,8 +63,16 @@ dilated_cnn() {
     --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
 }
-dpcl() { train dpcl_blstm runs/dpcl.pt --profile cpu; }
-def_upit() { train def_upit runs/def_upit.pt --profile cpu; }
+dpcl() {  # needs the finished default.pt
+  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+    --set data.mix_seed=6
+  ship dpcl runs/dpcl_stage1.pt
+}
+def_upit() {  # needs the finished default.pt
+  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+    --set data.mix_seed=7
+  ship def_upit runs/def_upit_stage1.pt
+}
 
 if [ $# -gt 0 ]; then
   for target in "$@"; do
@@ -75,8 +84,8 @@ if [ $# -gt 0 ]; then
   exit 0
 fi
 ( default ) &
-( bgru_gmm && dilated_cnn && dpcl && def_upit ) &
+( bgru_gmm && dilated_cnn ) &
 wait
-( danet_3spk ) &
-( adanet ) &
+( danet_3spk && dpcl ) &
+( adanet && def_upit ) &
 wait
