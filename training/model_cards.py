@@ -17,10 +17,12 @@ INTENDED = {
                "and FSDD real speech of two talkers mixed in.",
     "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
     "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
-    "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant).",
+    "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant); "
+                   "never heard FSDD, so its FSDD row is the cross-corpus test.",
     "danet_3spk": "Mixed 2/3-talker DANet with three outputs (all-zero third target for 2-talker mixtures).",
-    "dpcl": "Deep clustering (affinity loss, unit-norm embeddings); k-means at test time.",
-    "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings.",
+    "dpcl": "Deep clustering (affinity loss, unit-norm embeddings, binary masks); k-means at test time.",
+    "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
+                "its mask head, the others cluster the embeddings (binary masks).",
 }
 
 
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     results = json.loads(a.results.read_text()) if a.results.exists() else {}
     text = ["# Shipped checkpoints", "",
             "Small models trained on a 2-core CPU with `bash scripts/train_cpu.sh` (recipes in `training/recipes/`, "
-            "`cpu` profiles; default, danet_3spk, bgru_gmm and adanet continue with `cpu_long`). Each file carries its config, training summary and metrics: "
+            "each card names the profile and, for a model trained in warm-started stages, every stage from its log). Each file carries its config, training summary and metrics: "
             "`python -m sepviz info checkpoints/NAME.pt`. Full numbers: [docs/results.md](../docs/results.md).", ""]
     text += [card(p, results) for p in a.checkpoints]
     a.out.write_text("\n".join(text))
