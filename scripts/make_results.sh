@@ -29,5 +29,6 @@ stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 (d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)
 PY
-python -m training.stamp_metrics checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt
-python -m training.model_cards checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt
+SHIPPED=(checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
+python -m training.stamp_metrics "${SHIPPED[@]}"
+python -m training.model_cards "${SHIPPED[@]}"

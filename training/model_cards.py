@@ -59,19 +59,16 @@ def _history_line(stages: list[dict]) -> str:
             + f": {total:,} updates, {sum(s['seconds'] for s in stages) / 3600:.1f} h in all")
 
 
-def _recipe_line(rec: dict, profile: str) -> str:
+def _recipe_line(rec: dict) -> str:
     name = rec.get("name", "?")
+    # Checkpoints written before the trainer stored its profile: their warm starts used `cpu_long`.
+    profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
     if rec.get("init_from"):
         line += f", last stage warm-started from `{rec['init_from']}`"
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
     return line
-
-
-def _guess_profile(rec: dict) -> str:
-    """Checkpoints written before the trainer stored its profile: warm starts used `cpu_long`."""
-    return "cpu_long" if rec.get("init_from") else "cpu"
 
 
 def card(path: Path, results: dict) -> str:
@@ -91,7 +88,7 @@ def card(path: Path, results: dict) -> str:
              f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
              + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures)"
                 if data.get("fsdd_finetune") else ""),
-             _recipe_line(t.get("recipe", {}), (t.get("recipe") or {}).get("profile") or _guess_profile(t.get("recipe") or {}))]
+             _recipe_line(t.get("recipe") or {})]
     history = _history_line(training_stages(path.with_suffix(".log.jsonl")))
     if history:
         lines.append(history)

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     measured = f"{time.strftime('%Y-%m-%d')}, {platform.machine()} CPU"
     lines = ["# Evaluation results", "",
              f"Measured on {platform.machine()} CPU ({platform.processor() or 'unknown'}), "
-             f"{time.strftime('%Y-%m-%d')}, by `python -m training.report` (see each table's command).",
+             f"{measured.split(',')[0]}, by `python -m training.report` (see each table's command).",
              "Mean over the mixtures of each test set; SI-SNRi and SDRi in dB against the mixture; "
              "PESQ narrow-band. Oracles use the same mixtures.", ""]
     everything: dict = {}
