@@ -38,6 +38,30 @@ def danet_loss(v: torch.Tensor, mix_mag: torch.Tensor, target_masks: torch.Tenso
     return _per_bin_mean(err ** 2).sum(1).mean()
 
 
+def si_snr_db(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
+    """Differentiable SI-SNR (dB) over the last axis; broadcasts, so ``est[:, :, None]`` against
+    ``ref[:, None]`` gives the pairwise matrix PIT needs."""
+    est = estimates - estimates.mean(-1, keepdim=True)
+    ref = references - references.mean(-1, keepdim=True)
+    target = (est * ref).sum(-1, keepdim=True) / (ref.pow(2).sum(-1, keepdim=True) + EPS) * ref
+    return 10 * torch.log10(target.pow(2).sum(-1) + EPS) - 10 * torch.log10((est - target).pow(2).sum(-1) + EPS)
+
+
+def negative_si_snr(estimates: torch.Tensor, references: torch.Tensor, present: torch.Tensor | None = None) -> torch.Tensor:
+    """``-SI-SNR`` in dB, averaged over the present sources of every utterance.
+
+    ``estimates, references (B, C, samples)`` in matching order; ``present (B, C)`` leaves out
+    the zero-padded auxiliary talkers of a mixed 2/3-talker batch, whose SI-SNR is undefined.
+    Each talker counts the same whatever its level, as in the SI-SNRi the papers report, where
+    a squared-error loss is dominated by the louder talker.
+    """
+    si_snr = si_snr_db(estimates, references)
+    if present is None:
+        return -si_snr.mean()
+    w = present.to(si_snr.dtype)
+    return -((si_snr * w).sum(1) / w.sum(1).clamp_min(1)).mean()
+
+
 def deep_clustering_loss(v: torch.Tensor, assignment: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Affinity loss, normalised by the squared number of (weighted) bins.
 

@@ -33,6 +33,20 @@ def wiener_filter_mask(sources: torch.Tensor, mixture: torch.Tensor | None = Non
     return power / power.sum(dim=-3, keepdim=True).clamp_min(EPS)
 
 
+def phase_sensitive_target(sources: torch.Tensor, mixture: torch.Tensor) -> torch.Tensor:
+    """``|S_c| cos(angle S_c - angle X) / |X|``: a training target, not a [0, 1] mask.
+
+    A real mask M applied to the mixture with its own phase gives the complex error
+    ``|M X - S|^2 = |X|^2 (M - PSF)^2 + const``, so fitting this target minimises the error of the
+    reconstructed waveform itself (Erdogan et al. 2015), which the WFM target does not. The targets
+    sum to exactly 1 over the sources (the sources sum to the mixture), as softmax masks do,
+    but one may fall below 0 or above 1 where sources cancel.
+    """
+    mag_x = mixture.abs().unsqueeze(-3)
+    unit_x = mixture.unsqueeze(-3) / mag_x.clamp_min(EPS)
+    return (sources * unit_x.conj()).real / mag_x.clamp_min(EPS)
+
+
 IDEAL_MASKS: dict[str, Callable[..., torch.Tensor]] = {
     "ibm": ideal_binary_mask,
     "irm": ideal_ratio_mask,

@@ -9,7 +9,7 @@ from _synth import tiny_danet
 from sepviz.danet import (DANetConfig, anchor_attractors, anchor_subsets, ideal_attractors, masks_from_attractors,
                           similarity)
 from sepviz.losses import (best_permutation, danet_loss, deep_clustering_loss, masked_reconstruction_error,
-                           pit_reconstruction_loss, upit_discriminative_loss)
+                           negative_si_snr, pit_reconstruction_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, wiener_filter_mask
 
 B, T, F, K = 2, 4, 129, 5
@@ -342,3 +342,19 @@ def test_losses_on_the_gpu_match_the_cpu():
     cuda = all_losses(*(x.cuda() for x in (v, mix, wfm, ibm, w, src_mag, anchors)), head.cuda())
     for name in cpu:
         assert float(cuda[name]) == pytest.approx(float(cpu[name]), rel=1e-4), name
+
+
+# --------------------------------------------------------------------------- waveform (SI-SNR) loss
+
+
+def test_negative_si_snr_matches_the_metric_and_skips_absent_talkers():
+    from sepviz.metrics import si_snr
+
+    ref = rand(2, 3, 800, seed=5)
+    est = ref + 0.3 * rand(2, 3, 800, seed=6) + 0.1  # an offset: SI-SNR removes the mean
+    expected = np.array([[si_snr(est[b, c].numpy(), ref[b, c].numpy()) for c in range(3)] for b in range(2)])
+    torch.testing.assert_close(negative_si_snr(est, ref), torch.tensor(-expected.mean(), dtype=est.dtype))
+    torch.testing.assert_close(negative_si_snr(3.0 * est, ref), negative_si_snr(est, ref))  # scale-invariant
+    present = torch.tensor([[True, True, False], [True, True, True]])
+    want = -(expected[0, :2].mean() + expected[1].mean()) / 2
+    torch.testing.assert_close(negative_si_snr(est, ref, present), torch.tensor(want, dtype=est.dtype))

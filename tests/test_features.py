@@ -5,7 +5,8 @@ import torch
 
 from _synth import SR, harmonic, tone_sources
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
-from sepviz.masks import IDEAL_MASKS, ideal_binary_mask, ideal_ratio_mask, wiener_filter_mask
+from sepviz.masks import (IDEAL_MASKS, ideal_binary_mask, ideal_ratio_mask, phase_sensitive_target,
+                          wiener_filter_mask)
 
 
 def noisy_tone(n=SR, seed=0):
@@ -164,6 +165,21 @@ def test_wiener_filter_and_ratio_mask_formulas():
     expected = p / p.sum(0, keepdim=True).clamp_min(1e-12)
     keep = p.sum(0) > 1e-6
     torch.testing.assert_close(wiener_filter_mask(s)[:, keep], expected[:, keep], atol=1e-5, rtol=1e-4)
+
+
+def test_phase_sensitive_target_sums_to_one_and_gives_the_complex_error():
+    s = source_specs(3)
+    x = s.sum(0)
+    psf = phase_sensitive_target(s, x)
+    keep = x.abs() > 1e-4
+    torch.testing.assert_close(psf.sum(0)[keep], torch.ones(int(keep.sum())), atol=1e-4, rtol=0)
+    assert (psf < 0).any()  # where a source opposes the mixture's phase: no [0, 1] clamp
+    # For any real mask, |M X - S|^2 = |X|^2 (M - PSF)^2 + a term that does not depend on M.
+    m1, m2 = torch.rand(s.shape), torch.rand(s.shape)
+    err = lambda m: (m * x - s).abs() ** 2  # noqa: E731
+    psa = lambda m: x.abs() ** 2 * (m - psf) ** 2  # noqa: E731
+    torch.testing.assert_close((err(m1) - err(m2))[:, keep], (psa(m1) - psa(m2))[:, keep], atol=1e-3, rtol=1e-3)
+    assert torch.isfinite(phase_sensitive_target(s, torch.zeros_like(x))).all()  # silent mixture
 
 
 def test_ideal_masks_with_batch_dims_and_silent_source():

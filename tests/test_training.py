@@ -129,6 +129,60 @@ def test_auxiliary_clustering_term_is_added_to_the_danet_loss():
     assert all(p.grad is not None for p in model.net.parameters())
 
 
+def test_phase_sensitive_target_changes_the_danet_loss_and_bad_names_are_refused():
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    from sepviz.features import StftConfig
+    from training.objectives import batch_loss, make_batch
+
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1})).eval()
+    mix, src = ToneMixes(2)[0]
+    wfm = make_batch(mix[None], src[None], StftConfig(), 0.9)
+    psa = make_batch(mix[None], src[None], StftConfig(), 0.9, target="psa")
+    audible = psa.mag > 1e-3 * psa.mag.max()  # float32 STFTs of the sources sum to the mixture's
+    torch.testing.assert_close(psa.target.sum(1)[audible], torch.ones(int(audible.sum())), atol=1e-3, rtol=0)
+    assert not torch.allclose(psa.target, wfm.target)
+    assert batch_loss(model, psa)[0] != batch_loss(model, wfm)[0]
+    with pytest.raises(ValueError, match="unknown target"):
+        make_batch(mix[None], src[None], StftConfig(), 0.9, target="snr")
+
+
+@pytest.mark.parametrize("objective", ["danet", "adanet"])
+def test_sisnr_target_scores_the_resynthesised_voices(objective):
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    from sepviz.features import StftConfig
+    from training.objectives import batch_loss, make_batch, waveform_loss
+
+    torch.manual_seed(0)
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1}, objective=objective,
+                                    n_anchors=4 if objective == "adanet" else 0))
+    mix, src = ToneMixes(2)[0]
+    b = make_batch(mix[None], src[None], StftConfig(), 0.9, target="sisnr")
+    assert b.target is None
+    loss, _ = batch_loss(model, b, aux_dc_weight=1.0)
+    loss.backward()
+    assert torch.isfinite(loss) and all(p.grad is not None for p in model.net.parameters())
+    # Ideal binary masks resynthesise the tones well: a large SI-SNR, i.e. a very negative loss;
+    # with PIT, swapping the masks changes nothing, without it the swap is heavily penalised.
+    assert waveform_loss(b, b.ibm) < -10
+    swapped = b.ibm.flip(1)
+    torch.testing.assert_close(waveform_loss(b, swapped, pit=True), waveform_loss(b, b.ibm, pit=True))
+    assert waveform_loss(b, swapped) > 0
+
+
+def test_sisnr_target_is_refused_for_objectives_without_attractor_masks():
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    from sepviz.features import StftConfig
+    from training.objectives import batch_loss, make_batch
+
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1}, objective="dpcl"))
+    mix, src = ToneMixes(2)[0]
+    with pytest.raises(ValueError, match="sisnr target"):
+        batch_loss(model, make_batch(mix[None], src[None], StftConfig(), 0.9, target="sisnr"))
+
+
 def test_report_training_line_says_when_minutes_are_only_the_last_stage():
     from training.report import training_line
 

@@ -68,6 +68,8 @@ def _recipe_line(rec: dict) -> str:
         line += f", last stage warm-started from `{rec['init_from']}`"
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
+    if rec.get("target", "wfm") != "wfm" and rec.get("objective") in ("danet", "adanet"):
+        line += f"; last stage with the `{rec['target']}` (phase-sensitive) reconstruction target"
     return line
 
 

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 import torch
 
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
-from sepviz.features import StftConfig, log_magnitude_features, salient_weights, stft
-from sepviz.losses import (danet_loss, deep_clustering_loss, pit_reconstruction_loss,
-                           upit_discriminative_loss)
-from sepviz.masks import ideal_binary_mask, wiener_filter_mask
+from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
+from sepviz.losses import (best_permutation, danet_loss, deep_clustering_loss, negative_si_snr, si_snr_db,
+                           pit_reconstruction_loss, upit_discriminative_loss)
+from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
+
+TARGETS = ("wfm", "psa", "sisnr")
 
 
 @dataclass
@@ -22,19 +24,42 @@ class Batch:
     feats: torch.Tensor     # (B, T, F) network input
     src_mag: torch.Tensor   # (B, C, T, F)
     ibm: torch.Tensor       # (B, C, T, F) ideal assignment (all-zero rows for absent speakers)
-    wfm: torch.Tensor       # (B, C, T, F) Wiener-filter-like target mask
+    target: torch.Tensor | None  # (B, C, T, F) target mask: WFM or phase-sensitive; None for "sisnr"
     weights: torch.Tensor   # (B, T, F) salient bins
+    spec: torch.Tensor      # (B, T, F) complex mixture STFT (its phase resynthesises the voices)
+    sources: torch.Tensor   # (B, C, samples) reference waveforms
+    present: torch.Tensor   # (B, C) False for zero-padded auxiliary talkers
+    stft_cfg: StftConfig
 
 
-def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, keep: float) -> Batch:
+def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, keep: float,
+               target: str = "wfm") -> Batch:
+    """``target="psa"`` swaps the papers' WFM target for the phase-sensitive one, whose loss is the
+    error of the complex spectrum the separated waveform is made from; ``"sisnr"`` resynthesises
+    the voices (masks, mixture phase, iSTFT) and scores them with SI-SNR itself."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose {TARGETS}")
     spec = stft(mix, stft_cfg)
     src = stft(sources, stft_cfg)
     mag = spec.abs()
     silent = sources.abs().amax(-1) == 0  # (B, C): zero-padded auxiliary speakers
     ibm = ideal_binary_mask(src).masked_fill(silent[..., None, None], 0.0)
-    wfm = wiener_filter_mask(src)
-    return Batch(mag=mag, feats=log_magnitude_features(mag), src_mag=src.abs(), ibm=ibm, wfm=wfm,
-                 weights=salient_weights(mag, keep))
+    tgt = {"psa": lambda: phase_sensitive_target(src, spec), "wfm": lambda: wiener_filter_mask(src),
+           "sisnr": lambda: None}[target]()
+    return Batch(mag=mag, feats=log_magnitude_features(mag), src_mag=src.abs(), ibm=ibm, target=tgt,
+                 weights=salient_weights(mag, keep), spec=spec, sources=sources, present=~silent,
+                 stft_cfg=stft_cfg)
+
+
+def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch.Tensor:
+    """``-SI-SNR`` of the voices the masks give with the mixture phase (the app's own resynthesis);
+    with ``pit`` the best speaker order per utterance (ADANet's anchors have no fixed order)."""
+    voices = istft(est_masks.float() * b.spec.unsqueeze(1), b.sources.shape[-1], b.stft_cfg)
+    if not pit:
+        return negative_si_snr(voices, b.sources, b.present)
+    pair = -si_snr_db(voices.unsqueeze(2), b.sources.unsqueeze(1)) * b.present.unsqueeze(1)  # (B, C_est, C_ref)
+    loss, _ = best_permutation(pair)
+    return (loss / b.present.sum(1).clamp_min(1)).mean()
 
 
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
@@ -42,12 +67,17 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
-    if cfg.objective == "danet":
-        loss = danet_loss(v, b.mag, b.wfm, b.ibm, b.weights, cfg.mask)
+    if cfg.objective == "danet" and b.target is None:
+        loss = waveform_loss(b, masks_from_attractors(v, att, cfg.mask))
+    elif cfg.objective == "danet":
+        loss = danet_loss(v, b.mag, b.target, b.ibm, b.weights, cfg.mask)
     elif cfg.objective == "adanet":
         anchors_att, _, _ = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)
         est = masks_from_attractors(v, anchors_att, cfg.mask)
-        loss = pit_reconstruction_loss(b.mag, b.wfm, est)
+        loss = (waveform_loss(b, est, pit=True) if b.target is None
+                else pit_reconstruction_loss(b.mag, b.target, est))
+    elif b.target is None:
+        raise ValueError(f"the sisnr target needs attractor masks; objective {cfg.objective!r} has none")
     elif cfg.objective == "dpcl":
         loss = deep_clustering_loss(v, b.ibm, b.weights)
     elif cfg.objective == "upit":

@@ -24,7 +24,7 @@ from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
 from .config import TrainConfig
-from .objectives import batch_loss, make_batch
+from .objectives import TARGETS, batch_loss, make_batch
 
 
 def build_model(cfg: TrainConfig) -> DANet:
@@ -51,6 +51,8 @@ def fixed_attractors_from(attractors: torch.Tensor, n_speakers: int, seed: int =
 class Trainer:
     def __init__(self, cfg: TrainConfig, out: str | Path, train_set, valid_set, *, device: str = "cpu",
                  data_summary: dict | None = None, num_workers: int = 0) -> None:
+        if cfg.target not in TARGETS:
+            raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
@@ -117,7 +119,7 @@ class Trainer:
                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
 
     def _step_loss(self, mix, sources):
-        b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep)
+        b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight,
                               aux_dc_weight=self.cfg.aux_dc_weight)
