@@ -405,6 +405,15 @@ def build_parser() -> argparse.ArgumentParser:
                          "busy machine use 1: OpenMP threads that wait on a busy core run 10-100x slower")
     sub = ap.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
+    def _add_clustering_options(p: argparse.ArgumentParser) -> None:
+        """Options separate and evaluate share: how the attractors are fitted."""
+        p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
+        p.add_argument("--weighting", choices=FIT_WEIGHTINGS, default="auto",
+                       help="how much each bin counts when k-means/tied GMM/soft k-means fit the attractors: "
+                            "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
+                            "'auto' (default) weights for 2 talkers and not for 3")
+        p.add_argument("--seed", type=int, default=0)
+
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: {DEFAULT_CHECKPOINT})")
@@ -413,12 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-speakers", type=_n_speakers, default=2, metavar="{2,3,auto}",
                    help="number of talkers (default: 2)")
     p.add_argument("--out", default="separated", help="output folder (default: ./separated)")
-    p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
-    p.add_argument("--weighting", choices=FIT_WEIGHTINGS, default="auto",
-                   help="how much each bin counts when k-means/tied GMM/soft k-means fit the attractors: "
-                        "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
-                        "'auto' (default) weights for 2 talkers and not for 3")
-    p.add_argument("--seed", type=int, default=0)
+    _add_clustering_options(p)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"refuse longer audio (default: {DEFAULT_MAX_SECONDS:.0f})")
     p.set_defaults(func=cmd_separate)
@@ -433,12 +437,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N mixtures (sorted by name)")
     p.add_argument("--no-pesq", dest="pesq", action="store_false", help="skip PESQ (the slowest metric)")
     p.add_argument("--json", help="also write the JSON result to this file")
-    p.add_argument("--beta", type=float, default=10.0, help="soft k-means stiffness (default: 10)")
-    p.add_argument("--weighting", choices=FIT_WEIGHTINGS, default="auto",
-                   help="how much each bin counts when k-means/tied GMM/soft k-means fit the attractors: "
-                        "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
-                        "'auto' (default) weights for 2 talkers and not for 3")
-    p.add_argument("--seed", type=int, default=0)
+    _add_clustering_options(p)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.set_defaults(func=cmd_evaluate)
 
