@@ -203,7 +203,7 @@ def main(argv=None) -> int:
                     help="checkpoints to time as well (default: checkpoints/*.pt if present)")
     ap.add_argument("--no-paper", action="store_true", help="skip the paper-config networks")
     ap.add_argument("--models", nargs="+", default=list(PAPER_CONFIGS), choices=list(PAPER_CONFIGS))
-    ap.add_argument("--clusterers", nargs="+", default=["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "oracle"])
+    ap.add_argument("--clusterers", nargs="+", default=["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head", "oracle"])
     ap.add_argument("--separate-clusterer", default="kmeans", help="clusterer for the whole-separate timing")
     ap.add_argument("--threads", type=int, default=None,
                     help="torch.set_num_threads(N); default: leave torch's default (all cores). On a shared "
