@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Held-out test sets used by docs/results.md (unseen synthetic talkers, unseen FSDD talkers, stress tests).
+# Held-out test sets used by docs/results.md (unseen synthetic talkers, unseen FSDD talkers, stress tests)
+# and two validation folders.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m training.data.make_mixtures --corpus synth --root data/synth --split test --n 100 --speakers 2 --out data/mix/synth2_test
@@ -7,3 +8,7 @@ python -m training.data.make_mixtures --corpus synth --root data/synth --split t
 python -m training.data.make_mixtures --corpus fsdd --fsdd-scheme finetune --split test --n 60 --speakers 2 --out data/mix/fsdd2_test
 python -m training.stress_sets long --root data/synth --out data/mix/synth2_long --n 20 --seconds 32
 python -m training.stress_sets noise --base data/mix/synth2_test --out data/mix/synth2_noise --n 100
+# Validation folders (the validation talkers, never the test ones): used to compare training stages
+# and inference settings before anything is run on the test folders above.
+python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 40 --speakers 2 --out data/mix/synth2_valid
+python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 40 --speakers 3 --out data/mix/synth3_valid

@@ -7,13 +7,17 @@
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
 # Targets (each writes checkpoints/NAME.pt and NAME.log.jsonl, all stages' logs joined):
 #   default      20-minute `cpu` stage, 100-minute `cpu_long` stage with the auxiliary clustering
-#                term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures)
-#   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks
+#                term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures),
+#                then 65 + 40 minutes scored by the SI-SNR of the resynthesised voices (`sisnr`)
+#   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks,
+#                then 60 minutes scored by SI-SNR (`sisnr`)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
 #   dpcl         its `cpu_long` profile (35 minutes) warm-started from default.pt
 #   def_upit     its `cpu_long` profile (35 minutes) warm-started from default.pt (fresh mask head)
+# "default.pt" above is the default after its fourth stage (runs/default_stage4.pt): the warm
+# starts were made before the default got its `sisnr` stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
@@ -27,6 +31,11 @@ ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log
   cp "${@: -1}" "checkpoints/$1.pt"
   local s; for s in "${@:2}"; do cat "${s%.pt}.log.jsonl"; done > "checkpoints/$1.log.jsonl"
 }
+sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES: 400-frame chunks scored by the voices' SI-SNR
+  train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
+    --set data.train_items_per_epoch=1600 --set data.mix_seed="$4" --set target='"sisnr"' --set aux_dc_weight=30 \
+    --max-minutes "$5"
+}
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
     --set data.train_items_per_epoch=1600 --set data.mix_seed=3 --max-minutes 55
@@ -38,12 +47,15 @@ default() {
   train danet_blstm runs/default_stage3.pt --profile cpu_long --set init_from='"runs/default_stage2.pt"' \
     --set 'curriculum=[[400,10]]' --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --max-minutes 13
   long400 danet_blstm runs/default_stage4.pt runs/default_stage3.pt
-  ship default runs/default_stage{1,2,3,4}.pt
+  sisnr400 danet_blstm runs/default_stage5.pt runs/default_stage4.pt 15 65
+  sisnr400 danet_blstm runs/default_stage6.pt runs/default_stage5.pt 18 40
+  ship default runs/default_stage{1,2,3,4,5,6}.pt
 }
-danet_3spk() {  # needs the finished default.pt
-  train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"'
+danet_3spk() {  # needs runs/default_stage4.pt from `default`
+  train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"'
   long400 danet_blstm_3spk runs/danet_3spk_stage2.pt runs/danet_3spk_stage1.pt
-  ship danet_3spk runs/danet_3spk_stage{1,2}.pt
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage3.pt runs/danet_3spk_stage2.pt 17 60
+  ship danet_3spk runs/danet_3spk_stage{1,2,3}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
@@ -52,8 +64,8 @@ bgru_gmm() {
     --max-minutes 25
   ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
 }
-adanet() {  # needs the finished default.pt
-  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+adanet() {  # needs runs/default_stage4.pt from `default`
+  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
     --set data.mix_seed=5
   ship adanet runs/adanet_stage1.pt
 }
@@ -63,13 +75,13 @@ dilated_cnn() {
     --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
 }
-dpcl() {  # needs the finished default.pt
-  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+dpcl() {  # needs runs/default_stage4.pt from `default`
+  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
     --set data.mix_seed=6
   ship dpcl runs/dpcl_stage1.pt
 }
-def_upit() {  # needs the finished default.pt
-  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"checkpoints/default.pt"' \
+def_upit() {  # needs runs/default_stage4.pt from `default`
+  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
     --set data.mix_seed=7
   ship def_upit runs/def_upit_stage1.pt
 }

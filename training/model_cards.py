@@ -14,7 +14,8 @@ from sepviz.clusterers import available_clusterers
 
 INTENDED = {
     "default": "Default 2-talker DANet (BLSTM), the app's default; trained with an auxiliary clustering term "
-               "and FSDD real speech of two talkers mixed in.",
+               "and FSDD real speech of two talkers mixed in; its last stages are scored by the SI-SNR of the "
+               "resynthesised voices.",
     "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
     "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
     "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant); "
@@ -69,7 +70,8 @@ def _recipe_line(rec: dict) -> str:
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
     if rec.get("target", "wfm") != "wfm" and rec.get("objective") in ("danet", "adanet"):
-        line += f"; last stage with the `{rec['target']}` (phase-sensitive) reconstruction target"
+        what = {"psa": "phase-sensitive", "sisnr": "SI-SNR of the resynthesised voices"}.get(rec["target"], rec["target"])
+        line += f"; last stage scored by the `{rec['target']}` target ({what})"
     return line
 
 
