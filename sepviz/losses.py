@@ -29,13 +29,17 @@ def masked_reconstruction_error(mix_mag: torch.Tensor, target_masks: torch.Tenso
     return _per_bin_mean(diff ** 2)
 
 
+def reconstruction_loss(mix_mag: torch.Tensor, target_masks: torch.Tensor, est_masks: torch.Tensor) -> torch.Tensor:
+    """``sum_c mean_tf |X (M_c - M_hat_c)|^2`` averaged over the batch, speaker order known."""
+    err = mix_mag.unsqueeze(1) * (target_masks - est_masks)
+    return _per_bin_mean(err ** 2).sum(1).mean()
+
+
 def danet_loss(v: torch.Tensor, mix_mag: torch.Tensor, target_masks: torch.Tensor,
                assignment: torch.Tensor, weights: torch.Tensor, mask: str = "softmax") -> torch.Tensor:
     """DANet reconstruction loss with ideal attractors (speaker order is known: no PIT)."""
     att = ideal_attractors(v, assignment, weights)
-    est = masks_from_attractors(v, att, mask)
-    err = mix_mag.unsqueeze(1) * (target_masks - est)
-    return _per_bin_mean(err ** 2).sum(1).mean()
+    return reconstruction_loss(mix_mag, target_masks, masks_from_attractors(v, att, mask))
 
 
 def si_snr_db(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:

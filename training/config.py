@@ -35,8 +35,8 @@ class TrainConfig:
     objective: str = "danet"
     mask: str = "softmax"
     keep: float = 0.9
-    # danet/adanet reconstruction target: "wfm" (the papers) or "psa" (phase-sensitive: the loss
-    # becomes the complex-spectrum error of the separated voice, closer to SI-SNR)
+    # danet/adanet reconstruction target: "wfm" (the papers), "psa" (phase-sensitive: the
+    # complex-spectrum error of the separated voice) or "sisnr" (the resynthesised voices' SI-SNR)
     target: str = "wfm"
     n_anchors: int = 0
     batch_size: int = 16

@@ -11,8 +11,8 @@ import torch
 
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
-from sepviz.losses import (best_permutation, danet_loss, deep_clustering_loss, negative_si_snr, si_snr_db,
-                           pit_reconstruction_loss, upit_discriminative_loss)
+from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
+                           reconstruction_loss, si_snr_db, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
 
 TARGETS = ("wfm", "psa", "sisnr")
@@ -44,8 +44,11 @@ def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, k
     mag = spec.abs()
     silent = sources.abs().amax(-1) == 0  # (B, C): zero-padded auxiliary speakers
     ibm = ideal_binary_mask(src).masked_fill(silent[..., None, None], 0.0)
-    tgt = {"psa": lambda: phase_sensitive_target(src, spec), "wfm": lambda: wiener_filter_mask(src),
-           "sisnr": lambda: None}[target]()
+    tgt = None  # "sisnr": the loss scores the resynthesised voices, not masks
+    if target == "wfm":
+        tgt = wiener_filter_mask(src)
+    elif target == "psa":
+        tgt = phase_sensitive_target(src, spec)
     return Batch(mag=mag, feats=log_magnitude_features(mag), src_mag=src.abs(), ibm=ibm, target=tgt,
                  weights=salient_weights(mag, keep), spec=spec, sources=sources, present=~silent,
                  stft_cfg=stft_cfg)
@@ -62,20 +65,25 @@ def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch
     return (loss / b.present.sum(1).clamp_min(1)).mean()
 
 
+def reconstruction(b: Batch, est_masks: torch.Tensor, pit: bool) -> torch.Tensor:
+    """Score attractor masks against the batch's target: the voices' SI-SNR, or the masked mixture."""
+    if b.target is None:
+        return waveform_loss(b, est_masks, pit)
+    if pit:
+        return pit_reconstruction_loss(b.mag, b.target, est_masks)
+    return reconstruction_loss(b.mag, b.target, est_masks)
+
+
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
                aux_dc_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
-    if cfg.objective == "danet" and b.target is None:
-        loss = waveform_loss(b, masks_from_attractors(v, att, cfg.mask))
-    elif cfg.objective == "danet":
-        loss = danet_loss(v, b.mag, b.target, b.ibm, b.weights, cfg.mask)
-    elif cfg.objective == "adanet":
-        anchors_att, _, _ = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)
-        est = masks_from_attractors(v, anchors_att, cfg.mask)
-        loss = (waveform_loss(b, est, pit=True) if b.target is None
-                else pit_reconstruction_loss(b.mag, b.target, est))
+    if cfg.objective in ("danet", "adanet"):
+        # DANet: the ideal attractors, speaker order known; ADANet: the anchors' pick, so PIT.
+        pit = cfg.objective == "adanet"
+        est_att = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)[0] if pit else att
+        loss = reconstruction(b, masks_from_attractors(v, est_att, cfg.mask), pit)
     elif b.target is None:
         raise ValueError(f"the sisnr target needs attractor masks; objective {cfg.objective!r} has none")
     elif cfg.objective == "dpcl":

@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default="docs/results.json")
     args = ap.parse_args(argv)
     sets = dict(s.split("=", 1) for s in args.sets)
-    measured = f"{time.strftime('%Y-%m-%d')}, {platform.machine()} CPU"
+    today = time.strftime('%Y-%m-%d')
+    measured = f"{today}, {platform.machine()} CPU"
     lines = ["# Evaluation results", "",
              f"Measured on {platform.machine()} CPU ({platform.processor() or 'unknown'}), "
-             f"{measured.split(',')[0]}, by `python -m training.report` (see each table's command).",
+             f"{today}, by `python -m training.report` (see each table's command).",
              "Mean over the mixtures of each test set; SI-SNRi and SDRi in dB against the mixture; "
              "PESQ narrow-band. Oracles use the same mixtures.", ""]
     everything: dict = {}
