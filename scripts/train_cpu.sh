@@ -31,10 +31,10 @@ ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log
   cp "${@: -1}" "checkpoints/$1.pt"
   local s; for s in "${@:2}"; do cat "${s%.pt}.log.jsonl"; done > "checkpoints/$1.log.jsonl"
 }
-sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES: 400-frame chunks scored by the voices' SI-SNR
+sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES [--set ...]: 400-frame chunks scored by the voices' SI-SNR
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
     --set data.train_items_per_epoch=1600 --set data.mix_seed="$4" --set target='"sisnr"' --set aux_dc_weight=30 \
-    --max-minutes "$5"
+    --max-minutes "$5" "${@:6}"
 }
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \

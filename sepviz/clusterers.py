@@ -200,14 +200,26 @@ def soft_kmeans_attractors(pts: torch.Tensor, c: int, beta: float, iterations: i
     return centers, resp
 
 
+def direction_responsibilities(pts: torch.Tensor, c: int, beta: float = 10.0, iterations: int = 20, seed: int = 0,
+                               weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Soft k-means responsibilities ``(N, C)`` of the embedding *directions* (no gradient).
+
+    The one fit behind the ``soft_kmeans`` clusterer and the trainer's clustered-attractor term,
+    so training scores exactly the attractors the studio will find.  The stiffness is scale-free:
+    distances are measured relative to the directions' mean squared spread.
+    """
+    with torch.no_grad():
+        unit = _unit(pts.detach().float())
+        scale = ((unit - unit.mean(0)) ** 2).sum(1).mean().clamp_min(1e-8)
+        _, resp = soft_kmeans_attractors(unit / scale.sqrt(), c, beta, iterations, seed, weights=weights)
+    return resp
+
+
 def soft_kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
     """Soft k-means on the embedding directions; attractors = responsibility-weighted raw means."""
     pts, w = _fit_subset(emb, salient, ctx)
-    unit = _unit(pts)
-    # Scale-free stiffness: distances are measured relative to the data's mean squared spread.
-    scale = ((unit - unit.mean(0)) ** 2).sum(1).mean().clamp_min(1e-8)
-    _, resp = soft_kmeans_attractors(unit / scale.sqrt(), ctx.n_speakers, ctx.beta, ctx.iterations, ctx.seed,
-                                     weights=None if ctx.fit_weights is None else w)
+    resp = direction_responsibilities(pts, ctx.n_speakers, ctx.beta, ctx.iterations, ctx.seed,
+                                      weights=None if ctx.fit_weights is None else w)
     att = _raw_means(pts, resp)
     return ClusterResult(att, _dot_assign(emb, att), {"beta": ctx.beta, "iterations": ctx.iterations})
 

@@ -66,6 +66,23 @@ def test_fsdd_concatenates_one_speaker(tmp_path, monkeypatch):
     assert all(u.path.exists() and np.array_equal(u.load(), u.audio) for u in cached)
 
 
+@pytest.mark.skipif(shutil.which("sox") is None, reason="sox is needed to shift voices (apt-get install sox)")
+def test_shifted_speakers_are_new_voices_of_the_same_group(tmp_path):
+    utts = corpora.fsdd(_fake_fsdd(tmp_path / "fsdd"), min_seconds=1.0, max_seconds=2.0)
+    copies = corpora.shifted_speakers(utts, 2, seed=0)
+    assert len(copies) == 2 * len(utts)
+    plan = {tag: (cents, tempo) for tag, cents, tempo in synth_corpus.shift_plan("alice", 2, 0)}
+    assert {u.speaker for u in copies if u.group == "alice"} == {f"alice.{t}" for t in plan}
+    assert {u.group for u in copies} == {"alice", "bob"} and len({u.id for u in copies}) == len(copies)
+    src = next(u for u in utts if u.speaker == "alice")
+    for tag, (cents, tempo) in plan.items():
+        out = next(u for u in copies if u.speaker == f"alice.{tag}" and u.name.startswith(src.name))
+        assert abs(len(out.audio) / len(src.audio) - 1 / tempo) < 0.05  # tempo shortens or stretches
+        peak = lambda x: np.argmax(np.abs(np.fft.rfft(x * np.hanning(len(x)))))
+        ratio = peak(out.audio[:SR // 2]) / peak(src.audio[:SR // 2])
+        assert abs(1200 * np.log2(ratio) - cents) < 60  # the pitch moved by the planned cents
+
+
 def test_fsdd_default_location():
     assert corpora.DEFAULT_FSDD == corpora.REPO_ROOT.parent / "shared" / "data" / "fsdd"
 

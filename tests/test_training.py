@@ -171,6 +171,36 @@ def test_sisnr_target_scores_the_resynthesised_voices(objective):
     assert waveform_loss(b, swapped) > 0
 
 
+def test_clustered_attractors_are_what_soft_kmeans_finds():
+    """Embeddings that point one way per talker: the clustered attractors are the ideal ones (in
+    some order), a spare slot for an absent talker stays zero, and the term trains the network."""
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig, ideal_attractors
+    from sepviz.features import StftConfig
+    from training.objectives import batch_loss, clustered_attractors, make_batch
+
+    mix, src = ToneMixes(2)[0]
+    src3 = torch.cat([src, torch.zeros_like(src[:1])])  # a 3-slot item with one absent talker
+    b = make_batch(mix[None], src3[None], StftConfig(), 0.9, target="sisnr")
+    g = torch.Generator().manual_seed(0)
+    v = torch.einsum("bctf,ck->btfk", b.ibm, torch.eye(3, 4) * 3) + 0.05 * torch.randn(*b.ibm.shape[:1], *b.ibm.shape[2:], 4, generator=g)
+    got = clustered_attractors(v, b)[0]
+    want = ideal_attractors(v, b.ibm, b.weights)[0]
+    assert got[2].abs().sum() == 0 and want[2].abs().sum() == 0
+    order = [int((want[:2] @ got[c]).argmax()) for c in range(2)]
+    assert sorted(order) == [0, 1]
+    torch.testing.assert_close(got[:2], want[order], atol=0.05, rtol=0.05)
+
+    torch.manual_seed(0)
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1}))
+    b2 = make_batch(mix[None], src[None], StftConfig(), 0.9, target="sisnr")
+    plain, _ = batch_loss(model, b2)
+    both, _ = batch_loss(model, b2, clustered_weight=1.0)
+    both.backward()
+    assert torch.isfinite(both) and both != plain
+    assert all(p.grad is not None for p in model.net.parameters())
+
+
 def test_sisnr_target_is_refused_for_objectives_without_attractor_masks():
     from sepviz.checkpoint import build_danet
     from sepviz.danet import DANetConfig

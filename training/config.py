@@ -25,6 +25,7 @@ class DataConfig:
     # training mixtures; a warm-started stage sets a new one to see fresh mixtures (None = seed)
     mix_seed: int | None = None
     finetune_fsdd_fraction: float = 0.0  # share of training mixtures drawn from FSDD real speech
+    fsdd_shifts: int = 0               # pitch/tempo-shifted copies of each FSDD fine-tuning talker
 
 
 @dataclass
@@ -53,6 +54,10 @@ class TrainConfig:
     # The reconstruction loss alone never asks embeddings to form clusters (ideal attractors are
     # given); this term does, so test-time k-means finds the attractors the masks were trained on.
     aux_dc_weight: float = 0.0
+    # danet/adanet: weight of a second reconstruction term whose attractors come from soft k-means
+    # on the embeddings (as in the studio), scored with PIT.  Ideal attractors are what the papers
+    # train with; this term trains the embeddings on the attractors the clusterer really finds.
+    clustered_weight: float = 0.0
     init_from: str = ""                # start from this checkpoint's weights (same architecture)
     profile: str = ""                  # the recipe's profile table applied (kept for model cards)
     seed: int = 0

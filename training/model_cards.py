@@ -72,6 +72,8 @@ def _recipe_line(rec: dict) -> str:
     if rec.get("target", "wfm") != "wfm" and rec.get("objective") in ("danet", "adanet"):
         what = {"psa": "phase-sensitive", "sisnr": "SI-SNR of the resynthesised voices"}.get(rec["target"], rec["target"])
         line += f"; last stage scored by the `{rec['target']}` target ({what})"
+    if rec.get("clustered_weight"):
+        line += f", plus the same for the attractors soft k-means finds (weight {rec['clustered_weight']:g}, PIT)"
     return line
 
 
@@ -90,7 +92,9 @@ def card(path: Path, results: dict) -> str:
              f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {t.get('best_valid_loss', float('nan')):.4f}",
              f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
              f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
-             + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures)"
+             + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures"
+                + (f", each with {data['fsdd_finetune']['shifted_copies_per_talker']} pitch/tempo-shifted copies"
+                   if data["fsdd_finetune"].get("shifted_copies_per_talker") else "") + ")"
                 if data.get("fsdd_finetune") else ""),
              _recipe_line(t.get("recipe") or {})]
     history = _history_line(training_stages(path.with_suffix(".log.jsonl")))

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
+from sepviz.clusterers import direction_responsibilities
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
@@ -74,8 +75,31 @@ def reconstruction(b: Batch, est_masks: torch.Tensor, pit: bool) -> torch.Tensor
     return reconstruction_loss(b.mag, b.target, est_masks)
 
 
+def clustered_attractors(v: torch.Tensor, b: Batch, fit_bins: int = 4000) -> torch.Tensor:
+    """The attractors test-time soft k-means finds, ``(B, C, K)``, each in an arbitrary order.
+
+    The fit itself (responsibilities of the salient bins' directions) carries no gradient; the
+    attractors are the responsibility-weighted means of the raw embeddings, so the loss pulls each
+    talker's bins towards the attractor the clusterer gave them.  An item with fewer talkers than
+    ``C`` gets zero attractors in the spare slots, as the ideal attractors do for absent talkers.
+    """
+    vf = v.reshape(v.shape[0], -1, v.shape[-1])
+    out = torch.zeros(v.shape[0], b.ibm.shape[1], v.shape[-1], dtype=v.dtype, device=v.device)
+    g = torch.Generator().manual_seed(0)
+    for i in range(v.shape[0]):
+        pts = vf[i][b.weights[i].reshape(-1) > 0]
+        if pts.shape[0] > fit_bins:  # a random subsample, as the studio fits on one: same means, 10x faster
+            pts = pts[torch.randperm(pts.shape[0], generator=g)[:fit_bins].to(pts.device)]
+        n = int(b.present[i].sum())
+        if pts.shape[0] < n or n == 0:
+            continue  # nothing loud to cluster: the ideal term still trains this item
+        resp = direction_responsibilities(pts, n).to(pts.dtype)
+        out[i, :n] = resp.t() @ pts / resp.sum(0).clamp_min(1e-8).unsqueeze(1)
+    return out
+
+
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
-               aux_dc_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+               aux_dc_weight: float = 0.0, clustered_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
@@ -84,6 +108,9 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
         pit = cfg.objective == "adanet"
         est_att = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)[0] if pit else att
         loss = reconstruction(b, masks_from_attractors(v, est_att, cfg.mask), pit)
+        if clustered_weight:  # also score the attractors soft k-means finds (order unknown: PIT)
+            clustered = masks_from_attractors(v, clustered_attractors(v, b), cfg.mask)
+            loss = loss + clustered_weight * reconstruction(b, clustered, pit=True)
     elif b.target is None:
         raise ValueError(f"the sisnr target needs attractor masks; objective {cfg.objective!r} has none")
     elif cfg.objective == "dpcl":

@@ -70,11 +70,14 @@ def build_datasets(cfg: TrainConfig):
         fs = corpora.fsdd()
         fs_train = splits.split_utterances(fs, "train", fsdd_scheme="finetune")
         fs_valid = splits.split_utterances(fs, "valid", fsdd_scheme="finetune")
+        if d.fsdd_shifts:
+            fs_train = fs_train + corpora.shifted_speakers(fs_train, d.fsdd_shifts, seed=d.seed)
         # FSDD speakers also join the synthetic pool, so real voices meet synthetic ones too.
         train_pools = [(parts["train"] + fs_train, 1.0 - d.finetune_fsdd_fraction), (fs_train, d.finetune_fsdd_fraction)]
         valid_pools = [(parts["valid"], 1.0 - d.finetune_fsdd_fraction), (fs_valid, d.finetune_fsdd_fraction)]
-        summary["fsdd_finetune"] = {"fraction": d.finetune_fsdd_fraction, "speakers": sorted({u.speaker for u in fs_train}),
-                                    "utterances": len(fs_train), "scheme": "finetune (test speakers held out)"}
+        summary["fsdd_finetune"] = {"fraction": d.finetune_fsdd_fraction, "speakers": sorted({u.group or u.speaker for u in fs_train}),
+                                    "utterances": len(fs_train), "scheme": "finetune (test speakers held out)",
+                                    "shifted_copies_per_talker": d.fsdd_shifts}
     mix_seed = d.seed if d.mix_seed is None else d.mix_seed
     train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode)
     valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)

@@ -122,7 +122,7 @@ class Trainer:
         b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight,
-                              aux_dc_weight=self.cfg.aux_dc_weight)
+                              aux_dc_weight=self.cfg.aux_dc_weight, clustered_weight=self.cfg.clustered_weight)
 
     def train_epoch(self, frames: int) -> float:
         self.model.train()

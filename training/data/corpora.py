@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from math import gcd
 from pathlib import Path
@@ -161,6 +161,27 @@ def _fsdd_cached(rec_dir: str, seed: int, min_s: float, max_s: float, gap_ms: tu
                 utt.path = path
             out.append(utt)
     return tuple(out)
+
+
+def shifted_speakers(utterances: list[Utterance], n_shifts: int, seed: int = 0) -> list[Utterance]:
+    """Pitch/tempo-shifted copies of every speaker, as the synthetic corpus makes of its voices.
+
+    FSDD gives only two talkers to fine-tune on; a shifted copy of a real recording is a new
+    voice recorded in the same room, so real speech meets more than one pair of voices.  Copies
+    keep their source's ``group``, so they never cross a split.  Needs sox.
+    """
+    from training.data.synth_corpus import shift_plan, sox_shift
+
+    out = []
+    for spk in sorted({u.speaker for u in utterances}):
+        mine = [u for u in utterances if u.speaker == spk]
+        for tag, cents, tempo in shift_plan(spk, n_shifts, seed):
+            for u in mine:
+                audio = u.audio if u.audio is not None else load_audio(u.path)
+                out.append(replace(u, speaker=f"{spk}.{tag}", path=None, audio=sox_shift(audio, cents, tempo),
+                                   sample_rate=SAMPLE_RATE, group=u.group or spk,
+                                   name=f"{u.name or u.id}.{tag}"))
+    return out
 
 
 def _speakers_txt(root: Path) -> dict[str, str]:

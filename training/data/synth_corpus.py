@@ -102,17 +102,33 @@ def base_voices(seed: int = 0) -> list[Talker]:
     return out
 
 
-def shifted_copies(base: Talker, n_shifts: int, seed: int) -> list[Talker]:
-    """Base voice plus `n_shifts` copies alternating down/up by 300-500 cents, tempo 0.9-1.1."""
-    rng = np.random.default_rng(stable_seed(seed, "shift", base.speaker))
-    out = [base]
+def shift_plan(speaker: str, n_shifts: int, seed: int) -> list[tuple[str, int, float]]:
+    """``(tag, cents, tempo)`` of each shifted copy of one voice: alternating down/up by 300-500
+    cents (later copies step further out), tempo 0.9-1.1; seeded by the speaker's name."""
+    rng = np.random.default_rng(stable_seed(seed, "shift", speaker))
+    out = []
     for k in range(n_shifts):
         sign = -1 if k % 2 == 0 else 1
-        cents = sign * min(int(rng.integers(300, 501)) + 150 * (k // 2), 800)  # later copies step further out
+        cents = sign * min(int(rng.integers(300, 501)) + 150 * (k // 2), 800)
         tempo = round(float(rng.uniform(0.9, 1.1)), 3)
-        tag = f"{'up' if cents > 0 else 'dn'}{abs(cents)}"
-        out.append(replace(base, speaker=f"{base.speaker}.{tag}", pitch_cents=cents, tempo=tempo))
+        out.append((f"{'up' if cents > 0 else 'dn'}{abs(cents)}", cents, tempo))
     return out
+
+
+def shifted_copies(base: Talker, n_shifts: int, seed: int) -> list[Talker]:
+    """Base voice plus `n_shifts` pitch/tempo-shifted copies (:func:`shift_plan`)."""
+    return [base] + [replace(base, speaker=f"{base.speaker}.{tag}", pitch_cents=cents, tempo=tempo)
+                     for tag, cents, tempo in shift_plan(base.speaker, n_shifts, seed)]
+
+
+def sox_shift(audio: np.ndarray, pitch_cents: int = 0, tempo: float = 1.0, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """Pitch/tempo-shift an in-memory signal with sox (the effects the corpus's copies get)."""
+    raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1"]
+    effects = (["pitch", str(pitch_cents)] if pitch_cents else []) + (["tempo", str(tempo)] if tempo != 1.0 else [])
+    cmd = ["sox", *raw, "-r", str(sr), "-", *raw, "-", *effects]
+    out = subprocess.run(cmd, input=np.ascontiguousarray(audio, dtype=np.float32).tobytes(),
+                         capture_output=True, check=True).stdout
+    return np.frombuffer(out, dtype=np.float32).copy()
 
 
 @lru_cache(maxsize=None)
