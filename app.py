@@ -31,6 +31,7 @@ import numpy as np
 
 from sepviz import viz
 from sepviz.checkpoint import summarize_metrics
+from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.errors import SepvizError, SepvizInputError
 from sepviz.examples import Example, cache_dir, examples_dir, list_atlas_examples, list_examples
 
@@ -657,12 +658,12 @@ class Studio:
                                                   f"{model or self.default_model}")
         return fig
 
-    def api_separate(self, audio, model=None, clusterer="kmeans", n_speakers="2"):
+    def api_separate(self, audio, model=None, clusterer=DEFAULT_CLUSTERER, n_speakers="2"):
         """API: one audio file in, the separated voices out (three outputs; unused ones None)."""
         if not audio:
             raise gr.Error("send an audio file")
         emb, emb_key, _ = self.get_embedding(audio, model or self.default_model, None)
-        sep, key = self.get_separation(emb, emb_key, clusterer or "kmeans", n_speakers or "2", 10.0, None, None)
+        sep, key = self.get_separation(emb, emb_key, clusterer or DEFAULT_CLUSTERER, n_speakers or "2", 10.0, None, None)
         paths = self.voice_files(sep, key)
         return tuple(paths[i] if i < len(paths) else None for i in range(MAX_VOICES))
 
@@ -780,9 +781,11 @@ def build_demo(studio: Studio) -> gr.Blocks:
                     rescan = gr.Button("↻", scale=0, min_width=40, size="sm")
                 with gr.Accordion("Model card", open=False):
                     card = gr.Markdown(studio.model_card(default), elem_classes="sv-card")
-                clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value="kmeans",
+                clusterer0 = DEFAULT_CLUSTERER if DEFAULT_CLUSTERER in clusterers0 else clusterers0[0]
+                clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value=clusterer0,
                                         label="Clusterer (attractor estimator)", elem_id="sv-clusterer")
-                beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β", visible=False)
+                beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β",
+                                 visible=clusterer0 == "soft_kmeans")
                 fit_weighting = gr.Radio(FIT_WEIGHTING_CHOICES, value="auto", label="Loud bins count more in the fit",
                                          info="k-means, soft k-means, tied GMM: weight each bin by log(1 + loudness)",
                                          elem_id="sv-loud")
@@ -853,7 +856,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
             api_audio = gr.Audio(type="filepath", sources=["upload"], label="audio")
             api_model = gr.Dropdown(choices=models or [""], value=default or "", label="model",
                                     allow_custom_value=True)
-            api_clusterer = gr.Dropdown(choices=[c for c in ALL_CLUSTERERS if c != "oracle"], value="kmeans",
+            api_clusterer = gr.Dropdown(choices=[c for c in ALL_CLUSTERERS if c != "oracle"], value=DEFAULT_CLUSTERER,
                                         label="clusterer")
             api_n = gr.Dropdown(choices=N_SPEAKERS, value="2", label="n_speakers")
             api_out = [gr.Audio(type="filepath", label=f"voice {i + 1}") for i in range(MAX_VOICES)]
@@ -881,7 +884,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
             names = studio.clusterers_for(model_name, has) if studio.models else ["kmeans"]
             choices = [(CLUSTERER_LABELS[c], c) for c in names]
             sel = [c for c in (selected or []) if c in names] or [c for c in ("kmeans", "gmm") if c in names]
-            return (gr.update(choices=choices, value=current if current in names else "kmeans"),
+            return (gr.update(choices=choices, value=current if current in names else DEFAULT_CLUSTERER),
                     gr.update(choices=choices, value=sel))
 
         choice_io = dict(inputs=[model, *refs, clusterer, compare_set], outputs=[clusterer, compare_set], **ui)

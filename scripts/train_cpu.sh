@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Train the shipped checkpoints on a 2-core CPU, one thread per run.
 #
-#   bash scripts/train_cpu.sh                      # everything: two streams, about 6 hours
+#   bash scripts/train_cpu.sh                      # everything: two streams, about 8 hours
 #   bash scripts/train_cpu.sh bgru_gmm adanet      # named checkpoints only, one after another
 #
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
 # Targets (each writes checkpoints/NAME.pt and NAME.log.jsonl, all stages' logs joined):
 #   default      20-minute `cpu` stage, 100-minute `cpu_long` stage with the auxiliary clustering
 #                term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures),
-#                then 65 + 40 minutes scored by the SI-SNR of the resynthesised voices (`sisnr`)
+#                then 65 + 40 minutes scored by the SI-SNR of the resynthesised voices (`sisnr`),
+#                then 70 + 50 minutes that also score the attractors soft k-means finds
+#                (`clustered_weight`), the last with shifted copies of the FSDD talkers (`fsdd_shifts`)
 #   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks,
-#                then 60 minutes scored by SI-SNR (`sisnr`)
+#                then 60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight`
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -49,13 +51,18 @@ default() {
   long400 danet_blstm runs/default_stage4.pt runs/default_stage3.pt
   sisnr400 danet_blstm runs/default_stage5.pt runs/default_stage4.pt 15 65
   sisnr400 danet_blstm runs/default_stage6.pt runs/default_stage5.pt 18 40
-  ship default runs/default_stage{1,2,3,4,5,6}.pt
+  sisnr400 danet_blstm runs/default_stage7.pt runs/default_stage6.pt 19 70 --set clustered_weight=1.0
+  sisnr400 danet_blstm runs/default_stage8.pt runs/default_stage7.pt 21 50 --set clustered_weight=1.0 \
+    --set data.fsdd_shifts=4
+  ship default runs/default_stage{1,2,3,4,5,6,7,8}.pt
 }
 danet_3spk() {  # needs runs/default_stage4.pt from `default`
   train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"'
   long400 danet_blstm_3spk runs/danet_3spk_stage2.pt runs/danet_3spk_stage1.pt
   sisnr400 danet_blstm_3spk runs/danet_3spk_stage3.pt runs/danet_3spk_stage2.pt 17 60
-  ship danet_3spk runs/danet_3spk_stage{1,2,3}.pt
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage4.pt runs/danet_3spk_stage3.pt 20 70 --set clustered_weight=1.0
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage5.pt runs/danet_3spk_stage4.pt 22 50 --set clustered_weight=1.0
+  ship danet_3spk runs/danet_3spk_stage{1,2,3,4,5}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

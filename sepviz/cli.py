@@ -395,7 +395,7 @@ def cmd_info(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .clusterers import CLUSTERERS
+    from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER
     from .separate import FIT_WEIGHTINGS
 
     ap = _Parser(prog="sepviz", description="Separate 2-3 talker mixtures with the Deep Attractor Network family.")
@@ -417,8 +417,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: {DEFAULT_CHECKPOINT})")
-    p.add_argument("--clusterer", default="kmeans", choices=[c for c in CLUSTERERS if c != "oracle"],
-                   help="attractor estimator (default: kmeans)")
+    p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=[c for c in CLUSTERERS if c != "oracle"],
+                   help=f"attractor estimator (default: {DEFAULT_CLUSTERER})")
     p.add_argument("--n-speakers", type=_n_speakers, default=2, metavar="{2,3,auto}",
                    help="number of talkers (default: 2)")
     p.add_argument("--out", default="separated", help="output folder (default: ./separated)")

@@ -30,6 +30,10 @@ import torch
 from .danet import DANet, anchor_attractors, ideal_attractors
 from .errors import SepvizInputError
 
+# What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the best or
+# level-best fitted clusterer of every shipped model on the held-out tables (docs/results.md), the
+# one the shipped DANets' last stages train with (`clustered_weight`), and as fast as k-means.
+DEFAULT_CLUSTERER = "soft_kmeans"
 MAX_FIT_BINS = 30000  # k-means / GMM fit on a seeded subsample: same attractors, bounded time
 
 

@@ -17,7 +17,7 @@ import torch
 
 from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
-from .clusterers import ClusterContext, ClusterResult, run_clusterer
+from .clusterers import DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
@@ -246,7 +246,7 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
     return max(2, c), res
 
 
-def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
+def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
                        seed: int = 0, beta: float = 10.0, iterations: int = 20,
                        references: list[np.ndarray] | None = None, weighting: str = "auto") -> Separation:
     """Cluster cached embeddings, build masks, and resynthesise the voices with the mixture phase.
@@ -298,7 +298,7 @@ def separate_embedding(emb: Embedding, clusterer: str = "kmeans", n_speakers: in
                       warnings=warnings)
 
 
-def separate(audio, sr: int | None, checkpoint, clusterer: str = "kmeans", n_speakers: int | None = 2, *,
+def separate(audio, sr: int | None, checkpoint, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
              keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
              beta: float = 10.0, references: list[np.ndarray] | None = None,
              weighting: str = "auto") -> Separation:
