@@ -146,11 +146,11 @@ def capture(url: str, out: Path, example: str, log=print) -> list[Path]:
         wait(d, "#sv-run", 60)
         pick_dropdown(d, "sv-example", example)
         wait_text(d, ".sv-status", "voices", 120)
-        # k-means, the default clusterer (and the best with the shipped default model); the GMM
-        # and its ellipses are on the Compare shot
+        # soft k-means, the default clusterer (sepviz.clusterers.DEFAULT_CLUSTERER); the GMM and
+        # its ellipses are on the Compare shot
         d.find_element(By.XPATH, "//label[.//span[text()='true speaker']]").click()
         time.sleep(0.5)
-        wait_text(d, ".sv-status", "k-means", 60)
+        wait_text(d, ".sv-status", "soft k-means", 60)
         wait(d, "#sv-embedding .js-plotly-plot", 60)
         time.sleep(3)
         shots.append(out / "separate.png")
