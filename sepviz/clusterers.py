@@ -214,11 +214,12 @@ def direction_responsibilities(pts: torch.Tensor, c: int, beta: float = 10.0, it
     so training scores exactly the attractors the studio will find.  The stiffness is scale-free:
     distances are measured relative to the directions' mean squared spread.
     """
-    with torch.no_grad():
-        unit = _unit(pts.detach().float())
+    with torch.no_grad():  # fitted on the CPU (its seeded start draws there); a few thousand points
+        unit = _unit(pts.detach().float().cpu())
         scale = ((unit - unit.mean(0)) ** 2).sum(1).mean().clamp_min(1e-8)
-        _, resp = soft_kmeans_attractors(unit / scale.sqrt(), c, beta, iterations, seed, weights=weights)
-    return resp
+        _, resp = soft_kmeans_attractors(unit / scale.sqrt(), c, beta, iterations, seed,
+                                         weights=None if weights is None else weights.detach().float().cpu())
+    return resp.to(pts.device)
 
 
 def soft_kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:

@@ -201,6 +201,18 @@ def test_clustered_attractors_are_what_soft_kmeans_finds():
     assert all(p.grad is not None for p in model.net.parameters())
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_clustered_attractors_on_the_gpu_match_the_cpu():
+    from sepviz.features import StftConfig
+    from training.objectives import clustered_attractors, make_batch
+
+    mix, src = ToneMixes(2)[0]
+    b = make_batch(mix[None], src[None], StftConfig(), 0.9, target="sisnr")
+    v = torch.randn(*b.ibm.shape[:1], *b.ibm.shape[2:], 4, generator=torch.Generator().manual_seed(0))
+    bc = make_batch(mix[None].cuda(), src[None].cuda(), StftConfig(), 0.9, target="sisnr")
+    torch.testing.assert_close(clustered_attractors(v.cuda(), bc).cpu(), clustered_attractors(v, b), atol=1e-4, rtol=1e-4)
+
+
 def test_sisnr_target_is_refused_for_objectives_without_attractor_masks():
     from sepviz.checkpoint import build_danet
     from sepviz.danet import DANetConfig
