@@ -170,8 +170,12 @@ def shifted_speakers(utterances: list[Utterance], n_shifts: int, seed: int = 0) 
     voice recorded in the same room, so real speech meets more than one pair of voices.  Copies
     keep their source's ``group``, so they never cross a split.  Needs sox.
     """
+    import shutil
+
     from training.data.synth_corpus import shift_plan, sox_shift
 
+    if n_shifts > 0 and shutil.which("sox") is None:
+        raise RuntimeError("shifted copies of speakers need sox: apt-get install sox (or set data.fsdd_shifts = 0)")
     out = []
     for spk in sorted({u.speaker for u in utterances}):
         mine = [u for u in utterances if u.speaker == spk]
