@@ -113,7 +113,7 @@ def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
     return ClusterResult(centers, _dot_assign(emb, centers), {"inertia": float(km.inertia_)})
 
 
-def _raw_means(pts: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
+def raw_means(pts: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
     """Attractors as (soft) means of the raw embeddings: ``resp (N, C)``, ``pts (N, K)`` -> ``(C, K)``."""
     return resp.t() @ pts / resp.sum(0).clamp_min(1e-8).unsqueeze(1)
 
@@ -149,7 +149,7 @@ def _gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext, covarian
         warnings.simplefilter("ignore")
         gm.fit(unit)
         resp = torch.as_tensor(gm.predict_proba(unit), dtype=torch.float32)
-    att = _raw_means(pts, resp)
+    att = raw_means(pts, resp)
     covs = []
     for c in range(ctx.n_speakers):
         d = pts - att[c]
@@ -227,7 +227,7 @@ def soft_kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -
     pts, w = _fit_subset(emb, salient, ctx)
     resp = direction_responsibilities(pts, ctx.n_speakers, ctx.beta, ctx.iterations, ctx.seed,
                                       weights=None if ctx.fit_weights is None else w)
-    att = _raw_means(pts, resp)
+    att = raw_means(pts, resp)
     return ClusterResult(att, _dot_assign(emb, att), {"beta": ctx.beta, "iterations": ctx.iterations})
 
 

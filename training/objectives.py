@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sepviz.clusterers import direction_responsibilities
+from sepviz.clusterers import direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
@@ -94,7 +94,7 @@ def clustered_attractors(v: torch.Tensor, b: Batch, fit_bins: int = 4000) -> tor
         if pts.shape[0] < n or n == 0:
             continue  # nothing loud to cluster: the ideal term still trains this item
         resp = direction_responsibilities(pts, n).to(pts.dtype)
-        out[i, :n] = resp.t() @ pts / resp.sum(0).clamp_min(1e-8).unsqueeze(1)
+        out[i, :n] = raw_means(pts, resp)
     return out
 
 

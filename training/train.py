@@ -66,6 +66,8 @@ def build_datasets(cfg: TrainConfig):
                "train": splits.describe(parts["train"]), "valid": splits.describe(parts["valid"]),
                "split": "speaker-disjoint (training.data.splits)",
                "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch}
+    if d.fsdd_shifts and not d.finetune_fsdd_fraction > 0:
+        raise ValueError("data.fsdd_shifts copies the FSDD fine-tuning talkers: set data.finetune_fsdd_fraction > 0 too")
     if d.finetune_fsdd_fraction > 0:
         fs = corpora.fsdd()
         fs_train = splits.split_utterances(fs, "train", fsdd_scheme="finetune")

@@ -121,11 +121,15 @@ def shifted_copies(base: Talker, n_shifts: int, seed: int) -> list[Talker]:
                      for tag, cents, tempo in shift_plan(base.speaker, n_shifts, seed)]
 
 
+def _sox_effects(pitch_cents: int, tempo: float) -> list[str]:
+    """sox effect arguments of one pitch/tempo shift (none for an unshifted voice)."""
+    return (["pitch", str(pitch_cents)] if pitch_cents else []) + (["tempo", str(tempo)] if tempo != 1.0 else [])
+
+
 def sox_shift(audio: np.ndarray, pitch_cents: int = 0, tempo: float = 1.0, sr: int = SAMPLE_RATE) -> np.ndarray:
     """Pitch/tempo-shift an in-memory signal with sox (the effects the corpus's copies get)."""
     raw = ["-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1"]
-    effects = (["pitch", str(pitch_cents)] if pitch_cents else []) + (["tempo", str(tempo)] if tempo != 1.0 else [])
-    cmd = ["sox", *raw, "-r", str(sr), "-", *raw, "-", *effects]
+    cmd = ["sox", *raw, "-r", str(sr), "-", *raw, "-", *_sox_effects(pitch_cents, tempo)]
     out = subprocess.run(cmd, input=np.ascontiguousarray(audio, dtype=np.float32).tobytes(),
                          capture_output=True, check=True).stdout
     return np.frombuffer(out, dtype=np.float32).copy()
@@ -226,9 +230,8 @@ def trim_and_normalise(x: np.ndarray, sr: int = SAMPLE_RATE) -> np.ndarray:
 
 def postprocess(raw: Path, out: Path, pitch_cents: int = 0, tempo: float = 1.0) -> float:
     """Shift/resample with sox, trim, normalise, write PCM16 atomically; returns duration in s."""
-    effects = (["pitch", str(pitch_cents)] if pitch_cents else []) + (["tempo", str(tempo)] if tempo != 1.0 else [])
     cmd = ["sox", str(raw), "-t", "raw", "-e", "floating-point", "-b", "32", "-c", "1", "-",
-           *effects, "rate", "-v", str(SAMPLE_RATE)]
+           *_sox_effects(pitch_cents, tempo), "rate", "-v", str(SAMPLE_RATE)]
     audio = np.frombuffer(subprocess.run(cmd, capture_output=True, check=True).stdout, dtype=np.float32)
     y = trim_and_normalise(audio.astype(np.float64))
     out.parent.mkdir(parents=True, exist_ok=True)
