@@ -5,7 +5,7 @@
 # docs/results_parts/<part>.json exists is reused: delete it to evaluate that part again.
 cd "$(dirname "$0")/.."
 set -euo pipefail
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+source scripts/cpu_env.sh
 report() { local part=$1; shift; [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
 report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report 3spk --checkpoints checkpoints/danet_3spk.pt --sets synth3_unseen=data/mix/synth3_test synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25

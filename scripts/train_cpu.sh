@@ -23,7 +23,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
-export OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE
+source scripts/cpu_env.sh  # one thread per run, freed memory kept in the process
 
 train() {  # train RECIPE OUT [args...]: a fresh log per stage in runs/
   rm -f "${2%.pt}.log.jsonl"
@@ -54,7 +54,9 @@ default() {
   sisnr400 danet_blstm runs/default_stage7.pt runs/default_stage6.pt 19 70 --set clustered_weight=1.0
   sisnr400 danet_blstm runs/default_stage8.pt runs/default_stage7.pt 21 50 --set clustered_weight=1.0 \
     --set data.fsdd_shifts=4
-  ship default runs/default_stage{1,2,3,4,5,6,7,8}.pt
+  sisnr400 danet_blstm runs/default_stage9.pt runs/default_stage8.pt 23 100 --set clustered_weight=1.0 \
+    --set data.fsdd_shifts=4
+  ship default runs/default_stage{1,2,3,4,5,6,7,8,9}.pt
 }
 danet_3spk() {  # needs runs/default_stage4.pt from `default`
   train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"'
@@ -62,7 +64,8 @@ danet_3spk() {  # needs runs/default_stage4.pt from `default`
   sisnr400 danet_blstm_3spk runs/danet_3spk_stage3.pt runs/danet_3spk_stage2.pt 17 60
   sisnr400 danet_blstm_3spk runs/danet_3spk_stage4.pt runs/danet_3spk_stage3.pt 20 70 --set clustered_weight=1.0
   sisnr400 danet_blstm_3spk runs/danet_3spk_stage5.pt runs/danet_3spk_stage4.pt 22 50 --set clustered_weight=1.0
-  ship danet_3spk runs/danet_3spk_stage{1,2,3,4,5}.pt
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage6.pt runs/danet_3spk_stage5.pt 24 100 --set clustered_weight=2.0
+  ship danet_3spk runs/danet_3spk_stage{1,2,3,4,5,6}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
