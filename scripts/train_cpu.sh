@@ -54,9 +54,7 @@ default() {
   sisnr400 danet_blstm runs/default_stage7.pt runs/default_stage6.pt 19 70 --set clustered_weight=1.0
   sisnr400 danet_blstm runs/default_stage8.pt runs/default_stage7.pt 21 50 --set clustered_weight=1.0 \
     --set data.fsdd_shifts=4
-  sisnr400 danet_blstm runs/default_stage9.pt runs/default_stage8.pt 23 100 --set clustered_weight=1.0 \
-    --set data.fsdd_shifts=4
-  ship default runs/default_stage{1,2,3,4,5,6,7,8,9}.pt
+  ship default runs/default_stage{1,2,3,4,5,6,7,8}.pt
 }
 danet_3spk() {  # needs runs/default_stage4.pt from `default`
   train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"'
