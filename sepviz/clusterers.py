@@ -114,8 +114,9 @@ def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
 
 
 def raw_means(pts: torch.Tensor, resp: torch.Tensor) -> torch.Tensor:
-    """Attractors as (soft) means of the raw embeddings: ``resp (N, C)``, ``pts (N, K)`` -> ``(C, K)``."""
-    return resp.t() @ pts / resp.sum(0).clamp_min(1e-8).unsqueeze(1)
+    """Attractors as (soft) means of the raw embeddings: ``resp (N, C)``, ``pts (N, K)`` -> ``(C, K)``
+    (leading batch dimensions allowed)."""
+    return resp.transpose(-1, -2) @ pts / resp.sum(-2).clamp_min(1e-8).unsqueeze(-1)
 
 
 def _gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext, covariance_type: str) -> ClusterResult:
@@ -195,14 +196,17 @@ def soft_kmeans_attractors(pts: torch.Tensor, c: int, beta: float, iterations: i
 
     Large ``beta`` approaches hard k-means; small ``beta`` blurs every attractor toward the mean.
     ``weights (N,)`` make some points count more in the centre updates.
-    Returns ``(attractors (C, K), responsibilities (N, C))``.
+    Returns ``(attractors (C, K), responsibilities (N, C))``.  Leading batch dimensions are
+    allowed (``pts (B, N, K)``, ``init (B, C, K)``, ``weights (B, N)``): one fit per item, in one go.
     """
+    if init is None and pts.dim() != 2:
+        raise ValueError("a batched soft k-means fit needs its start (init)")
     centers = _farthest_point_init(pts.detach(), c, seed, weights) if init is None else init
     resp = None
     for _ in range(max(1, iterations)):
-        resp = torch.softmax(-beta * torch.cdist(pts, centers) ** 2, dim=1)
-        wr = resp if weights is None else resp * weights.unsqueeze(1)
-        centers = wr.t() @ pts / (wr.sum(0).unsqueeze(1) + 1e-8)
+        resp = torch.softmax(-beta * torch.cdist(pts, centers) ** 2, dim=-1)
+        wr = resp if weights is None else resp * weights.unsqueeze(-1)
+        centers = wr.transpose(-1, -2) @ pts / (wr.sum(-2).unsqueeze(-1) + 1e-8)
     return centers, resp
 
 
@@ -220,6 +224,28 @@ def direction_responsibilities(pts: torch.Tensor, c: int, beta: float = 10.0, it
         _, resp = soft_kmeans_attractors(unit / scale.sqrt(), c, beta, iterations, seed,
                                          weights=None if weights is None else weights.detach().float().cpu())
     return resp.to(pts.device)
+
+
+def batched_direction_responsibilities(pts: torch.Tensor, lengths: torch.Tensor, c: int, beta: float = 10.0,
+                                       iterations: int = 20, seed: int = 0) -> torch.Tensor:
+    """:func:`direction_responsibilities` for a batch of padded items, ``pts (B, N, K)`` of which
+    item ``i`` holds ``lengths[i]`` points: responsibilities ``(B, N, C)``, zero on the padding.
+
+    The trainer fits every item of a batch; one batched fit runs where the embeddings are (a GPU
+    step no longer waits on a per-item loop on the CPU).  Each item gets the same seeded start as
+    the per-item fit, and the same answer up to rounding.
+    """
+    with torch.no_grad():
+        n = pts.shape[1]
+        valid = (torch.arange(n, device=pts.device) < lengths.to(pts.device).unsqueeze(1)).float()  # (B, N)
+        unit = _unit(pts.detach().float()) * valid.unsqueeze(-1)
+        count = valid.sum(1).clamp_min(1)
+        mean = unit.sum(1) / count.unsqueeze(1)
+        scale = ((((unit - mean.unsqueeze(1)) ** 2).sum(-1) * valid).sum(1) / count).clamp_min(1e-8)
+        x = unit / scale.sqrt()[:, None, None]
+        init = torch.stack([_farthest_point_init(x[i, : int(lengths[i])].cpu(), c, seed) for i in range(x.shape[0])])
+        _, resp = soft_kmeans_attractors(x, c, beta, iterations, init=init.to(x.device), weights=valid)
+    return resp * valid.unsqueeze(-1)
 
 
 def soft_kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:

@@ -201,6 +201,33 @@ def test_clustered_attractors_are_what_soft_kmeans_finds():
     assert all(p.grad is not None for p in model.net.parameters())
 
 
+def test_batched_clustered_fit_matches_one_fit_per_item():
+    """The trainer fits all items of a batch at once (padded, grouped by talker count); each item
+    must get what the studio's own per-item fit gives on the same bins."""
+    from sepviz.clusterers import direction_responsibilities, raw_means
+    from sepviz.features import StftConfig
+    from training.objectives import clustered_attractors, make_batch
+
+    data = ToneMixes(4, c=3)  # items 1 and 3 have two talkers, 0 and 2 three
+    mix, src = map(torch.stack, zip(*(data[i] for i in range(4))))
+    b = make_batch(mix, src, StftConfig(), 0.9, target="sisnr")
+    b.weights[2, :, 40:] = 0  # items with different numbers of salient bins: padding is exercised
+    v = torch.randn(*b.weights.shape, 6, generator=torch.Generator().manual_seed(1))
+    fit_bins = 300  # below some items' salient counts, so the seeded subsample is exercised too
+    got = clustered_attractors(v, b, fit_bins=fit_bins)
+
+    g = torch.Generator().manual_seed(0)
+    for i in range(4):
+        pts = v[i].reshape(-1, 6)[b.weights[i].reshape(-1) > 0]
+        if pts.shape[0] > fit_bins:
+            pts = pts[torch.randperm(pts.shape[0], generator=g)[:fit_bins]]
+        n = int(b.present[i].sum())
+        want = raw_means(pts, direction_responsibilities(pts, n))
+        torch.testing.assert_close(got[i, :n], want, atol=1e-4, rtol=1e-4)
+        assert got[i, n:].abs().sum() == 0
+    assert sorted(int(b.present[i].sum()) for i in range(4)) == [2, 2, 3, 3]
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_clustered_attractors_on_the_gpu_match_the_cpu():
     from sepviz.features import StftConfig

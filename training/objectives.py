@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import torch
 
-from sepviz.clusterers import direction_responsibilities, raw_means
+from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
@@ -82,19 +82,26 @@ def clustered_attractors(v: torch.Tensor, b: Batch, fit_bins: int = 4000) -> tor
     attractors are the responsibility-weighted means of the raw embeddings, so the loss pulls each
     talker's bins towards the attractor the clusterer gave them.  An item with fewer talkers than
     ``C`` gets zero attractors in the spare slots, as the ideal attractors do for absent talkers.
+    Items with the same number of talkers are fitted together (padded to the longest).
     """
     vf = v.reshape(v.shape[0], -1, v.shape[-1])
     out = torch.zeros(v.shape[0], b.ibm.shape[1], v.shape[-1], dtype=v.dtype, device=v.device)
     g = torch.Generator().manual_seed(0)
+    by_count: dict[int, list[tuple[int, torch.Tensor]]] = {}
     for i in range(v.shape[0]):
-        pts = vf[i][b.weights[i].reshape(-1) > 0]
-        if pts.shape[0] > fit_bins:  # a random subsample, as the studio fits on one: same means, 10x faster
-            pts = pts[torch.randperm(pts.shape[0], generator=g)[:fit_bins].to(pts.device)]
+        idx = torch.nonzero(b.weights[i].reshape(-1) > 0).squeeze(1)
+        if idx.shape[0] > fit_bins:  # a random subsample, as the studio fits on one: same means, 10x faster
+            idx = idx[torch.randperm(idx.shape[0], generator=g)[:fit_bins].to(idx.device)]
         n = int(b.present[i].sum())
-        if pts.shape[0] < n or n == 0:
-            continue  # nothing loud to cluster: the ideal term still trains this item
-        resp = direction_responsibilities(pts, n).to(pts.dtype)
-        out[i, :n] = raw_means(pts, resp)
+        if idx.shape[0] >= n > 0:  # else nothing loud to cluster: the ideal term still trains this item
+            by_count.setdefault(n, []).append((i, idx))
+    for n, group in by_count.items():
+        items = torch.tensor([i for i, _ in group], device=v.device)
+        lengths = torch.tensor([idx.shape[0] for _, idx in group])
+        idx = torch.nn.utils.rnn.pad_sequence([idx for _, idx in group], batch_first=True)  # (G, M), 0-padded
+        pts = vf[items.unsqueeze(1), idx]  # (G, M, K), with gradient
+        resp = batched_direction_responsibilities(pts, lengths, n).to(pts.dtype)
+        out[items, :n] = raw_means(pts, resp)
     return out
 
 
