@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped checkpoints on a 2-core CPU, one thread per run.
 #
-#   bash scripts/train_cpu.sh                      # everything: two streams, about 8 hours
+#   bash scripts/train_cpu.sh                      # everything: two streams, about 14 hours
 #   bash scripts/train_cpu.sh bgru_gmm adanet      # named checkpoints only, one after another
 #
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
@@ -12,7 +12,8 @@
 #                then 70 + 50 minutes that also score the attractors soft k-means finds
 #                (`clustered_weight`), the last with shifted copies of the FSDD talkers (`fsdd_shifts`)
 #   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks,
-#                then 60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight`
+#                then 60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight = 1`,
+#                then 100 with `clustered_weight = 2` (the same 62 minutes at 1 gained nothing)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)

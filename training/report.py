@@ -52,7 +52,7 @@ def table(result: dict) -> str:
     wfm = result.get("oracle", {}).get("wfm", {}).get("si_snri")
     if wfm:
         best = max((m.get("si_snri", float("-inf")), n) for n, m in result["model"].items())
-        rows.append(f"\nBest model SI-SNRi ({best[1]}) is **{100 * best[0] / wfm:.0f} %** of the WFM oracle's "
+        rows.append(f"\nBest model SI-SNRi ({best[1]}) is **{100 * best[0] / wfm:.1f} %** of the WFM oracle's "
                     f"on the same {result['n']} mixtures.")
     return "\n".join(rows)
 
