@@ -215,25 +215,26 @@ def direction_responsibilities(pts: torch.Tensor, c: int, beta: float = 10.0, it
     """Soft k-means responsibilities ``(N, C)`` of the embedding *directions* (no gradient).
 
     The one fit behind the ``soft_kmeans`` clusterer and the trainer's clustered-attractor term,
-    so training scores exactly the attractors the studio will find.  The stiffness is scale-free:
-    distances are measured relative to the directions' mean squared spread.
+    so training scores exactly the attractors the studio will find: a batch of one for
+    :func:`batched_direction_responsibilities`, fitted on the CPU.
     """
-    with torch.no_grad():  # fitted on the CPU (its seeded start draws there); a few thousand points
-        unit = _unit(pts.detach().float().cpu())
-        scale = ((unit - unit.mean(0)) ** 2).sum(1).mean().clamp_min(1e-8)
-        _, resp = soft_kmeans_attractors(unit / scale.sqrt(), c, beta, iterations, seed,
-                                         weights=None if weights is None else weights.detach().float().cpu())
-    return resp.to(pts.device)
+    w = None if weights is None else weights.detach().float().cpu().unsqueeze(0)
+    resp = batched_direction_responsibilities(pts.detach().float().cpu().unsqueeze(0), torch.tensor([pts.shape[0]]),
+                                              c, beta, iterations, seed, weights=w)
+    return resp[0].to(pts.device)
 
 
 def batched_direction_responsibilities(pts: torch.Tensor, lengths: torch.Tensor, c: int, beta: float = 10.0,
-                                       iterations: int = 20, seed: int = 0) -> torch.Tensor:
-    """:func:`direction_responsibilities` for a batch of padded items, ``pts (B, N, K)`` of which
-    item ``i`` holds ``lengths[i]`` points: responsibilities ``(B, N, C)``, zero on the padding.
+                                       iterations: int = 20, seed: int = 0,
+                                       weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Soft k-means on the directions of a batch of padded items, ``pts (B, N, K)`` of which item
+    ``i`` holds ``lengths[i]`` points: responsibilities ``(B, N, C)``, zero on the padding.
 
-    The trainer fits every item of a batch; one batched fit runs where the embeddings are (a GPU
-    step no longer waits on a per-item loop on the CPU).  Each item gets the same seeded start as
-    the per-item fit, and the same answer up to rounding.
+    The stiffness is scale-free: distances are measured relative to each item's mean squared
+    spread of directions.  ``weights (B, N)`` make some points count more (start and updates).
+    The trainer fits a whole batch in one go, where the embeddings are (a GPU step does not wait
+    on a per-item loop on the CPU); the seeded start is drawn on the CPU, item by item, so each
+    item gets the start (and the answer) its own fit would.
     """
     with torch.no_grad():
         n = pts.shape[1]
@@ -243,8 +244,11 @@ def batched_direction_responsibilities(pts: torch.Tensor, lengths: torch.Tensor,
         mean = unit.sum(1) / count.unsqueeze(1)
         scale = ((((unit - mean.unsqueeze(1)) ** 2).sum(-1) * valid).sum(1) / count).clamp_min(1e-8)
         x = unit / scale.sqrt()[:, None, None]
-        init = torch.stack([_farthest_point_init(x[i, : int(lengths[i])].cpu(), c, seed) for i in range(x.shape[0])])
-        _, resp = soft_kmeans_attractors(x, c, beta, iterations, init=init.to(x.device), weights=valid)
+        w = valid if weights is None else weights.detach().float().to(pts.device) * valid
+        init = torch.stack([_farthest_point_init(x[i, : int(lengths[i])].cpu(), c, seed,
+                                                 None if weights is None else w[i, : int(lengths[i])].cpu())
+                            for i in range(x.shape[0])])
+        _, resp = soft_kmeans_attractors(x, c, beta, iterations, init=init.to(x.device), weights=w)
     return resp * valid.unsqueeze(-1)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import re
+import shutil
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from math import gcd
@@ -170,8 +171,6 @@ def shifted_speakers(utterances: list[Utterance], n_shifts: int, seed: int = 0) 
     voice recorded in the same room, so real speech meets more than one pair of voices.  Copies
     keep their source's ``group``, so they never cross a split.  Needs sox.
     """
-    import shutil
-
     from training.data.synth_corpus import shift_plan, sox_shift
 
     if n_shifts > 0 and shutil.which("sox") is None:
