@@ -230,7 +230,7 @@ def _evaluation_table(result: dict, extra_means: dict) -> str:
 
 def cmd_evaluate(args) -> int:
     from .metrics import evaluate_estimates, ideal_mask_separation, mixture_baseline
-    from .separate import embed, separate_embedding
+    from .separate import embed, estimate_speaker_count, separate_embedding
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
@@ -254,6 +254,8 @@ def cmd_evaluate(args) -> int:
     scores: dict[tuple, list[dict]] = {s: [] for s in systems}
     seconds: dict[tuple, list[float]] = {s: [] for s in systems}
     embed_seconds, skipped = [], []
+    counted = [c for c in clusterers if c != "oracle"] if args.count else []
+    found_counts: dict[str, list[int]] = {c: [] for c in counted}  # talkers found by the auto count
     _progress(f"evaluating {ckpt.name} on {len(mixes)} mixtures of {n_spk} talkers from {args.data}: "
               f"{', '.join(clusterers) or '-'} + oracles {', '.join(oracles) or '-'}"
               f"{'' if args.pesq else ' (no PESQ)'}")
@@ -284,6 +286,8 @@ def cmd_evaluate(args) -> int:
                 row_secs[(group, sysname)] = time.perf_counter() - t1  # separation only, not scoring
                 row[(group, sysname)] = evaluate_estimates(est, refs, mixture, sr, pesq=args.pesq,
                                                            baseline=base)["mean"]
+            row_counts = {c: estimate_speaker_count(emb, c, seed=args.seed, beta=args.beta, weighting=args.weighting)
+                          for c in counted}
         except SepvizInputError as exc:
             skipped.append({"file": name, "reason": str(exc)})
             _progress(f"[{i}/{len(mixes)}] {name}: skipped ({exc})")
@@ -292,6 +296,8 @@ def cmd_evaluate(args) -> int:
         for s in systems:
             scores[s].append(row[s])
             seconds[s].append(row_secs[s])
+        for c in counted:
+            found_counts[c].append(row_counts[c])
         best = max((row[s]["si_snri"] for s in systems if s[0] == "model"), default=float("nan"))
         _progress(f"[{i}/{len(mixes)}] {name}: {time.perf_counter() - t0:.2f} s"
                   + (f", best model SI-SNRi {best:.2f} dB" if clusterers else ""))
@@ -316,6 +322,10 @@ def cmd_evaluate(args) -> int:
         "seconds": time.perf_counter() - t_start,
         "skipped_clusterers": notes, "skipped_mixtures": skipped, "sepviz": __version__,
     }
+    if counted:
+        result["extra"]["count"] = {c: {"right": sum(n == n_spk for n in found),
+                                        "found": {str(k): found.count(k) for k in (2, 3)}}
+                                    for c, found in found_counts.items()}
     result = _json_safe(result)
     line = json.dumps(result, allow_nan=False)
     if args.json:
@@ -324,6 +334,9 @@ def cmd_evaluate(args) -> int:
           f"'sep s' = seconds per mixture to separate from the cached embeddings "
           f"(+ {result['extra']['seconds_per_mixture']['embed']:.2f} s to embed)")
     print(_evaluation_table(result, mean_secs))
+    for c, cnt in result["extra"].get("count", {}).items():
+        print(f"auto count with {c}: {cnt['right']}/{n_done} right ({n_spk} talkers; found 2: "
+              f"{cnt['found']['2']}, 3: {cnt['found']['3']})")
     for note in notes:
         print(f"note: {note}")
     if skipped:
@@ -437,6 +450,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, help="only the first N mixtures (sorted by name)")
     p.add_argument("--no-pesq", dest="pesq", action="store_false", help="skip PESQ (the slowest metric)")
     p.add_argument("--json", help="also write the JSON result to this file")
+    p.add_argument("--count", action="store_true",
+                   help="also score the automatic talker count ('auto' in the studio, --n-speakers auto): "
+                        "how often each clusterer finds the folder's number of talkers")
     _add_clustering_options(p)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
     p.set_defaults(func=cmd_evaluate)

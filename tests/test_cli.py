@@ -88,6 +88,28 @@ def test_evaluate_prints_table_and_json_last_line(capsys, tmp_path, tiny_checkpo
     assert "[3/3]" not in out
 
 
+def test_evaluate_scores_the_automatic_talker_count(capsys, tiny_checkpoint, wsj0_2mix_dir):
+    """--count reports, per clusterer, how often 'auto' finds the folder's talkers: the very count
+    separate() makes with n_speakers=None on the same mixtures."""
+    from sepviz.separate import separate
+
+    code, out, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                  "--clusterer", "kmeans", "fixed", "oracle", "--oracle", "--no-pesq", "--count"])
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    count = result["extra"]["count"]
+    assert list(count) == ["kmeans", "fixed"]  # the oracle is given the references' count
+    for name, c in count.items():
+        expected = [separate(p, None, tiny_checkpoint, name, None).n_speakers
+                    for p in sorted((wsj0_2mix_dir / "mix").glob("*.wav"))]
+        assert c["found"] == {"2": expected.count(2), "3": expected.count(3)}, name
+        assert c["right"] == expected.count(2)
+        assert f"auto count with {name}: {c['right']}/3 right (2 talkers" in out
+    code, out, _ = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                "--clusterer", "kmeans", "--oracle", "--no-pesq", "--limit", "1"])
+    assert "count" not in json.loads(out.strip().splitlines()[-1])["extra"] and "auto count" not in out
+
+
 def test_evaluate_skips_clusterers_the_model_cannot_run(capsys, tmp_path, wsj0_2mix_dir, checkpoint_factory):
     plain = checkpoint_factory(tmp_path / "plain.pt", n_anchors=0, fixed=False)
     code, out, err = run(capsys, ["evaluate", "--checkpoint", plain, "--data", wsj0_2mix_dir, "--clusterer",

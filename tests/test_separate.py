@@ -66,6 +66,36 @@ def test_speaker_counts(model, mix8k, clusterer, n):
     assert max(out.energies_db) == pytest.approx(0.0, abs=1e-6)
 
 
+def test_auto_count_is_bounded_by_the_models_own_outputs(mix8k):
+    """'auto' fits up to 3 talkers, but a DEF mask head with 2 outputs (or ADANet with 2 anchors)
+    cannot give 3: the count stops at what the model has instead of failing."""
+    mix, _ = mix8k
+    for model, clusterer in ((tiny_danet(objective="upit"), "head"),
+                             (tiny_danet(objective="adanet", n_anchors=2), "anchors")):
+        out = separate(mix, 8000, model, clusterer, None)
+        assert out.n_speakers == 2 and len(out.voices) == 2
+    three = tiny_danet(objective="upit", n_speakers=3)  # its head always gives three masks
+    assert separate(mix, 8000, three, "head", None).n_speakers == 3
+
+
+def test_auto_count_is_the_kmeans_count_for_every_attractor_clusterer(model):
+    """Soft k-means and the GMMs count with k-means (their own attractors crowd together and merge
+    a real third talker), then fit the found number of talkers with their own method."""
+    from sepviz.separate import estimate_speaker_count
+
+    for freqs in ((150.0, 370.0), (120.0, 260.0, 610.0)):
+        emb = embed(tone_mixture(freqs, 1.0)[0], 8000, model)
+        n = estimate_speaker_count(emb, "kmeans")
+        for clusterer in ("soft_kmeans", "gmm", "gmm_tied"):
+            assert estimate_speaker_count(emb, clusterer) == n, clusterer
+            auto, fixed_n = separate_embedding(emb, clusterer, None), separate_embedding(emb, clusterer, n)
+            assert auto.n_speakers == n and auto.clusterer == clusterer
+            np.testing.assert_array_equal(auto.attractors, fixed_n.attractors)
+        # fixed attractors: k-means on as many talkers as the checkpoint stores attractors for
+        assert estimate_speaker_count(emb, "fixed") == estimate_speaker_count(
+            emb, "kmeans", max_speakers=model.fixed_attractors.shape[0])
+
+
 def test_bad_speaker_count(model, mix8k):
     for n in (1, 4, 0):
         with pytest.raises(SepvizInputError, match="n_speakers must be 2, 3"):
