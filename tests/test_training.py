@@ -261,6 +261,17 @@ def test_report_training_line_says_when_minutes_are_only_the_last_stage():
     assert "last stage, warm-started from `runs/a.pt`" in training_line(warm)
 
 
+def test_report_count_line_shows_the_kmeans_count_once_and_anchors():
+    from training.report import count_line
+
+    count = {c: {"right": 20, "found": {"2": 5, "3": 20}} for c in ("kmeans", "soft_kmeans", "gmm")}
+    count["anchors"] = {"right": 12, "found": {"2": 13, "3": 12}}
+    line = count_line(count, 25, 3)
+    assert "the 3 talkers found in 20/25 with k-means, 12/25 with anchors." in line
+    assert "soft_kmeans" not in line and "gmm" not in line
+    assert count_line({"head": {"right": 25, "found": {"2": 25, "3": 0}}}, 25, 2) == ""
+
+
 def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     import json
 

@@ -24,7 +24,8 @@ METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SA
 
 
 def run_evaluate(ckpt: str, data: str, clusterers: list[str], limit: int | None, pesq: bool) -> tuple[str, dict]:
-    cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers]
+    cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers,
+           "--count"]
     if limit:
         cmd += ["--limit", str(limit)]
     if not pesq:
@@ -54,7 +55,21 @@ def table(result: dict) -> str:
         best = max((m.get("si_snri", float("-inf")), n) for n, m in result["model"].items())
         rows.append(f"\nBest model SI-SNRi ({best[1]}) is **{100 * best[0] / wfm:.1f} %** of the WFM oracle's "
                     f"on the same {result['n']} mixtures.")
+    count = (result.get("extra") or {}).get("count")
+    if count and (line := count_line(count, result["n"], result["extra"].get("n_speakers"))):
+        rows.append(line)
     return "\n".join(rows)
+
+
+def count_line(count: dict, n: int, n_speakers: int | None) -> str:
+    """One line on the automatic talker count.  The attractor clusterers all count with k-means, so
+    it is shown once, with ADANet's anchors; the DEF head's count is its number of outputs."""
+    shown = {c: v for c, v in count.items() if c in ("kmeans", "anchors")}
+    if not shown:
+        return ""
+    parts = [f"{v['right']}/{n} with {'k-means' if c == 'kmeans' else c}" for c, v in shown.items()]
+    return (f"\nAutomatic talker count ('auto', 2 or 3; `--count`): the {n_speakers} talkers found in "
+            + ", ".join(parts) + ".")
 
 
 def training_line(training: dict) -> str:
