@@ -558,7 +558,10 @@ class Studio:
         if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
             status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")
         if parse_n_speakers(n_speakers) is None and refs is None:
-            status.append(f"auto: estimated {sep.n_speakers} talkers")
+            trained = sep.embedding.model.config.n_speakers
+            status.append(f"auto: estimated {sep.n_speakers} talkers" if trained >= 3 else
+                          f"auto: {sep.n_speakers} talkers: this model was trained on {trained}-talker mixtures "
+                          f"only and cannot tell a third talker (choose 3 to force one, or the `default` model)")
         return ("\n\n".join(status), *voices, paths, *figs, metrics_markdown(ev))
 
     def refresh(self, audio, *rest):

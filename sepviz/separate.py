@@ -160,10 +160,11 @@ FIT_WEIGHTINGS = ("auto", "loudness", "none")  # how much each bin counts when a
 def resolve_weighting(weighting: str, n_speakers: int) -> str:
     """``"auto"`` -> ``"loudness"`` for two talkers, ``"none"`` for three or more.
 
-    Why: weighting bins by loudness lifted every 2-talker result we measured (default model, 25
-    unseen FSDD mixtures: k-means 2.8 -> 5.2 dB SI-SNRi), but on 3-talker mixtures it lets the
+    Why: weighting bins by loudness lifted every 2-talker result we measured (the 2-talker model,
+    25 unseen FSDD mixtures: k-means 2.8 -> 5.2 dB SI-SNRi), but on 3-talker mixtures it lets the
     loudest talker's bins dominate the fit, so one talker gets split while the quiet ones merge
-    (danet_3spk, 35 held-out mixtures: k-means 4.7 -> 3.8 dB).  docs/results.md has the numbers.
+    (the mixed 2/3-talker model, 35 held-out mixtures: k-means 4.7 -> 3.8 dB).  docs/results.md
+    has the numbers.
     """
     if weighting not in FIT_WEIGHTINGS:
         raise SepvizInputError(f"unknown fit weighting {weighting!r}; choose one of {', '.join(FIT_WEIGHTINGS)}")
@@ -241,15 +242,19 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
     when a talker is there.  Soft k-means, the GMMs and fixed attractors give attractors that sit
     close together (soft responsibilities pull them to the common mean; fixed ones never go
     silent), and the 0.85-cosine rule then merges a real third talker: on the 40 validation
-    mixtures of each count (danet_3spk) soft k-means found 3 of 3 talkers 13 times, the GMM 3,
+    mixtures of each count (the mixed 2/3-talker default) soft k-means found 3 of 3 talkers 13 times, the GMM 3,
     the tied GMM 22, k-means 39, with 40, 40, 38 and 36 of the 2-talker ones right
     (``python -m sepviz evaluate ... --count``).  A model's own outputs bound the count: ADANet
     counts with its N anchors; the DEF head gives exactly as many masks as it has outputs, so that
-    is its count (a quiet extra voice is then flagged by the separation's warnings).
+    is its count (a quiet extra voice is then flagged by the separation's warnings).  A model
+    trained on two-talker mixtures only cannot tell a third talker (the 2-talker DANet's k-means
+    count was right for 28/40 two-talker and 18/40 three-talker validation mixtures, a coin
+    toss), so "auto" counts up to the talkers the model was trained for.
     """
     model = emb.model
     if clusterer == "head" and model.mask_head is not None:
         return model.mask_head.out_features, None
+    max_speakers = min(max_speakers, max(2, model.config.n_speakers))
     counter = "kmeans"
     if clusterer == "anchors" and model.anchors is not None:
         counter, max_speakers = "anchors", min(max_speakers, model.anchors.shape[0])

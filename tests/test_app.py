@@ -247,6 +247,13 @@ def test_examples_and_atlas(studio, audio):
     assert studio.network_runs == runs
 
 
+def test_auto_count_says_when_the_model_cannot_tell_a_third_talker(studio, audio):
+    status = run(studio, audio["mix3"], n="auto")[0]  # the test models are 2-talker models
+    assert "**2 voices**" in status and "trained on 2-talker mixtures only" in status
+    assert "auto: 2 talkers" in status
+    assert "**3 voices**" in run(studio, audio["mix3"], n="3")[0]
+
+
 def test_voice_files_are_pruned(studio, audio):
     for n in ("2", "auto"):
         run(studio, audio["mix2"], n=n)

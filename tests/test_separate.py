@@ -78,11 +78,12 @@ def test_auto_count_is_bounded_by_the_models_own_outputs(mix8k):
     assert separate(mix, 8000, three, "head", None).n_speakers == 3
 
 
-def test_auto_count_is_the_kmeans_count_for_every_attractor_clusterer(model):
+def test_auto_count_is_the_kmeans_count_for_every_attractor_clusterer():
     """Soft k-means and the GMMs count with k-means (their own attractors crowd together and merge
     a real third talker), then fit the found number of talkers with their own method."""
     from sepviz.separate import estimate_speaker_count
 
+    model = tiny_danet("blstm", n_speakers=3)  # trained (here: built) for up to three talkers
     for freqs in ((150.0, 370.0), (120.0, 260.0, 610.0)):
         emb = embed(tone_mixture(freqs, 1.0)[0], 8000, model)
         n = estimate_speaker_count(emb, "kmeans")
@@ -94,6 +95,24 @@ def test_auto_count_is_the_kmeans_count_for_every_attractor_clusterer(model):
         # fixed attractors: k-means on as many talkers as the checkpoint stores attractors for
         assert estimate_speaker_count(emb, "fixed") == estimate_speaker_count(
             emb, "kmeans", max_speakers=model.fixed_attractors.shape[0])
+
+
+def test_auto_counts_only_up_to_the_talkers_the_model_was_trained_for():
+    """A 2-talker model's count of a third talker is a coin toss: 'auto' stays at two for it."""
+    import copy
+    import dataclasses
+
+    from sepviz.separate import estimate_speaker_count
+
+    three = tiny_danet("blstm", n_speakers=3)
+    emb = embed(tone_mixture((120.0, 260.0, 610.0), 1.0)[0], 8000, three)
+    assert estimate_speaker_count(emb, "kmeans") == 3  # this tiny net's k-means count finds three
+    two = copy.deepcopy(three)  # the same network, declared as trained on two talkers
+    two.config = dataclasses.replace(two.config, n_speakers=2)
+    emb_two = dataclasses.replace(emb, model=two)
+    assert estimate_speaker_count(emb_two, "kmeans") == 2
+    assert separate_embedding(emb_two, "soft_kmeans", None).n_speakers == 2
+    assert separate_embedding(emb_two, "soft_kmeans", 3).n_speakers == 3  # forcing three still works
 
 
 def test_bad_speaker_count(model, mix8k):
