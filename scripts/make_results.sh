@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 set -euo pipefail
 source scripts/cpu_env.sh
 report() { local part=$1; shift; [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
-report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report 3spk --checkpoints checkpoints/danet_3spk.pt --sets synth3_unseen=data/mix/synth3_test synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test synth3_unseen=data/mix/synth3_test --limit 25
+report danet_2spk --checkpoints checkpoints/danet_2spk.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
 report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
@@ -18,7 +18,7 @@ report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synt
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
-parts = ("default", "3spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "stress")
+parts = ("default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "stress")
 merged = {}
 for name in parts:
     for ck, sets in json.loads((d / "results_parts" / f"{name}.json").read_text()).items():
@@ -29,6 +29,6 @@ stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 (d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)
 PY
-SHIPPED=(checkpoints/default.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/danet_3spk.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
+SHIPPED=(checkpoints/default.pt checkpoints/danet_2spk.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
 python -m training.stamp_metrics "${SHIPPED[@]}"
 python -m training.model_cards "${SHIPPED[@]}"

@@ -1,26 +1,28 @@
 #!/usr/bin/env bash
 # Train the shipped checkpoints on a 2-core CPU, one thread per run.
 #
-#   bash scripts/train_cpu.sh                      # everything: two streams, about 14 hours
+#   bash scripts/train_cpu.sh                      # everything: two streams, about 15.5 hours
 #   bash scripts/train_cpu.sh bgru_gmm adanet      # named checkpoints only, one after another
 #
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
 # Targets (each writes checkpoints/NAME.pt and NAME.log.jsonl, all stages' logs joined):
-#   default      20-minute `cpu` stage, 100-minute `cpu_long` stage with the auxiliary clustering
-#                term, then 13 + 55 minutes on 400-frame chunks (the second with fresh mixtures),
-#                then 65 + 40 minutes scored by the SI-SNR of the resynthesised voices (`sisnr`),
-#                then 70 + 50 minutes that also score the attractors soft k-means finds
-#                (`clustered_weight`), the last with shifted copies of the FSDD talkers (`fsdd_shifts`)
-#   danet_3spk   `cpu_long` warm-started from default.pt, then 55 minutes on 400-frame chunks,
-#                then 60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight = 1`,
-#                then 100 with `clustered_weight = 2` (the same 62 minutes at 1 gained nothing)
+#   danet_2spk   the 2-talker DANet (the studio's default until 2026-12-01): 20-minute `cpu` stage,
+#                100-minute `cpu_long` stage with the auxiliary clustering term, then 13 + 55 minutes
+#                on 400-frame chunks (the second with fresh mixtures), then 65 + 40 minutes scored by
+#                the SI-SNR of the resynthesised voices (`sisnr`), then 70 + 50 minutes that also
+#                score the attractors soft k-means finds (`clustered_weight`), the last with shifted
+#                copies of the FSDD talkers (`fsdd_shifts`)
+#   default      the studio's default, a mixed 2/3-talker DANet: `cpu_long` warm-started from the
+#                2-talker network after its fourth stage, then 55 minutes on 400-frame chunks, then
+#                60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight = 1`,
+#                then 100 with `clustered_weight = 2` (62 minutes at 1 gained nothing), then 95 at 3
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
-#   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from default.pt
+#   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
-#   dpcl         its `cpu_long` profile (35 minutes) warm-started from default.pt
-#   def_upit     its `cpu_long` profile (35 minutes) warm-started from default.pt (fresh mask head)
-# "default.pt" above is the default after its fourth stage (runs/default_stage4.pt): the warm
-# starts were made before the default got its `sisnr` stages.
+#   dpcl         its `cpu_long` profile (35 minutes) warm-started from danet_2spk
+#   def_upit     its `cpu_long` profile (35 minutes) warm-started from danet_2spk (fresh mask head)
+# "danet_2spk" above is the 2-talker network after its fourth stage (runs/danet_2spk_stage4.pt):
+# the warm starts were made before it got its `sisnr` stages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p runs checkpoints
@@ -44,27 +46,28 @@ long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, 
     --set data.train_items_per_epoch=1600 --set data.mix_seed=3 --max-minutes 55
 }
 
-default() {
-  train danet_blstm runs/default_stage1.pt --profile cpu
-  train danet_blstm runs/default_stage2.pt --profile cpu_long --set init_from='"runs/default_stage1.pt"'
-  train danet_blstm runs/default_stage3.pt --profile cpu_long --set init_from='"runs/default_stage2.pt"' \
+danet_2spk() {
+  train danet_blstm runs/danet_2spk_stage1.pt --profile cpu
+  train danet_blstm runs/danet_2spk_stage2.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage1.pt"'
+  train danet_blstm runs/danet_2spk_stage3.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage2.pt"' \
     --set 'curriculum=[[400,10]]' --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --max-minutes 13
-  long400 danet_blstm runs/default_stage4.pt runs/default_stage3.pt
-  sisnr400 danet_blstm runs/default_stage5.pt runs/default_stage4.pt 15 65
-  sisnr400 danet_blstm runs/default_stage6.pt runs/default_stage5.pt 18 40
-  sisnr400 danet_blstm runs/default_stage7.pt runs/default_stage6.pt 19 70 --set clustered_weight=1.0
-  sisnr400 danet_blstm runs/default_stage8.pt runs/default_stage7.pt 21 50 --set clustered_weight=1.0 \
+  long400 danet_blstm runs/danet_2spk_stage4.pt runs/danet_2spk_stage3.pt
+  sisnr400 danet_blstm runs/danet_2spk_stage5.pt runs/danet_2spk_stage4.pt 15 65
+  sisnr400 danet_blstm runs/danet_2spk_stage6.pt runs/danet_2spk_stage5.pt 18 40
+  sisnr400 danet_blstm runs/danet_2spk_stage7.pt runs/danet_2spk_stage6.pt 19 70 --set clustered_weight=1.0
+  sisnr400 danet_blstm runs/danet_2spk_stage8.pt runs/danet_2spk_stage7.pt 21 50 --set clustered_weight=1.0 \
     --set data.fsdd_shifts=4
-  ship default runs/default_stage{1,2,3,4,5,6,7,8}.pt
+  ship danet_2spk runs/danet_2spk_stage{1,2,3,4,5,6,7,8}.pt
 }
-danet_3spk() {  # needs runs/default_stage4.pt from `default`
-  train danet_blstm_3spk runs/danet_3spk_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"'
-  long400 danet_blstm_3spk runs/danet_3spk_stage2.pt runs/danet_3spk_stage1.pt
-  sisnr400 danet_blstm_3spk runs/danet_3spk_stage3.pt runs/danet_3spk_stage2.pt 17 60
-  sisnr400 danet_blstm_3spk runs/danet_3spk_stage4.pt runs/danet_3spk_stage3.pt 20 70 --set clustered_weight=1.0
-  sisnr400 danet_blstm_3spk runs/danet_3spk_stage5.pt runs/danet_3spk_stage4.pt 22 50 --set clustered_weight=1.0
-  sisnr400 danet_blstm_3spk runs/danet_3spk_stage6.pt runs/danet_3spk_stage5.pt 24 100 --set clustered_weight=2.0
-  ship danet_3spk runs/danet_3spk_stage{1,2,3,4,5,6}.pt
+default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
+  train danet_blstm_3spk runs/default_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"'
+  long400 danet_blstm_3spk runs/default_stage2.pt runs/default_stage1.pt
+  sisnr400 danet_blstm_3spk runs/default_stage3.pt runs/default_stage2.pt 17 60
+  sisnr400 danet_blstm_3spk runs/default_stage4.pt runs/default_stage3.pt 20 70 --set clustered_weight=1.0
+  sisnr400 danet_blstm_3spk runs/default_stage5.pt runs/default_stage4.pt 22 50 --set clustered_weight=1.0
+  sisnr400 danet_blstm_3spk runs/default_stage6.pt runs/default_stage5.pt 24 100 --set clustered_weight=2.0
+  sisnr400 danet_blstm_3spk runs/default_stage7.pt runs/default_stage6.pt 27 95 --set clustered_weight=3.0
+  ship default runs/default_stage{1,2,3,4,5,6,7}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
@@ -73,8 +76,8 @@ bgru_gmm() {
     --max-minutes 25
   ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
 }
-adanet() {  # needs runs/default_stage4.pt from `default`
-  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
+adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
+  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
     --set data.mix_seed=5
   ship adanet runs/adanet_stage1.pt
 }
@@ -84,13 +87,13 @@ dilated_cnn() {
     --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
 }
-dpcl() {  # needs runs/default_stage4.pt from `default`
-  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
+dpcl() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
+  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
     --set data.mix_seed=6
   ship dpcl runs/dpcl_stage1.pt
 }
-def_upit() {  # needs runs/default_stage4.pt from `default`
-  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"runs/default_stage4.pt"' \
+def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
+  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
     --set data.mix_seed=7
   ship def_upit runs/def_upit_stage1.pt
 }
@@ -98,15 +101,15 @@ def_upit() {  # needs runs/default_stage4.pt from `default`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      default|danet_3spk|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
   exit 0
 fi
-( default ) &
+( danet_2spk ) &
 ( bgru_gmm && dilated_cnn ) &
 wait
-( danet_3spk && dpcl ) &
+( default && dpcl ) &
 ( adanet && def_upit ) &
 wait

@@ -31,10 +31,10 @@ from .danet import DANet, anchor_attractors, ideal_attractors
 from .errors import SepvizInputError
 
 # What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the fit the
-# shipped DANets' last stages train with (`clustered_weight`), it is best or level with k-means on
-# the 2-talker tables of docs/results.md and on both validation folders, and as fast.  (On the
-# 25 3-talker test mixtures k-means is ahead, 7.76 vs 7.31 dB; on the 40 validation ones soft
-# k-means, 6.37 vs 6.23.)
+# shipped DANets' last stages train with (`clustered_weight`), it is level with k-means (within
+# 0.1 dB) on the 2-talker tables of docs/results.md, ahead on both validation folders, and as
+# fast.  (On the 25 3-talker test mixtures k-means is ahead, 7.77 vs 7.28 dB; on the 40
+# validation ones soft k-means, 6.41 vs 6.34.)
 DEFAULT_CLUSTERER = "soft_kmeans"
 MAX_FIT_BINS = 30000  # k-means / GMM fit on a seeded subsample: same attractors, bounded time
 

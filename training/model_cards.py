@@ -13,14 +13,18 @@ from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
 INTENDED = {
-    "default": "Default 2-talker DANet (BLSTM), the app's default; trained with an auxiliary clustering term "
-               "and FSDD real speech of two talkers mixed in; its last stages are scored by the SI-SNR of the "
-               "resynthesised voices.",
+    "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
+               "target for 2-talker mixtures), warm-started from danet_2spk's network; its last stages are "
+               "scored by the SI-SNR of the resynthesised voices and of the attractors soft k-means finds. "
+               "Separates 2 or 3 talkers and counts them ('auto'). Called danet_3spk.pt until 2026-12-01 (its last "
+               "stage started from that file).",
+    "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
+                  "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
+                  "by the SI-SNR of the resynthesised voices.",
     "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
     "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
     "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant); "
                    "never heard FSDD, so its FSDD row is the cross-corpus test.",
-    "danet_3spk": "Mixed 2/3-talker DANet with three outputs (all-zero third target for 2-talker mixtures).",
     "dpcl": "Deep clustering (affinity loss, unit-norm embeddings, binary masks); k-means at test time.",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
                 "its mask head, the others cluster the embeddings (binary masks).",
