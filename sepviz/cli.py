@@ -230,7 +230,7 @@ def _evaluation_table(result: dict, extra_means: dict) -> str:
 
 def cmd_evaluate(args) -> int:
     from .metrics import evaluate_estimates, ideal_mask_separation, mixture_baseline
-    from .separate import embed, estimate_speaker_count, separate_embedding
+    from .separate import embed, estimate_speaker_count, separate_embedding, speaker_count_plan
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
@@ -286,8 +286,14 @@ def cmd_evaluate(args) -> int:
                 row_secs[(group, sysname)] = time.perf_counter() - t1  # separation only, not scoring
                 row[(group, sysname)] = evaluate_estimates(est, refs, mixture, sr, pesq=args.pesq,
                                                            baseline=base)["mean"]
-            row_counts = {c: estimate_speaker_count(emb, c, seed=args.seed, beta=args.beta, weighting=args.weighting)
-                          for c in counted}
+            by_plan: dict[tuple, int] = {}  # clusterers that count the same way share one count
+            row_counts = {}
+            for c in counted:
+                plan = speaker_count_plan(model, c)
+                if plan not in by_plan:
+                    by_plan[plan] = estimate_speaker_count(emb, c, seed=args.seed, beta=args.beta,
+                                                           weighting=args.weighting)
+                row_counts[c] = by_plan[plan]
         except SepvizInputError as exc:
             skipped.append({"file": name, "reason": str(exc)})
             _progress(f"[{i}/{len(mixes)}] {name}: skipped ({exc})")

@@ -234,34 +234,41 @@ def estimate_speaker_count(emb: Embedding, clusterer: str, max_speakers: int = 3
                            weighting=weighting)[0]
 
 
-def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
-                    **kw) -> tuple[int, ClusterResult | None]:
-    """:func:`estimate_speaker_count` plus the ``max_speakers`` fit, reusable when it is kept.
+def speaker_count_plan(model: DANet, clusterer: str, max_speakers: int = 3) -> tuple[str, int]:
+    """How "auto" counts for ``clusterer``: ``(counter, most talkers)``; counter ``"head"`` means
+    the count is simply the DEF head's number of outputs.
 
     The attractor clusterers all count with k-means: its hard clusters give distinct attractors
     when a talker is there.  Soft k-means, the GMMs and fixed attractors give attractors that sit
     close together (soft responsibilities pull them to the common mean; fixed ones never go
-    silent), and the 0.85-cosine rule then merges a real third talker: on the 40 validation
-    mixtures of each count (the mixed 2/3-talker default) soft k-means found 3 of 3 talkers 13 times, the GMM 3,
-    the tied GMM 22, k-means 39, with 40, 40, 38 and 36 of the 2-talker ones right
-    (``python -m sepviz evaluate ... --count``).  A model's own outputs bound the count: ADANet
-    counts with its N anchors; the DEF head gives exactly as many masks as it has outputs, so that
-    is its count (a quiet extra voice is then flagged by the separation's warnings).  A model
-    trained on two-talker mixtures only cannot tell a third talker (the 2-talker DANet's k-means
-    count was right for 28/40 two-talker and 18/40 three-talker validation mixtures, a coin
-    toss), so "auto" counts up to the talkers the model was trained for.
+    silent), and the 0.85-cosine rule then merged a real third talker: on the 40 validation
+    mixtures of each count (the mixed 2/3-talker model before its last stage, then danet_3spk.pt)
+    soft k-means found 3 of 3 talkers 13 times, the GMM 3, the tied GMM 22, k-means 39, with 40,
+    40, 38 and 36 of the 2-talker ones right (``python -m sepviz evaluate ... --count``).  A
+    model's own outputs bound the count: ADANet counts with its N anchors; the DEF head gives
+    exactly as many masks as it has outputs (a quiet extra voice is then flagged by the
+    separation's warnings).  A model trained on two-talker mixtures only cannot tell a third
+    talker (the 2-talker DANet's k-means count was right for 28/40 two-talker and 18/40
+    three-talker validation mixtures, a coin toss, before this bound), so "auto" counts up to the
+    talkers the model was trained for.
     """
-    model = emb.model
     if clusterer == "head" and model.mask_head is not None:
-        return model.mask_head.out_features, None
+        return "head", model.mask_head.out_features
     max_speakers = min(max_speakers, max(2, model.config.n_speakers))
-    counter = "kmeans"
     if clusterer == "anchors" and model.anchors is not None:
-        counter, max_speakers = "anchors", min(max_speakers, model.anchors.shape[0])
-    elif clusterer == "fixed":
+        return "anchors", min(max_speakers, model.anchors.shape[0])
+    if clusterer == "fixed":
         max_speakers = min(max_speakers, model.fixed_attractors.shape[0])
-    if max_speakers <= 2:
-        return 2, None
+    return "kmeans", max_speakers
+
+
+def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
+                    **kw) -> tuple[int, ClusterResult | None]:
+    """:func:`estimate_speaker_count` plus the counting fit, kept when it is ``clusterer``'s own
+    fit of the final number (see :func:`speaker_count_plan` for how each clusterer counts)."""
+    counter, max_speakers = speaker_count_plan(emb.model, clusterer, max_speakers)
+    if counter == "head" or max_speakers <= 2:
+        return max(2, max_speakers), None
     res = _cluster(emb, counter, max_speakers, oracle=None, **kw)
     masks = _masks(emb, res)
     energies = _output_energies_db(masks, emb.mag)

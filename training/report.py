@@ -23,9 +23,11 @@ from sepviz.clusterers import available_clusterers
 METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
 
 
-def run_evaluate(ckpt: str, data: str, clusterers: list[str], limit: int | None, pesq: bool) -> tuple[str, dict]:
-    cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers,
-           "--count"]
+def run_evaluate(ckpt: str, data: str, clusterers: list[str], limit: int | None, pesq: bool,
+                 count: bool = False) -> tuple[str, dict]:
+    cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers]
+    if count:
+        cmd += ["--count"]
     if limit:
         cmd += ["--limit", str(limit)]
     if not pesq:
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
             if n_src > c_out:
                 continue
             print(f"evaluating {ckpt} on {set_name} ...", file=sys.stderr, flush=True)
-            shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq)
+            # only a model trained on three talkers counts them ("auto" stays at two for the others)
+            shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq, count=c_out >= 3)
             res["command"], res["measured"] = shown, measured
             everything.setdefault(Path(ckpt).stem, {})[set_name] = res
             lines += [f"### {set_name} ({res['n']} mixtures, {n_src} talkers)", "", "```", shown, "```", "",
