@@ -252,6 +252,31 @@ def test_sisnr_target_is_refused_for_objectives_without_attractor_masks():
         batch_loss(model, make_batch(mix[None], src[None], StftConfig(), 0.9, target="sisnr"))
 
 
+def test_averaged_warm_start_is_the_mean_of_the_weights_and_saves_without_training(tmp_path):
+    cfg = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 1]], "batch_size": 2})
+    cfg.model_kwargs = {"hidden": 8, "layers": 1}
+    a = Trainer(cfg, tmp_path / "a.pt", ToneMixes(4), ToneMixes(2)).fit()
+    cfg.seed = 1
+    b = Trainer(cfg, tmp_path / "b.pt", ToneMixes(4), ToneMixes(2)).fit()
+    soup = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 0]], "batch_size": 2, "init_from": [str(a), str(b)]})
+    soup.model_kwargs = cfg.model_kwargs
+    t = Trainer(soup, tmp_path / "soup.pt", ToneMixes(4), ToneMixes(2))
+    sa, sb = load_checkpoint(a).state_dict(), load_checkpoint(b).state_dict()
+    k = "net.rnn.weight_ih_l0"
+    assert not torch.equal(sa[k], sb[k])
+    assert torch.allclose(t.model.state_dict()[k], (sa[k] + sb[k]) / 2, atol=1e-3)  # fp16 checkpoints
+    model = load_checkpoint(t.fit())  # no epoch: the average itself, with its own fixed attractors
+    assert model.card["training"]["steps"] == 0 and math.isfinite(model.card["training"]["best_valid_loss"])
+    assert torch.allclose(model.state_dict()[k], (sa[k] + sb[k]) / 2, atol=2e-3)
+    from training.report import training_line
+    assert f"warm-started from the weight average of `{a}` and `{b}`" in training_line(model.card["training"])
+    cfg.model_kwargs = {"hidden": 9, "layers": 1}
+    c = Trainer(cfg, tmp_path / "c.pt", ToneMixes(4), ToneMixes(2)).fit()
+    soup.init_from = [str(a), str(c)]
+    with pytest.raises(ValueError, match="another architecture"):
+        Trainer(soup, tmp_path / "bad.pt", ToneMixes(4), ToneMixes(2))
+
+
 def test_report_training_line_says_when_minutes_are_only_the_last_stage():
     from training.report import training_line
 

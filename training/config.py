@@ -58,13 +58,24 @@ class TrainConfig:
     # on the embeddings (as in the studio), scored with PIT.  Ideal attractors are what the papers
     # train with; this term trains the embeddings on the attractors the clusterer really finds.
     clustered_weight: float = 0.0
-    init_from: str = ""                # start from this checkpoint's weights (same architecture)
+    # Start from this checkpoint's weights (same architecture).  A list averages the checkpoints'
+    # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
+    # different seeds or weights stay in one basin, and their mean can beat each of them.
+    init_from: str | list[str] = ""
     profile: str = ""                  # the recipe's profile table applied (kept for model cards)
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def describe_init(init_from: str | list[str]) -> str:
+    """How a warm start reads in the report and the model cards ("" for none)."""
+    if isinstance(init_from, list):
+        names = [f"`{p}`" for p in init_from]
+        return "the weight average of " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
+    return f"`{init_from}`" if init_from else ""
 
 
 def _merge(base: dict, over: dict) -> dict:

@@ -12,6 +12,8 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
+from .config import describe_init
+
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
                "target for 2-talker mixtures), warm-started from danet_2spk's network; its last stages are "
@@ -70,7 +72,7 @@ def _recipe_line(rec: dict) -> str:
     profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
     if rec.get("init_from"):
-        line += f", last stage warm-started from `{rec['init_from']}`"
+        line += f", last stage warm-started from {describe_init(rec['init_from'])}"
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
     if rec.get("target", "wfm") != "wfm" and rec.get("objective") in ("danet", "adanet"):

@@ -20,6 +20,8 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
+from .config import describe_init
+
 METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
 
 
@@ -77,8 +79,8 @@ def count_line(count: dict, n: int, n_speakers: int | None) -> str:
 def training_line(training: dict) -> str:
     """How long the checkpoint trained; a warm-started one says so, since its minutes are only the last stage's."""
     line = f"trained {training.get('steps', '?')} updates in {training.get('train_minutes', '?')} min on {training.get('device', '?')}"
-    init_from = (training.get("recipe") or {}).get("init_from")
-    return line + (f" (last stage, warm-started from `{init_from}`; full history in checkpoints/README.md)" if init_from else "")
+    init_from = describe_init((training.get("recipe") or {}).get("init_from") or "")
+    return line + (f" (last stage, warm-started from {init_from}; full history in checkpoints/README.md)" if init_from else "")
 
 
 def main(argv: list[str] | None = None) -> int:

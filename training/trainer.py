@@ -48,6 +48,29 @@ def fixed_attractors_from(attractors: torch.Tensor, n_speakers: int, seed: int =
     return torch.as_tensor(km.cluster_centers_, dtype=torch.float32)
 
 
+def _read_state(path: str) -> dict[str, torch.Tensor]:
+    from sepviz.checkpoint import read_checkpoint
+
+    return read_checkpoint(path)["state_dict"]
+
+
+def average_state_dicts(paths: list[str]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of several checkpoints' weights, in fp32.
+
+    Why refuse a mismatch instead of skipping it: averaging is only meaningful for the same
+    network fine-tuned from one parent, and a silently partial soup would be a different model."""
+    if not paths:
+        raise ValueError("init_from: an empty list of checkpoints to average")
+    states = [_read_state(p) for p in paths]
+    first = states[0]
+    for p, st in zip(paths[1:], states[1:]):
+        if st.keys() != first.keys() or any(st[k].shape != first[k].shape for k in first):
+            raise ValueError(f"init_from: {p} has another architecture than {paths[0]}; only the same network "
+                             "can be averaged")
+    return {k: (torch.stack([st[k].float() for st in states]).mean(0) if first[k].is_floating_point() else first[k])
+            for k in first}
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, out: str | Path, train_set, valid_set, *, device: str = "cpu",
                  data_summary: dict | None = None, num_workers: int = 0) -> None:
@@ -71,12 +94,11 @@ class Trainer:
         self.best_val, self.bad_epochs, self.train_seconds = math.inf, 0, 0.0
         self.best_state: dict | None = None
 
-    def _init_weights(self, path: str) -> None:
+    def _init_weights(self, path: str | list[str]) -> None:
         """Warm start (e.g. a 3-speaker model from a 2-speaker one): copy every tensor whose name
-        and shape match; per-speaker tensors of another size keep their fresh values."""
-        from sepviz.checkpoint import read_checkpoint
-
-        src = read_checkpoint(path)["state_dict"]
+        and shape match; per-speaker tensors of another size keep their fresh values.  Several
+        paths: their weights are averaged first (they must share one architecture)."""
+        src = average_state_dicts(path) if isinstance(path, list) else _read_state(path)
         own = self.model.state_dict()
         same = {k: v.to(own[k].dtype) for k, v in src.items() if k in own and own[k].shape == v.shape}
         missing = [k for k in own if k.startswith("net.") and k not in same]
@@ -198,7 +220,9 @@ class Trainer:
     def finish(self) -> Path:
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
-        _, atts = self.validate(collect_attractors=True)
+        val_loss, atts = self.validate(collect_attractors=True)
+        if not math.isfinite(self.best_val):  # no epoch ran (e.g. an averaged warm start saved as is)
+            self.best_val = val_loss
         if atts is not None:
             self.model.fixed_attractors.copy_(fixed_attractors_from(atts, self.model.config.n_speakers, self.cfg.seed))
         training = {
