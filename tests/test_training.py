@@ -269,7 +269,9 @@ def test_averaged_warm_start_is_the_mean_of_the_weights_and_saves_without_traini
     assert model.card["training"]["steps"] == 0 and math.isfinite(model.card["training"]["best_valid_loss"])
     assert torch.allclose(model.state_dict()[k], (sa[k] + sb[k]) / 2, atol=2e-3)
     from training.report import training_line
-    assert f"warm-started from the weight average of `{a}` and `{b}`" in training_line(model.card["training"])
+    assert training_line(model.card["training"]).startswith(f"no updates of its own: the weight average of `{a}` and `{b}`")
+    from training.model_cards import _trained_line
+    assert "no update of its own" in _trained_line(model.card["training"])
     cfg.model_kwargs = {"hidden": 9, "layers": 1}
     c = Trainer(cfg, tmp_path / "c.pt", ToneMixes(4), ToneMixes(2)).fit()
     soup.init_from = [str(a), str(c)]

@@ -18,8 +18,9 @@ INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
                "target for 2-talker mixtures), warm-started from danet_2spk's network; its last stages are "
                "scored by the SI-SNR of the resynthesised voices and of the attractors soft k-means finds. "
-               "Separates 2 or 3 talkers and counts them ('auto'). Called danet_3spk.pt until 2026-12-01 (its last "
-               "stage started from that file).",
+               "Separates 2 or 3 talkers and counts them ('auto'). Called danet_3spk.pt until 2026-12-01. Its last "
+               "stage is the average of the weights of two continuations of the same parent (a 'model soup'; "
+               "`soup` in scripts/train_cpu.sh), so the history below lists those two runs as separate stages.",
     "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
                   "by the SI-SNR of the resynthesised voices.",
@@ -83,6 +84,16 @@ def _recipe_line(rec: dict) -> str:
     return line
 
 
+def _trained_line(t: dict) -> str:
+    """A checkpoint saved with no update of its own (an average of runs) says so instead of "0 steps"."""
+    loss = f"{t.get('best_valid_loss', float('nan')):.4f}"
+    init = (t.get("recipe") or {}).get("init_from")
+    if t.get("steps") == 0 and isinstance(init, list):
+        return f"- last stage: {describe_init(init)}, no update of its own; its validation loss {loss}"
+    return (f"- trained {t.get('steps', '?')} steps / {t.get('epochs', '?')} epochs in {t.get('train_minutes', '?')} min on "
+            f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {loss}")
+
+
 def card(path: Path, results: dict) -> str:
     m = load_checkpoint(path)
     c, t = m.card["config"], m.card["training"]
@@ -94,8 +105,7 @@ def card(path: Path, results: dict) -> str:
              f"- objective `{c['objective']}`, {c['mask']} masks, {c['n_speakers']} outputs, salient bins kept {c['keep']:.0%}"
              + (f", {c['n_anchors']} anchors" if c.get("n_anchors") else ""),
              f"- clusterers: {', '.join(available_clusterers(m))} (+ oracle with references)",
-             f"- trained {t.get('steps', '?')} steps / {t.get('epochs', '?')} epochs in {t.get('train_minutes', '?')} min on "
-             f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {t.get('best_valid_loss', float('nan')):.4f}",
+             _trained_line(t),
              f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
              f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
              + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures"
