@@ -15,7 +15,9 @@
 #   default      the studio's default, a mixed 2/3-talker DANet: `cpu_long` warm-started from the
 #                2-talker network after its fourth stage, then 55 minutes on 400-frame chunks, then
 #                60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight = 1`,
-#                then 100 with `clustered_weight = 2` (62 minutes at 1 gained nothing), then 95 at 3
+#                then 100 with `clustered_weight = 2` (62 minutes at 1 gained nothing), then 95 at 3, then
+#                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
+#                weights (`soup`), which is what ships
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -32,14 +34,19 @@ train() {  # train RECIPE OUT [args...]: a fresh log per stage in runs/
   rm -f "${2%.pt}.log.jsonl"
   python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1
 }
-ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log
+ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log (a `soup` stage has none)
   cp "${@: -1}" "checkpoints/$1.pt"
-  local s; for s in "${@:2}"; do cat "${s%.pt}.log.jsonl"; done > "checkpoints/$1.log.jsonl"
+  local s; for s in "${@:2}"; do if [ -e "${s%.pt}.log.jsonl" ]; then cat "${s%.pt}.log.jsonl"; fi; done > "checkpoints/$1.log.jsonl"
 }
 sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES [--set ...]: 400-frame chunks scored by the voices' SI-SNR
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
     --set data.train_items_per_epoch=1600 --set data.mix_seed="$4" --set target='"sisnr"' --set aux_dc_weight=30 \
     --max-minutes "$5" "${@:6}"
+}
+soup() {  # soup RECIPE OUT A B [--set ...]: the weight average of two runs from one parent, no further updates
+  # (validation and fixed attractors are computed for the average; pass the runs' own --set's for its loss)
+  train "$1" "$2" --profile cpu_long --set init_from="[\"$3\", \"$4\"]" --set 'curriculum=[[400,0]]' \
+    --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --set target='"sisnr"' --set aux_dc_weight=30 "${@:5}"
 }
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
@@ -67,7 +74,10 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   sisnr400 danet_blstm_3spk runs/default_stage5.pt runs/default_stage4.pt 22 50 --set clustered_weight=1.0
   sisnr400 danet_blstm_3spk runs/default_stage6.pt runs/default_stage5.pt 24 100 --set clustered_weight=2.0
   sisnr400 danet_blstm_3spk runs/default_stage7.pt runs/default_stage6.pt 27 95 --set clustered_weight=3.0
-  ship default runs/default_stage{1,2,3,4,5,6,7}.pt
+  sisnr400 danet_blstm_3spk runs/default_stage8a.pt runs/default_stage7.pt 28 95 --set clustered_weight=3.0
+  sisnr400 danet_blstm_3spk runs/default_stage8b.pt runs/default_stage7.pt 29 95 --set clustered_weight=4.0
+  soup danet_blstm_3spk runs/default_stage8.pt runs/default_stage8a.pt runs/default_stage8b.pt --set clustered_weight=3.0
+  ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

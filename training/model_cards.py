@@ -72,6 +72,8 @@ def _recipe_line(rec: dict) -> str:
     # Checkpoints written before the trainer stored its profile: their warm starts used `cpu_long`.
     profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
+    if isinstance(rec.get("init_from"), list):  # an average saved as is: its own settings trained nothing
+        return line + "; the averaged runs' settings are in `scripts/train_cpu.sh`"
     if rec.get("init_from"):
         line += f", last stage warm-started from {describe_init(rec['init_from'])}"
     if rec.get("aux_dc_weight"):
