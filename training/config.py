@@ -78,6 +78,15 @@ def describe_init(init_from: str | list[str]) -> str:
     return f"`{init_from}`" if init_from else ""
 
 
+def averaged_from(training: dict) -> list[str] | None:
+    """The checkpoints an average saved with no update of its own was made of; None otherwise.
+
+    One predicate for the report and the model cards: such a checkpoint trained nothing, so its
+    minutes, steps and loss settings describe nothing and are not printed."""
+    init = (training.get("recipe") or {}).get("init_from")
+    return init if isinstance(init, list) and training.get("steps") == 0 else None
+
+
 def _merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():

@@ -12,7 +12,7 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
-from .config import describe_init
+from .config import averaged_from, describe_init
 
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
@@ -67,12 +67,12 @@ def _history_line(stages: list[dict]) -> str:
             + f": {total:,} updates, {sum(s['seconds'] for s in stages) / 3600:.1f} h in all")
 
 
-def _recipe_line(rec: dict) -> str:
+def _recipe_line(rec: dict, averaged: bool = False) -> str:
     name = rec.get("name", "?")
     # Checkpoints written before the trainer stored its profile: their warm starts used `cpu_long`.
     profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
-    if isinstance(rec.get("init_from"), list):  # an average saved as is: its own settings trained nothing
+    if averaged:  # an average saved as is: its own settings trained nothing
         return line + "; the averaged runs' settings are in `scripts/train_cpu.sh`"
     if rec.get("init_from"):
         line += f", last stage warm-started from {describe_init(rec['init_from'])}"
@@ -89,8 +89,8 @@ def _recipe_line(rec: dict) -> str:
 def _trained_line(t: dict) -> str:
     """A checkpoint saved with no update of its own (an average of runs) says so instead of "0 steps"."""
     loss = f"{t.get('best_valid_loss', float('nan')):.4f}"
-    init = (t.get("recipe") or {}).get("init_from")
-    if t.get("steps") == 0 and isinstance(init, list):
+    init = averaged_from(t)
+    if init:
         return f"- last stage: {describe_init(init)}, no update of its own; its validation loss {loss}"
     return (f"- trained {t.get('steps', '?')} steps / {t.get('epochs', '?')} epochs in {t.get('train_minutes', '?')} min on "
             f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {loss}")
@@ -114,7 +114,7 @@ def card(path: Path, results: dict) -> str:
                 + (f", each with {data['fsdd_finetune']['shifted_copies_per_talker']} pitch/tempo-shifted copies"
                    if data["fsdd_finetune"].get("shifted_copies_per_talker") else "") + ")"
                 if data.get("fsdd_finetune") else ""),
-             _recipe_line(t.get("recipe") or {})]
+             _recipe_line(t.get("recipe") or {}, averaged=averaged_from(t) is not None)]
     history = _history_line(training_stages(path.with_suffix(".log.jsonl")))
     if history:
         lines.append(history)

@@ -20,7 +20,7 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
-from .config import describe_init
+from .config import averaged_from, describe_init
 
 METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
 
@@ -78,9 +78,8 @@ def count_line(count: dict, n: int, n_speakers: int | None) -> str:
 
 def training_line(training: dict) -> str:
     """How long the checkpoint trained; a warm-started one says so, since its minutes are only the last stage's."""
-    raw_init = (training.get("recipe") or {}).get("init_from") or ""
-    init_from = describe_init(raw_init)
-    if training.get("steps") == 0 and isinstance(raw_init, list):
+    init_from = describe_init((training.get("recipe") or {}).get("init_from") or "")
+    if averaged_from(training):
         return f"no updates of its own: {init_from} (full history in checkpoints/README.md)"
     line = f"trained {training.get('steps', '?')} updates in {training.get('train_minutes', '?')} min on {training.get('device', '?')}"
     return line + (f" (last stage, warm-started from {init_from}; full history in checkpoints/README.md)" if init_from else "")
