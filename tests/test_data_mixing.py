@@ -10,8 +10,8 @@ import torch
 
 from training.data import make_mixtures, synth_corpus
 from training.data.corpora import Utterance
-from training.data.mixing import (DynamicMixDataset, MixtureFolderDataset, active_level_db, draw_levels,
-                                  mix_signals, write_mixture_folder)
+from training.data.mixing import (DynamicMixDataset, MixtureFolderDataset, active_level_db, change_speed,
+                                  draw_levels, mix_signals, write_mixture_folder)
 
 SR = 8000
 
@@ -89,6 +89,34 @@ def test_dynamic_mix_dataset_shapes_and_determinism():
     assert not all(torch.equal(ds[i][0], same[i][0]) for i in range(6))
     long = DynamicMixDataset(pool, n_speakers=2, segment_samples=2 * SR, epoch_size=2, seed=1, mode="max")
     assert long[0][0].shape == (2 * SR,) and not long[0][0][-100:].any()  # zero-padded past the longest
+
+
+def test_change_speed_scales_pitch_and_length():
+    tone = np.sin(2 * np.pi * 500 * np.arange(SR) / SR).astype(np.float32)
+    assert change_speed(tone, 1.0) is tone
+    for speed in (0.9, 1.1):
+        out = change_speed(tone, speed)
+        assert out.dtype == np.float32 and abs(len(out) - SR / speed) <= 1
+        peak_hz = np.argmax(np.abs(np.fft.rfft(out))) * SR / len(out)
+        assert abs(peak_hz - 500 * speed) < 3
+    with pytest.raises(ValueError):
+        change_speed(tone, 0.0)
+
+
+def test_dynamic_mix_dataset_speed_perturbation():
+    """Sources are played at a new speed per draw (new virtual talkers); off, items are unchanged."""
+    pool = utts()
+    plain = DynamicMixDataset(pool, n_speakers=2, epoch_size=8, seed=3)
+    fast = DynamicMixDataset(pool, n_speakers=2, epoch_size=8, seed=3, speed_perturb=0.2)
+    assert DynamicMixDataset(pool, n_speakers=2, epoch_size=8, seed=3, speed_perturb=0.0)[0][0].equal(plain[0][0])
+    lengths_plain = [plain[i][0].shape[0] for i in range(8)]
+    lengths_fast = [fast[i][0].shape[0] for i in range(8)]
+    assert lengths_plain != lengths_fast  # "min" mode cuts to the shortest, whose length now varies
+    assert all(torch.equal(fast[i][1].sum(0), fast[i][0]) for i in range(8))
+    again = DynamicMixDataset(pool, n_speakers=2, epoch_size=8, seed=3, speed_perturb=0.2)
+    assert all(torch.equal(fast[i][0], again[i][0]) for i in range(8))  # still reproducible
+    with pytest.raises(ValueError):
+        DynamicMixDataset(pool, n_speakers=2, speed_perturb=0.6)
 
 
 def test_dynamic_mix_dataset_mixed_speaker_counts():

@@ -320,3 +320,23 @@ def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
 def test_the_recipe_profile_is_recorded_in_the_config():
     assert load_recipe("danet_blstm", "cpu_long").profile == "cpu_long"
     assert load_recipe("danet_blstm").profile == ""
+
+
+def test_speed_perturbation_reaches_the_training_mixtures_only(monkeypatch):
+    """`data.speed_perturb` makes new virtual talkers for training; validation stays fixed and plain."""
+    import numpy as np
+
+    from training import train as train_module
+    from training.data import corpora, splits
+    from training.data.corpora import Utterance
+
+    pool = [Utterance(f"spk{s}", "f", "test", audio=np.full(800, 0.1 * (s + 1), np.float32), name=f"u{s}_{i}")
+            for s in range(4) for i in range(2)]
+    monkeypatch.setitem(corpora.CORPORA, "fake", lambda root: pool)
+    monkeypatch.setattr(splits, "split_utterances", lambda utts, split, **kw: utts)
+    cfg = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "speed_perturb": 0.1, "finetune_fsdd_fraction": 0.0}})
+    train, valid, summary = train_module.build_datasets(cfg)
+    assert [ds.speed_perturb for ds in train.sets] == [0.1] and [ds.speed_perturb for ds in valid.sets] == [0.0]
+    assert summary["speed_perturb"] == 0.1
+    plain = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "finetune_fsdd_fraction": 0.0}})
+    assert "speed_perturb" not in train_module.build_datasets(plain)[2]

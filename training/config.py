@@ -26,6 +26,8 @@ class DataConfig:
     mix_seed: int | None = None
     finetune_fsdd_fraction: float = 0.0  # share of training mixtures drawn from FSDD real speech
     fsdd_shifts: int = 0               # pitch/tempo-shifted copies of each FSDD fine-tuning talker
+    # training sources played at a random speed in [1 - s, 1 + s] (new virtual talkers; 0 = off)
+    speed_perturb: float = 0.0
 
 
 @dataclass

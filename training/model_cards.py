@@ -109,7 +109,9 @@ def card(path: Path, results: dict) -> str:
              f"- clusterers: {', '.join(available_clusterers(m))} (+ oracle with references)",
              _trained_line(t),
              f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
-             f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing; validation talkers are unseen"
+             f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing"
+             + (f", each source at a random speed within ±{data['speed_perturb']:.0%} (last stage)" if data.get("speed_perturb") else "")
+             + "; validation talkers are unseen"
              + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures"
                 + (f", each with {data['fsdd_finetune']['shifted_copies_per_talker']} pitch/tempo-shifted copies"
                    if data["fsdd_finetune"].get("shifted_copies_per_talker") else "") + ")"
