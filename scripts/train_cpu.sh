@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train the shipped checkpoints on a 2-core CPU, one thread per run.
 #
-#   bash scripts/train_cpu.sh                      # everything: two streams, about 15.5 hours
+#   bash scripts/train_cpu.sh                      # everything: two streams, about 18.5 hours
 #   bash scripts/train_cpu.sh bgru_gmm adanet      # named checkpoints only, one after another
 #
 # Needs the synthetic corpus: python -m training.data.synth_corpus --out data/synth
@@ -17,7 +17,8 @@
 #                60 minutes scored by SI-SNR (`sisnr`), then 70 + 50 with `clustered_weight = 1`,
 #                then 100 with `clustered_weight = 2` (62 minutes at 1 gained nothing), then 95 at 3, then
 #                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
-#                weights (`soup`), which is what ships
+#                weights (`soup`), then two 90-minute continuations of that average (weight 3, one with
+#                each source's speed perturbed by up to 10 %) and their average, which is what ships
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -77,7 +78,11 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   sisnr400 danet_blstm_3spk runs/default_stage8a.pt runs/default_stage7.pt 28 95 --set clustered_weight=3.0
   sisnr400 danet_blstm_3spk runs/default_stage8b.pt runs/default_stage7.pt 29 95 --set clustered_weight=4.0
   soup danet_blstm_3spk runs/default_stage8.pt runs/default_stage8a.pt runs/default_stage8b.pt --set clustered_weight=3.0
-  ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8}.pt
+  sisnr400 danet_blstm_3spk runs/default_stage9a.pt runs/default_stage8.pt 30 90 --set clustered_weight=3.0 \
+    --set data.speed_perturb=0.1
+  sisnr400 danet_blstm_3spk runs/default_stage9b.pt runs/default_stage8.pt 31 90 --set clustered_weight=3.0
+  soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
+  ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

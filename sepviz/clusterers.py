@@ -33,8 +33,8 @@ from .errors import SepvizInputError
 # What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the fit the
 # shipped DANets' last stages train with (`clustered_weight`), it is level with k-means (within
 # 0.1 dB) on the 2-talker tables of docs/results.md and on the 2-talker validation folder, ahead
-# on the 3-talker one, and as fast.  (On the 25 3-talker test mixtures k-means is ahead, 7.84 vs
-# 7.57 dB; on the 40 validation ones soft k-means, 6.58 vs 6.45.)
+# on the 3-talker one, and as fast.  (On the 25 3-talker test mixtures k-means is ahead, 8.14 vs
+# 7.73 dB; on the 40 validation ones soft k-means, 6.68 vs 6.60.)
 DEFAULT_CLUSTERER = "soft_kmeans"
 MAX_FIT_BINS = 30000  # k-means / GMM fit on a seeded subsample: same attractors, bounded time
 

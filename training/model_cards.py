@@ -19,8 +19,10 @@ INTENDED = {
                "target for 2-talker mixtures), warm-started from danet_2spk's network; its last stages are "
                "scored by the SI-SNR of the resynthesised voices and of the attractors soft k-means finds. "
                "Separates 2 or 3 talkers and counts them ('auto'). Called danet_3spk.pt until 2026-12-01. Its last "
-               "stage is the average of the weights of two continuations of the same parent (a 'model soup'; "
-               "`soup` in scripts/train_cpu.sh), so the history below lists those two runs as separate stages.",
+               "two stages are each the average of the weights of two continuations of the same parent (a "
+               "'model soup'; `soup` in scripts/train_cpu.sh), so the history below lists those runs as separate "
+               "stages; in the last pair one run played every training source at a random speed within ±10 % "
+               "(`data.speed_perturb`, new virtual talkers).",
     "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
                   "by the SI-SNR of the resynthesised voices.",
