@@ -340,3 +340,23 @@ def test_speed_perturbation_reaches_the_training_mixtures_only(monkeypatch):
     assert summary["speed_perturb"] == 0.1
     plain = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "finetune_fsdd_fraction": 0.0}})
     assert "speed_perturb" not in train_module.build_datasets(plain)[2]
+
+
+def test_warmup_ramps_the_rate_of_the_first_updates_only(tmp_path):
+    """warmup_steps: update k uses lr * (k + 1) / warmup_steps; the groups keep the full rate."""
+    cfg = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 2]], "batch_size": 2, "lr": 1e-3, "warmup_steps": 4,
+                                                "max_minutes": 0})
+    cfg.model_kwargs = {"hidden": 8, "layers": 1, "emb_dim": 8}
+    trainer = Trainer(cfg, tmp_path / "m.pt", ToneMixes(6), ToneMixes(2))
+    used, step = [], trainer.opt.step
+
+    def recording_step(*args, **kwargs):
+        used.append(trainer.opt.param_groups[0]["lr"])
+        return step(*args, **kwargs)
+
+    trainer.opt.step = recording_step
+    trainer.train_epoch(10)
+    trainer.train_epoch(10)
+    assert used == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
+    assert trainer.opt.param_groups[0]["lr"] == pytest.approx(1e-3)
+    assert load_recipe("danet_blstm", "cpu").warmup_steps == 0  # off unless asked for

@@ -158,13 +158,30 @@ class Trainer:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
-            self.opt.step()
+            self._optimizer_step()
             self.steps += 1
             total, n = total + loss.item(), n + 1
             bar.set_postfix(loss=f"{total / n:.4f}")
             if self._out_of_time():
                 break
         return total / max(n, 1)
+
+    def warmup_factor(self) -> float:
+        """Share of the learning rate the next update uses: (k + 1) / warmup_steps for update k."""
+        w = self.cfg.warmup_steps
+        return 1.0 if w <= 0 or self.steps >= w else (self.steps + 1) / w
+
+    def _optimizer_step(self) -> None:
+        """One Adam step at the warmed-up rate; the groups keep the full rate (halving, resume)."""
+        factor = self.warmup_factor()
+        if factor < 1.0:
+            full = [g["lr"] for g in self.opt.param_groups]
+            for g in self.opt.param_groups:
+                g["lr"] *= factor
+        self.opt.step()
+        if factor < 1.0:
+            for g, lr in zip(self.opt.param_groups, full):
+                g["lr"] = lr
 
     @torch.no_grad()
     def validate(self, collect_attractors: bool = False):
