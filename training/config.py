@@ -52,7 +52,7 @@ class TrainConfig:
     # updates over which the learning rate ramps up linearly from lr / warmup_steps to lr.  A warm
     # start meets a fresh Adam whose first steps, at the full rate, can knock it off its parent's
     # optimum: the default's continuations of a weight average lost 0.5-2.0 validation-loss units
-    # in their first 100 updates (scripts/train_cpu.sh, stages 9-10).
+    # in their first 100 updates (docs/results.md, the sixth session's round).
     warmup_steps: int = 0
     max_minutes: float = 0.0           # wall-clock budget (0 = none)
     dc_weight: float = 1.0             # upit: weight of the deep-clustering term
