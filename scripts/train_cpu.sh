@@ -44,10 +44,13 @@ sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES [--set ...]: 400-frame chu
     --set data.train_items_per_epoch=1600 --set data.mix_seed="$4" --set target='"sisnr"' --set aux_dc_weight=30 \
     --max-minutes "$5" "${@:6}"
 }
-soup() {  # soup RECIPE OUT A B [--set ...]: the weight average of two runs from one parent, no further updates
+soup() {  # soup RECIPE OUT RUN... [--set ...]: the weight average of runs from one parent, no further updates
   # (validation and fixed attractors are computed for the average; pass the runs' own --set's for its loss)
-  train "$1" "$2" --profile cpu_long --set init_from="[\"$3\", \"$4\"]" --set 'curriculum=[[400,0]]' \
-    --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --set target='"sisnr"' --set aux_dc_weight=30 "${@:5}"
+  local recipe=$1 out=$2 runs=() ; shift 2
+  while [ $# -gt 0 ] && [ "$1" != --set ]; do runs+=("\"$1\""); shift; done
+  local list; list=$(IFS=,; echo "${runs[*]}")
+  train "$recipe" "$out" --profile cpu_long --set init_from="[$list]" --set 'curriculum=[[400,0]]' \
+    --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --set target='"sisnr"' --set aux_dc_weight=30 "$@"
 }
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
@@ -84,6 +87,20 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
   ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
 }
+default_trials() {  # continuations of the shipped default that did not beat it (docs/results.md); needs stage 9
+  sisnr400 danet_blstm_3spk runs/default_stage10a.pt runs/default_stage9.pt 32 45 --set clustered_weight=3.0 \
+    --set data.speed_perturb=0.1
+  sisnr400 danet_blstm_3spk runs/default_stage10b.pt runs/default_stage9.pt 33 45 --set clustered_weight=3.0 \
+    --set data.speed_perturb=0.15
+  soup danet_blstm_3spk runs/default_stage10.pt runs/default_stage10{a,b}.pt --set clustered_weight=3.0
+  sisnr400 danet_blstm_3spk runs/default_stage11a.pt runs/default_stage9.pt 34 100 --set clustered_weight=3.0 \
+    --set data.speed_perturb=0.1 --set warmup_steps=200
+  sisnr400 danet_blstm_3spk runs/default_stage11b.pt runs/default_stage9.pt 35 100 --set clustered_weight=3.0 \
+    --set data.speed_perturb=0.1 --set warmup_steps=200 --set lr=1.25e-4
+  soup danet_blstm_3spk runs/default_stage11.pt runs/default_stage11{a,b}.pt --set clustered_weight=3.0
+  soup danet_blstm_3spk runs/default_stage11s4.pt runs/default_stage10{a,b}.pt runs/default_stage11{a,b}.pt \
+    --set clustered_weight=3.0
+}
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
   train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
@@ -116,7 +133,7 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_trials|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done

@@ -49,10 +49,10 @@ class TrainConfig:
     curriculum: list[list[int]] = field(default_factory=lambda: [[100, 10], [400, 10]])
     patience: int = 3                  # epochs without validation gain before stopping (per stage)
     lr_halving_patience: int = 1       # epochs without gain before halving the learning rate
-    # updates over which the learning rate ramps up linearly from lr / warmup_steps to lr.  A warm
-    # start meets a fresh Adam whose first steps, at the full rate, can knock it off its parent's
-    # optimum: the default's continuations of a weight average lost 0.5-2.0 validation-loss units
-    # in their first 100 updates (docs/results.md, the sixth session's round).
+    # updates over which the learning rate ramps up linearly from lr / warmup_steps to lr.  Meant for
+    # warm starts, whose fresh Adam takes full-size first steps.  Measured once (docs/results.md,
+    # the seventh session): 200 warm-up updates did not stop a weight average's continuation from
+    # losing validation loss in its first 100 updates, so that drop is not the first steps' doing.
     warmup_steps: int = 0
     max_minutes: float = 0.0           # wall-clock budget (0 = none)
     dc_weight: float = 1.0             # upit: weight of the deep-clustering term
