@@ -174,14 +174,15 @@ class Trainer:
     def _optimizer_step(self) -> None:
         """One Adam step at the warmed-up rate; the groups keep the full rate (halving, resume)."""
         factor = self.warmup_factor()
-        if factor < 1.0:
-            full = [g["lr"] for g in self.opt.param_groups]
-            for g in self.opt.param_groups:
-                g["lr"] *= factor
+        if factor >= 1.0:
+            self.opt.step()
+            return
+        full = [g["lr"] for g in self.opt.param_groups]
+        for g in self.opt.param_groups:
+            g["lr"] *= factor
         self.opt.step()
-        if factor < 1.0:
-            for g, lr in zip(self.opt.param_groups, full):
-                g["lr"] = lr
+        for g, lr in zip(self.opt.param_groups, full):
+            g["lr"] = lr
 
     @torch.no_grad()
     def validate(self, collect_attractors: bool = False):
