@@ -280,6 +280,9 @@ class Studio:
                 ("speakers (trained)", cfg.get("n_speakers", "?")), ("salient fraction", cfg.get("keep", "?"))]
         if cfg.get("n_anchors"):
             rows.append(("ADANet anchors", cfg["n_anchors"]))
+        if cfg.get("mask_temperature"):
+            rows.append(("mask temperature", ", ".join(f"{float(t):g} for {c} talkers"
+                                                       for c, t in sorted(cfg["mask_temperature"].items()))))
         rows.append(("fixed attractors", "yes" if model.has_fixed_attractors else "no"))
         training = card.get("training") or {}
         metrics = card.get("metrics") or {}

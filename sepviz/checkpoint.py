@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .danet import DANet, DANetConfig
+from .danet import DANet, DANetConfig, check_mask_temperature
 from .errors import CheckpointError
 from .features import StftConfig
 from .models import build_model, count_parameters
@@ -100,6 +100,23 @@ def write_metrics(path: str | os.PathLike, metrics: dict) -> Path:
     """
     payload = read_checkpoint(path)
     payload["metrics"] = _plain(metrics)
+    return _save_atomically(payload, path)
+
+
+def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence: dict) -> Path:
+    """Set the config's test-time ``mask_temperature`` (talker count -> T) and keep how it was chosen.
+
+    Counts not in ``mask_temperature`` keep their stored value; the evidence goes to
+    ``training["calibration"]`` so the model card can say where the numbers came from.
+    """
+    check_mask_temperature(mask_temperature)  # fail here, not at the next load
+    payload = read_checkpoint(path)
+    temps = dict(payload["config"].get("mask_temperature") or {})
+    temps.update({str(k): float(v) for k, v in mask_temperature.items()})
+    payload["config"]["mask_temperature"] = temps
+    training = dict(payload.get("training") or {})
+    training["calibration"] = _plain(evidence)
+    payload["training"] = training
     return _save_atomically(payload, path)
 
 

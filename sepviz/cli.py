@@ -397,6 +397,9 @@ def cmd_info(args) -> int:
     print(f"objective: {cfg.get('objective')}, mask: {cfg.get('mask')}, speakers: {cfg.get('n_speakers')}, "
           f"salient fraction: {cfg.get('keep')}, anchors: {cfg.get('n_anchors')}, "
           f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
+    temps = cfg.get("mask_temperature") or {}
+    print("mask temperature: " + (", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
+                                  + " (python -m training.calibrate)" if temps else "1 (not calibrated)"))
     print(f"stft: {cfg.get('stft')}")
     print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
     print("training:")

@@ -34,6 +34,15 @@ class DANetConfig:
     keep: float = 0.9             # salient-bin fraction used to form attractors
     n_anchors: int = 0            # ADANet anchors (0 = none)
     stft: dict = field(default_factory=dict)
+    # Test-time mask temperature per talker count, e.g. {"2": 1.2, "3": 1.6}: masks are
+    # softmax(similarity / T).  Training always uses 1 with the *ideal* attractors; the attractors a
+    # clusterer finds are noisier, and softer masks then lose less on the bins it gets wrong.
+    # Chosen on validation talkers by ``python -m training.calibrate``; absent = 1.
+    mask_temperature: dict = field(default_factory=dict)
+
+    def temperature(self, n_speakers: int) -> float:
+        """The mask temperature for ``n_speakers`` talkers (1 when not calibrated)."""
+        return float(self.mask_temperature.get(str(int(n_speakers)), 1.0))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,6 +51,14 @@ class DANetConfig:
     def from_dict(cls, d: dict) -> "DANetConfig":
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
+
+
+def check_mask_temperature(temps) -> None:
+    """Raise ValueError unless ``temps`` maps talker counts ("2", "3") to numbers in [0.05, 20]."""
+    if not isinstance(temps, dict) or not all(
+            str(k).isdigit() and isinstance(t, (int, float)) and not isinstance(t, bool) and 0.05 <= t <= 20
+            for k, t in temps.items()):
+        raise ValueError(f"mask_temperature must map talker counts to numbers in [0.05, 20], got {temps!r}")
 
 
 def _flat(v: torch.Tensor) -> torch.Tensor:
@@ -70,9 +87,12 @@ def similarity(v: torch.Tensor, attractors: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bnk,bck->bcn", v, attractors)
 
 
-def masks_from_attractors(v: torch.Tensor, attractors: torch.Tensor, kind: str = "softmax") -> torch.Tensor:
-    """Softmax over speakers (masks sum to 1) or independent sigmoids."""
+def masks_from_attractors(v: torch.Tensor, attractors: torch.Tensor, kind: str = "softmax",
+                          temperature: float = 1.0) -> torch.Tensor:
+    """Softmax over speakers (masks sum to 1) or independent sigmoids, of similarity / temperature."""
     sim = similarity(v, attractors)
+    if temperature != 1.0:
+        sim = sim / temperature
     if kind == "softmax":
         return torch.softmax(sim, dim=1)
     if kind == "sigmoid":
@@ -124,6 +144,7 @@ class DANet(nn.Module):
             raise ValueError(f"unknown objective {config.objective!r}; choose {OBJECTIVES}")
         if config.mask not in MASK_KINDS:
             raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
+        check_mask_temperature(config.mask_temperature)
         self.net = net
         self.config = config
         k = net.emb_dim

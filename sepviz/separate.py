@@ -185,10 +185,11 @@ def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, 
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
-def _masks(emb: Embedding, res: ClusterResult) -> torch.Tensor:
+def _masks(emb: Embedding, res: ClusterResult, temperature: float | None = None) -> torch.Tensor:
     """Masks ``(C, T, F)`` for a clustering result.
 
-    DANet-style models (raw embeddings) use the soft attractor masks.  Deep-clustering embeddings
+    DANet-style models (raw embeddings) use the soft attractor masks, at the model's calibrated
+    temperature for C talkers unless ``temperature`` is given.  Deep-clustering embeddings
     (objectives ``dpcl`` and ``upit``) are unit-norm, so dot products lie in [-1, 1] and a softmax
     over them is nearly flat: those models use the binary masks of the cluster assignment, as in
     deep clustering's k-means inference.  The DEF mask head (clusterer ``head``) brings its own
@@ -200,7 +201,10 @@ def _masks(emb: Embedding, res: ClusterResult) -> torch.Tensor:
         c = res.attractors.shape[0]
         hard = torch.nn.functional.one_hot(res.assignment.reshape(emb.v.shape[:2]).long(), c)
         return hard.permute(2, 0, 1).float()
-    return masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask)[0]
+    if temperature is None:
+        temperature = emb.model.config.temperature(res.attractors.shape[0])
+    return masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask,
+                                 temperature)[0]
 
 
 def _output_energies_db(masks: torch.Tensor, mag: torch.Tensor) -> list[float]:
@@ -270,7 +274,7 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
     if counter == "head" or max_speakers <= 2:
         return max(2, max_speakers), None
     res = _cluster(emb, counter, max_speakers, oracle=None, **kw)
-    masks = _masks(emb, res)
+    masks = _masks(emb, res, temperature=1.0)  # DROP_DB was set on uncalibrated masks
     energies = _output_energies_db(masks, emb.mag)
     c = sum(e > DROP_DB for e in energies)
     if c == max_speakers and _max_cosine(res.attractors) > MERGE_COSINE:

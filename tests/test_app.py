@@ -46,7 +46,8 @@ def talker(f0: float, seconds: float, sr: int = SR, seed: int = 0) -> np.ndarray
 def ckpt_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("ckpt")
     torch.manual_seed(0)
-    m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4))
+    m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4,
+                                mask_temperature={"2": 1.2, "3": 1.6}))
     m.fixed_attractors.normal_()
     save_checkpoint(d / "default.pt", m, training={"corpus": "none"}, metrics={"synth2_unseen": {
         "n": 3, "model": {"kmeans": {"si_snri": 1.5}}, "oracle": {"wfm": {"si_snri": 9.0}}}})
@@ -214,6 +215,8 @@ def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
 def test_model_card_and_clusterer_choices(studio):
     card = studio.model_card("default")
     assert "blstm" in card and "parameters" in card and "ADANet anchors" in card
+    assert "| mask temperature | 1.2 for 2 talkers, 1.6 for 3 talkers |" in card
+    assert "mask temperature" not in studio.model_card("gru")
     assert "synth2_unseen (3 mixtures), SI-SNRi dB: kmeans 1.50 (best); WFM oracle 9.00" in card
     assert studio.clusterers_for("default", False) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors"]
     assert studio.clusterers_for("gru", True) == ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "oracle"]

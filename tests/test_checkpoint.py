@@ -254,3 +254,27 @@ def test_stamp_metrics_writes_each_checkpoints_own_results(tmp_path, capsys):
     assert read_checkpoint(tmp_path / "b.pt")["metrics"] == {}
     assert "no results" in capsys.readouterr().out
     assert main([str(tmp_path / "a.pt"), "--results", str(tmp_path / "none.json")]) == 2
+
+
+def test_write_calibration_sets_the_temperature_and_keeps_the_evidence(tmp_path):
+    from sepviz.checkpoint import write_calibration
+
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"), training={"steps": 3})
+    assert load_checkpoint(path).config.mask_temperature == {}  # older files: T = 1 everywhere
+    write_calibration(path, {2: 1.4}, {"clusterer": "kmeans"})
+    write_calibration(path, {"3": 1.8}, {"clusterer": "kmeans", "note": "second"})
+    m = load_checkpoint(path)
+    assert m.config.mask_temperature == {"2": 1.4, "3": 1.8} and m.config.temperature(3) == 1.8
+    assert m.card["training"] == {"steps": 3, "calibration": {"clusterer": "kmeans", "note": "second"}}
+    with pytest.raises(ValueError, match="mask_temperature"):
+        write_calibration(path, {"2": -1.0}, {})
+    assert load_checkpoint(path).config.mask_temperature == {"2": 1.4, "3": 1.8}  # refused before writing
+
+
+def test_a_checkpoint_with_a_bad_temperature_is_a_clear_error(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
+    payload = read_checkpoint(path)
+    payload["config"]["mask_temperature"] = {"2": "warm"}
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="invalid config"):
+        load_checkpoint(path)

@@ -130,6 +130,7 @@ def test_info_prints_the_model_card(capsys, tiny_checkpoint):
     code, out, err = run(capsys, ["--threads", "1", "info", tiny_checkpoint])  # the suite runs on 1 thread
     assert code == 0, err
     assert "blstm" in out and "parameters" in out and "random tiny test model" in out and "anchors" in out
+    assert "mask temperature: 1 (not calibrated)" in out
     code, out, _ = run(capsys, ["info", tiny_checkpoint, "--json"])
     card = json.loads(out)
     assert card["config"]["n_anchors"] == 4 and card["n_parameters"] > 0 and card["fixed_attractors"] is True

@@ -119,6 +119,35 @@ def test_dynamic_mix_dataset_speed_perturbation():
         DynamicMixDataset(pool, n_speakers=2, speed_perturb=0.6)
 
 
+def test_random_equaliser_colours_within_its_bound_and_keeps_length():
+    """A tilt + bell of at most ±g dB per bin; 0 dB leaves the signal as it is."""
+    from training.data.mixing import random_equaliser
+
+    rng = np.random.default_rng(0)
+    noise = rng.standard_normal(8000).astype(np.float32)
+    assert random_equaliser(noise, 0.0, rng) is noise
+    for seed in range(5):
+        out = random_equaliser(noise, 6.0, np.random.default_rng(seed))
+        assert out.shape == noise.shape and out.dtype == np.float32
+        gain_db = 20 * np.log10(np.abs(np.fft.rfft(out))[1:] / np.abs(np.fft.rfft(noise))[1:])
+        assert gain_db.max() < 12.0 + 1e-3 and gain_db.min() > -12.0 - 1e-3  # tilt and bell add up
+        assert gain_db.max() - gain_db.min() > 0.5  # it did colour the noise
+
+
+def test_dynamic_mix_dataset_eq_perturbation():
+    """Coloured sources still sum to the mixture, reproducibly; off, items are unchanged."""
+    pool = utts()
+    plain = DynamicMixDataset(pool, n_speakers=2, epoch_size=4, seed=3)
+    eq = DynamicMixDataset(pool, n_speakers=2, epoch_size=4, seed=3, eq_perturb=6.0)
+    assert DynamicMixDataset(pool, n_speakers=2, epoch_size=4, seed=3, eq_perturb=0.0)[0][0].equal(plain[0][0])
+    assert not eq[0][0].equal(plain[0][0])
+    assert all(torch.allclose(eq[i][1].sum(0), eq[i][0]) for i in range(4))
+    again = DynamicMixDataset(pool, n_speakers=2, epoch_size=4, seed=3, eq_perturb=6.0)
+    assert all(torch.equal(eq[i][0], again[i][0]) for i in range(4))
+    with pytest.raises(ValueError):
+        DynamicMixDataset(pool, n_speakers=2, eq_perturb=-1.0)
+
+
 def test_dynamic_mix_dataset_mixed_speaker_counts():
     ds = DynamicMixDataset(utts(), n_speakers=(2, 3), segment_samples=1500, epoch_size=40, seed=0)
     active = []

@@ -356,3 +356,37 @@ def test_auto_weighting_weights_loudness_for_two_talkers_only():
     assert resolve_weighting("none", 2) == "none" and resolve_weighting("loudness", 3) == "loudness"
     with pytest.raises(SepvizInputError, match="unknown fit weighting"):
         resolve_weighting("louder", 2)
+
+
+def test_a_calibrated_mask_temperature_softens_the_masks_of_its_talker_count_only(mix8k):
+    """masks = softmax(similarity / T[C]); counts without a temperature, and the auto count's
+    energy rule, stay at T = 1."""
+    from sepviz.danet import masks_from_attractors
+
+    plain, warm = tiny_danet("blstm"), tiny_danet("blstm")
+    warm.config.mask_temperature = {"2": 2.5}
+    emb_plain, emb_warm = embed(mix8k[0], 8000, plain), embed(mix8k[0], 8000, warm)
+    a, b = separate_embedding(emb_plain, "kmeans", 2), separate_embedding(emb_warm, "kmeans", 2)
+    np.testing.assert_allclose(a.attractors, b.attractors)  # same clustering, other masks
+    expected = masks_from_attractors(emb_warm.v.unsqueeze(0), torch.as_tensor(b.attractors).unsqueeze(0),
+                                     "softmax", 2.5)[0].numpy()
+    np.testing.assert_allclose(b.masks, expected, atol=1e-6)
+    assert np.abs(b.masks - 0.5).mean() < np.abs(a.masks - 0.5).mean()  # softer
+    np.testing.assert_allclose(np.sum(b.voices, 0), mix8k[0], atol=1e-4)  # still sum to the mixture
+    np.testing.assert_allclose(separate_embedding(emb_warm, "kmeans", 3).masks,
+                               separate_embedding(emb_plain, "kmeans", 3).masks, atol=1e-6)
+    assert warm.config.temperature(2) == 2.5 and warm.config.temperature(3) == 1.0
+
+
+@pytest.mark.parametrize("bad", [{"2": 0.0}, {"2": "hot"}, {"two": 1.5}, [1.5], {"3": float("nan")}])
+def test_a_bad_mask_temperature_is_refused(bad):
+    with pytest.raises(ValueError, match="mask_temperature"):
+        _danet_with_temperature(bad)
+
+
+def _danet_with_temperature(temps):
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+
+    return build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
+                                   mask_temperature=temps))

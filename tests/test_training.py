@@ -317,6 +317,15 @@ def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     assert _history_line(stages[:1]) == "" and training_stages(tmp_path / "missing.log.jsonl") == []
 
 
+def test_model_card_names_a_calibrated_temperature():
+    from training.model_cards import _temperature_text
+
+    assert _temperature_text({}, {}) == ""
+    text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterer": "kmeans"}})
+    assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen by `kmeans` on validation "
+                    "talkers (`training.calibrate`)")
+
+
 def test_the_recipe_profile_is_recorded_in_the_config():
     assert load_recipe("danet_blstm", "cpu_long").profile == "cpu_long"
     assert load_recipe("danet_blstm").profile == ""
@@ -334,12 +343,14 @@ def test_speed_perturbation_reaches_the_training_mixtures_only(monkeypatch):
             for s in range(4) for i in range(2)]
     monkeypatch.setitem(corpora.CORPORA, "fake", lambda root: pool)
     monkeypatch.setattr(splits, "split_utterances", lambda utts, split, **kw: utts)
-    cfg = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "speed_perturb": 0.1, "finetune_fsdd_fraction": 0.0}})
+    cfg = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "speed_perturb": 0.1, "eq_perturb": 6.0,
+                                                      "finetune_fsdd_fraction": 0.0}})
     train, valid, summary = train_module.build_datasets(cfg)
     assert [ds.speed_perturb for ds in train.sets] == [0.1] and [ds.speed_perturb for ds in valid.sets] == [0.0]
-    assert summary["speed_perturb"] == 0.1
+    assert [ds.eq_perturb for ds in train.sets] == [6.0] and [ds.eq_perturb for ds in valid.sets] == [0.0]
+    assert summary["speed_perturb"] == 0.1 and summary["eq_perturb_db"] == 6.0
     plain = load_recipe("danet_blstm", "cpu", {"data": {"corpus": "fake", "finetune_fsdd_fraction": 0.0}})
-    assert "speed_perturb" not in train_module.build_datasets(plain)[2]
+    assert not {"speed_perturb", "eq_perturb_db"} & set(train_module.build_datasets(plain)[2])
 
 
 def test_warmup_ramps_the_rate_of_the_first_updates_only(tmp_path):
@@ -360,3 +371,31 @@ def test_warmup_ramps_the_rate_of_the_first_updates_only(tmp_path):
     assert used == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
     assert trainer.opt.param_groups[0]["lr"] == pytest.approx(1e-3)
     assert load_recipe("danet_blstm", "cpu").warmup_steps == 0  # off unless asked for
+
+
+def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, capsys, wsj0_2mix_dir):
+    """training.calibrate scores each temperature on a validation folder and stores the best one."""
+    import re
+
+    from conftest import write_wsj0_2mix
+    from sepviz.checkpoint import save_checkpoint
+    from training.calibrate import main
+
+    from _synth import tiny_danet
+
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm", n_speakers=3))
+    three = write_wsj0_2mix(tmp_path / "three", n_mixtures=2, n_sources=3)
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), str(three), "--grid", "1,2", "--write"]) == 0
+    out = capsys.readouterr().out
+    best = dict(zip(("2", "3"), map(float, re.findall(r"T=(\S+)\s+\S+[^\n]*<- best", out))))
+    m = load_checkpoint(path)
+    assert m.config.mask_temperature == best and set(best) == {"2", "3"}
+    cal = m.card["training"]["calibration"]
+    assert cal["by_talkers"]["3"]["n"] == 2 and set(cal["by_talkers"]["2"]["si_snri"]) == {"1.0", "2.0"}
+    assert "--write" in cal["command"]
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), str(wsj0_2mix_dir), "--grid", "1,2"]) == 2
+    assert "one per talker count" in capsys.readouterr().err
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "1,x"]) == 2
+    assert main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(wsj0_2mix_dir)]) == 2
+    dpcl = save_checkpoint(tmp_path / "d.pt", tiny_danet("blstm", objective="dpcl"))
+    assert main(["--checkpoint", str(dpcl), "--data", str(wsj0_2mix_dir)]) == 2

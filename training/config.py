@@ -28,6 +28,8 @@ class DataConfig:
     fsdd_shifts: int = 0               # pitch/tempo-shifted copies of each FSDD fine-tuning talker
     # training sources played at a random speed in [1 - s, 1 + s] (new virtual talkers; 0 = off)
     speed_perturb: float = 0.0
+    # training sources coloured by a random tilt and bell of up to this many dB (new timbres; 0 = off)
+    eq_perturb: float = 0.0
 
 
 @dataclass

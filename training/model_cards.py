@@ -98,6 +98,17 @@ def _trained_line(t: dict) -> str:
             f"{t.get('device', '?')} ({t.get('seconds_per_step', '?')} s/step); best validation loss {loss}")
 
 
+def _temperature_text(config: dict, training: dict) -> str:
+    """", mask temperature 1.2 (2 talkers) ..., chosen on validation talkers" when calibrated."""
+    temps = config.get("mask_temperature") or {}
+    if not temps:
+        return ""
+    cal = training.get("calibration") or {}
+    parts = ", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
+    how = f" by `{cal['clusterer']}` on validation talkers (`training.calibrate`)" if cal.get("clusterer") else ""
+    return f", mask temperature {parts}, chosen{how}"
+
+
 def card(path: Path, results: dict) -> str:
     m = load_checkpoint(path)
     c, t = m.card["config"], m.card["training"]
@@ -107,7 +118,8 @@ def card(path: Path, results: dict) -> str:
              f"- network: `{c['model']}` {c['model_kwargs']}, K = {m.emb_dim}, {m.card['n_parameters'] / 1e6:.2f} M parameters, "
              f"{path.stat().st_size / 2**20:.1f} MB (fp16)",
              f"- objective `{c['objective']}`, {c['mask']} masks, {c['n_speakers']} outputs, salient bins kept {c['keep']:.0%}"
-             + (f", {c['n_anchors']} anchors" if c.get("n_anchors") else ""),
+             + (f", {c['n_anchors']} anchors" if c.get("n_anchors") else "")
+             + _temperature_text(c, t),
              f"- clusterers: {', '.join(available_clusterers(m))} (+ oracle with references)",
              _trained_line(t),
              f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "

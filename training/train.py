@@ -27,11 +27,12 @@ class CurriculumMix(torch.utils.data.Dataset):
     """
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
-                 speed_perturb: float = 0.0) -> None:
+                 speed_perturb: float = 0.0, eq_perturb: float = 0.0) -> None:
         from .data.mixing import DynamicMixDataset
 
         self.sets = [DynamicMixDataset(u, n_speakers=n_speakers, segment_samples=6400, epoch_size=items,
-                                       seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb)
+                                       seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
+                                       eq_perturb=eq_perturb)
                      for k, (u, _) in enumerate(pools)]
         probs = torch.tensor([p for _, p in pools], dtype=torch.float64)
         self.cum = (probs / probs.sum()).cumsum(0)
@@ -70,6 +71,8 @@ def build_datasets(cfg: TrainConfig):
                "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch}
     if d.speed_perturb:
         summary["speed_perturb"] = d.speed_perturb
+    if d.eq_perturb:
+        summary["eq_perturb_db"] = d.eq_perturb
     if d.fsdd_shifts and not d.finetune_fsdd_fraction > 0:
         raise ValueError("data.fsdd_shifts copies the FSDD fine-tuning talkers: set data.finetune_fsdd_fraction > 0 too")
     if d.finetune_fsdd_fraction > 0:
@@ -85,7 +88,8 @@ def build_datasets(cfg: TrainConfig):
                                     "utterances": len(fs_train), "scheme": "finetune (test speakers held out)",
                                     "shifted_copies_per_talker": d.fsdd_shifts}
     mix_seed = d.seed if d.mix_seed is None else d.mix_seed
-    train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode, speed_perturb=d.speed_perturb)
+    train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode, speed_perturb=d.speed_perturb,
+                          eq_perturb=d.eq_perturb)
     valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
     return train, valid, summary
 

@@ -1,0 +1,109 @@
+"""Choose a DANet's test-time mask temperature per talker count on validation talkers.
+
+    python -m training.calibrate --checkpoint checkpoints/default.pt \\
+        --data data/mix/synth2_valid data/mix/synth3_valid --limit 40 --write
+
+Why: training forms masks from the *ideal* attractors, softmax(V a), and learns their sharpness for
+those.  At test time a clusterer estimates the attractors, a little off, and the masks it gives are
+then too sure of the bins near the boundary.  Dividing the similarities by a temperature T > 1
+softens them.  The value is chosen by the clusterer's SI-SNRi on mixtures of validation talkers
+(never the test ones) and stored in the checkpoint's config (``mask_temperature``), which every
+separation then uses.  Training itself always uses T = 1.
+
+Each folder (wsj0-2mix layout) calibrates the talker count of its source folders; the network runs
+once per mixture and the clusterer once, so only the masks and the iSTFT repeat for each T.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from sepviz.checkpoint import load_checkpoint, write_calibration
+from sepviz.cli import _dataset, _read_reference
+from sepviz.danet import masks_from_attractors
+from sepviz.errors import CheckpointError, SepvizInputError
+from sepviz.features import istft
+from sepviz.metrics import best_permutation, si_snr_improvement
+from sepviz.separate import embed, separate_embedding
+
+DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
+
+
+def folder_scores(model, data: Path, limit: int | None, clusterer: str,
+                  grid: tuple[float, ...]) -> tuple[int, np.ndarray]:
+    """SI-SNRi ``(mixtures, len(grid))`` of ``clusterer``'s masks at each temperature, and C."""
+    mixes, src_dirs, names = _dataset(data, limit)
+    c = len(src_dirs)
+    sr = model.config.stft.get("sample_rate", 8000)
+    rows = []
+    for mix_path, name in zip(mixes, names):
+        emb = embed(str(mix_path), None, model)
+        refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
+        res = separate_embedding(emb, clusterer, c).cluster
+        row = []
+        with torch.inference_mode():
+            for t in grid:
+                m = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask, t)[0]
+                est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+                perm = list(best_permutation(est, refs))
+                row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
+        rows.append(row)
+    return c, np.asarray(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True, type=Path)
+    ap.add_argument("--data", required=True, nargs="+", type=Path,
+                    help="validation folders (mix/ s1/ s2/ [s3/]), one per talker count")
+    ap.add_argument("--limit", type=int, default=None, help="first N mixtures of each folder")
+    ap.add_argument("--clusterer", default="kmeans")
+    ap.add_argument("--grid", default=",".join(map(str, DEFAULT_GRID)), help="temperatures to try")
+    ap.add_argument("--write", action="store_true", help="store the chosen temperatures in the checkpoint")
+    a = ap.parse_args(argv)
+    try:
+        grid = tuple(float(x) for x in a.grid.split(","))
+        if not grid or not all(0.05 <= t <= 20 for t in grid):
+            raise ValueError
+    except ValueError:
+        print(f"error: --grid needs comma-separated numbers in [0.05, 20], got {a.grid!r}", file=sys.stderr)
+        return 2
+    try:
+        model = load_checkpoint(a.checkpoint)
+        if model.config.objective in ("dpcl", "upit"):
+            raise SepvizInputError(f"{a.checkpoint.name} separates with binary or head masks: no temperature to calibrate")
+        chosen, evidence = {}, {}
+        for data in a.data:
+            c, scores = folder_scores(model, data, a.limit, a.clusterer, grid)
+            if str(c) in chosen:
+                raise SepvizInputError(f"two folders have {c} talkers; give one per talker count")
+            means = scores.mean(0)
+            best = int(np.argmax(means))
+            one = grid.index(1.0) if 1.0 in grid else None
+            print(f"{data} ({len(scores)} mixtures, {c} talkers), {a.clusterer} SI-SNRi dB by temperature:")
+            for j, t in enumerate(grid):
+                gain = ""
+                if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
+                    diff = scores[:, j] - scores[:, one]
+                    gain = f"   {diff.mean():+.3f} vs T=1 (se {diff.std(ddof=1) / len(diff) ** 0.5:.3f})"
+                print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- best' if j == best else ''}")
+            chosen[str(c)] = grid[best]
+            evidence[str(c)] = {"data": str(data), "n": len(scores), "si_snri": dict(zip(map(str, grid), means.round(3).tolist()))}
+    except (SepvizInputError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print("chosen mask_temperature:", chosen)
+    if a.write:
+        command = "python -m training.calibrate " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+        write_calibration(a.checkpoint, chosen, {"clusterer": a.clusterer, "by_talkers": evidence, "command": command})
+        print(f"wrote it into {a.checkpoint}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
