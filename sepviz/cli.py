@@ -62,10 +62,16 @@ def _checkpoint_path(value: str | None) -> Path:
     return p
 
 
-def _load_model(value: str | None):
+def _load_model(value: str | None, mask_temperature: float | None = None):
+    """Load the checkpoint; ``mask_temperature`` replaces its calibrated values for this run only."""
     from .checkpoint import load_checkpoint
 
-    return load_checkpoint(_checkpoint_path(value))
+    model = load_checkpoint(_checkpoint_path(value))
+    if mask_temperature is not None:
+        if not 0.05 <= mask_temperature <= 20:  # also refuses NaN
+            raise SepvizInputError(f"--mask-temperature must be in [0.05, 20], got {mask_temperature}")
+        model.config.mask_temperature = {str(c): float(mask_temperature) for c in (2, 3)}
+    return model
 
 
 def _n_speakers(value: str) -> int | None:
@@ -112,7 +118,7 @@ def cmd_separate(args) -> int:
 
     from .separate import separate
 
-    model = _load_model(args.checkpoint)
+    model = _load_model(args.checkpoint, args.mask_temperature)
     t0 = time.perf_counter()
     sep = separate(args.mixture, None, model, args.clusterer, args.n_speakers, beta=args.beta, seed=args.seed,
                    max_seconds=args.max_seconds, weighting=args.weighting)
@@ -234,7 +240,7 @@ def cmd_evaluate(args) -> int:
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
-    model = _load_model(str(ckpt))
+    model = _load_model(str(ckpt), args.mask_temperature)
     mixes, src_dirs, names = _dataset(Path(args.data), args.limit)
     n_spk = len(src_dirs)
     requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")]
@@ -322,7 +328,7 @@ def cmd_evaluate(args) -> int:
     mean_secs = {f"{g}:{s}": float(np.mean(seconds[(g, s)])) for g, s in systems}
     result["extra"] = {
         "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
-        "weighting": args.weighting,
+        "weighting": args.weighting, "mask_temperature": model.config.temperature(n_spk),
         "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
         "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
         "seconds": time.perf_counter() - t_start,
@@ -435,6 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "'loudness' lets loud bins count more, 'none' counts every salient bin once, "
                             "'auto' (default) weights for 2 talkers and not for 3")
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument("--mask-temperature", type=float, default=None, metavar="T",
+                       help="masks = softmax(similarity / T) for every talker count: T > 1 softens them; "
+                            "default: the checkpoint's own, chosen on validation talkers (sepviz info), else 1")
 
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate")

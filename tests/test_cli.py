@@ -88,6 +88,24 @@ def test_evaluate_prints_table_and_json_last_line(capsys, tmp_path, tiny_checkpo
     assert "[3/3]" not in out
 
 
+def test_mask_temperature_option_overrides_the_checkpoints_for_one_run(capsys, tmp_path, tiny_checkpoint,
+                                                                       wsj0_2mix_dir):
+    """--mask-temperature changes the masks (and so the scores) and is recorded; bad values are refused."""
+    def kmeans_run(*extra):
+        code, out, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                      "--clusterer", "kmeans", "--oracle", "--no-pesq", "--limit", "1", *extra])
+        assert code == 0, err
+        return json.loads(out.strip().splitlines()[-1])
+
+    plain, soft = kmeans_run(), kmeans_run("--mask-temperature", "4")
+    assert plain["extra"]["mask_temperature"] == 1.0 and soft["extra"]["mask_temperature"] == 4.0
+    assert soft["model"]["kmeans"]["si_snri"] != plain["model"]["kmeans"]["si_snri"]
+    for bad in ("0", "nan", "100"):
+        code, out, err = run(capsys, ["separate", wsj0_2mix_dir / "mix" / "mix00.wav", "--checkpoint",
+                                      tiny_checkpoint, "--out", tmp_path, "--mask-temperature", bad])
+        assert code == 2 and "--mask-temperature must be in [0.05, 20]" in err and "Traceback" not in err
+
+
 def test_evaluate_scores_the_automatic_talker_count(capsys, tiny_checkpoint, wsj0_2mix_dir):
     """--count reports, per clusterer, how often 'auto' finds the folder's talkers: the very count
     separate() makes with n_speakers=None on the same mixtures."""
