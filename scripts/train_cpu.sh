@@ -56,9 +56,11 @@ soup() {  # soup RECIPE OUT RUN... [--set ...]: the weight average of runs from 
   train "$recipe" "$out" --profile cpu_long --set init_from="[$list]" --set 'curriculum=[[400,0]]' \
     --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --set target='"sisnr"' --set aux_dc_weight=30 "$@"
 }
-calibrate() {  # calibrate NAME CLUSTERER VALID_FOLDER...: the shipped file's mask temperature per talker count
-  python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer "$2" --data "${@:3}" --limit 40 --write \
-    > "runs/calibrate_$1.out" 2>&1
+calibrate() {  # calibrate NAME "CLUSTERER..." VALID_FOLDER...: the shipped file's mask temperature per talker
+  # count, the best mean SI-SNRi of those clusterers on the validation talkers
+  # shellcheck disable=SC2086  # the clusterer list is split on purpose
+  python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --data "${@:3}" --limit 40 \
+    --grid 0.5,0.6,0.8,1,1.2,1.4,1.6,1.8,2,2.5,3,4 --write > "runs/calibrate_$1.out" 2>&1
 }
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
@@ -77,7 +79,7 @@ danet_2spk() {
   sisnr400 danet_blstm runs/danet_2spk_stage8.pt runs/danet_2spk_stage7.pt 21 50 --set clustered_weight=1.0 \
     --set data.fsdd_shifts=4
   ship danet_2spk runs/danet_2spk_stage{1,2,3,4,5,6,7,8}.pt
-  calibrate danet_2spk kmeans data/mix/synth2_valid
+  calibrate danet_2spk "kmeans soft_kmeans" data/mix/synth2_valid
 }
 default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train danet_blstm_3spk runs/default_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"'
@@ -116,20 +118,20 @@ bgru_gmm() {
     --set 'curriculum=[[400,20]]' --set lr=5e-4 --set data.train_items_per_epoch=1600 --set data.mix_seed=3 \
     --max-minutes 25
   ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
-  calibrate bgru_gmm gmm data/mix/synth2_valid
+  calibrate bgru_gmm "gmm kmeans soft_kmeans" data/mix/synth2_valid
 }
 adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
     --set data.mix_seed=5
   ship adanet runs/adanet_stage1.pt
-  calibrate adanet anchors data/mix/synth2_valid
+  calibrate adanet "anchors kmeans soft_kmeans" data/mix/synth2_valid
 }
 dilated_cnn() {
   train danet_dilated_cnn runs/dilated_cnn_stage1.pt --profile cpu
   train danet_dilated_cnn runs/dilated_cnn_stage2.pt --profile cpu_long \
     --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
-  calibrate dilated_cnn kmeans data/mix/synth2_valid
+  calibrate dilated_cnn "kmeans soft_kmeans" data/mix/synth2_valid
 }
 dpcl() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \

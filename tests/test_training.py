@@ -321,8 +321,8 @@ def test_model_card_names_a_calibrated_temperature():
     from training.model_cards import _temperature_text
 
     assert _temperature_text({}, {}) == ""
-    text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterer": "kmeans"}})
-    assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen by `kmeans` on validation "
+    text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterers": ["kmeans"]}})
+    assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen for `kmeans` on validation "
                     "talkers (`training.calibrate`)")
 
 
@@ -387,11 +387,17 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     three = write_wsj0_2mix(tmp_path / "three", n_mixtures=2, n_sources=3)
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), str(three), "--grid", "1,2", "--write"]) == 0
     out = capsys.readouterr().out
-    best = dict(zip(("2", "3"), map(float, re.findall(r"T=(\S+)\s+\S+[^\n]*<- best", out))))
+    best = dict(zip(("2", "3"), map(float, re.findall(r"T=(\S+)\s+\S+[^\n]*<- chosen", out))))
     m = load_checkpoint(path)
     assert m.config.mask_temperature == best and set(best) == {"2", "3"}
     cal = m.card["training"]["calibration"]
-    assert cal["by_talkers"]["3"]["n"] == 2 and set(cal["by_talkers"]["2"]["si_snri"]) == {"1.0", "2.0"}
+    assert cal["by_talkers"]["3"]["n"] == 2 and set(cal["by_talkers"]["2"]["si_snri"]["kmeans"]) == {"1.0", "2.0"}
+    # several clusterers: one curve each and their mean, which chooses
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "0.5,1",
+                 "--clusterer", "kmeans", "soft_kmeans"]) == 0
+    out = capsys.readouterr().out
+    assert "kmeans SI-SNRi" in out and "soft_kmeans SI-SNRi" in out and "mean of kmeans, soft_kmeans" in out
+    assert out.count("<- chosen") == 3
     assert "--write" in cal["command"]
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), str(wsj0_2mix_dir), "--grid", "1,2"]) == 2
     assert "one per talker count" in capsys.readouterr().err

@@ -34,26 +34,40 @@ from sepviz.separate import embed, separate_embedding
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
 
-def folder_scores(model, data: Path, limit: int | None, clusterer: str,
-                  grid: tuple[float, ...]) -> tuple[int, np.ndarray]:
-    """SI-SNRi ``(mixtures, len(grid))`` of ``clusterer``'s masks at each temperature, and C."""
+def folder_scores(model, data: Path, limit: int | None, clusterers: list[str],
+                  grid: tuple[float, ...]) -> tuple[int, dict[str, np.ndarray]]:
+    """C, and per clusterer the SI-SNRi ``(mixtures, len(grid))`` of its masks at each temperature."""
     mixes, src_dirs, names = _dataset(data, limit)
     c = len(src_dirs)
     sr = model.config.stft.get("sample_rate", 8000)
-    rows = []
+    rows: dict[str, list] = {k: [] for k in clusterers}
     for mix_path, name in zip(mixes, names):
         emb = embed(str(mix_path), None, model)
         refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
-        res = separate_embedding(emb, clusterer, c).cluster
-        row = []
-        with torch.inference_mode():
-            for t in grid:
-                m = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask, t)[0]
-                est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-                perm = list(best_permutation(est, refs))
-                row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
-        rows.append(row)
-    return c, np.asarray(rows)
+        for clusterer in clusterers:
+            res = separate_embedding(emb, clusterer, c).cluster
+            row = []
+            with torch.inference_mode():
+                for t in grid:
+                    m = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask, t)[0]
+                    est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+                    perm = list(best_permutation(est, refs))
+                    row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
+            rows[clusterer].append(row)
+    return c, {k: np.asarray(v) for k, v in rows.items()}
+
+
+def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: int | None) -> None:
+    """Mean SI-SNRi per temperature, with the paired difference to T = 1 and its standard error."""
+    one = grid.index(1.0) if 1.0 in grid else None
+    print(title)
+    means = scores.mean(0)
+    for j, t in enumerate(grid):
+        gain = ""
+        if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
+            diff = scores[:, j] - scores[:, one]
+            gain = f"   {diff.mean():+.3f} vs T=1 (se {diff.std(ddof=1) / len(diff) ** 0.5:.3f})"
+        print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- chosen' if j == best else ''}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True, nargs="+", type=Path,
                     help="validation folders (mix/ s1/ s2/ [s3/]), one per talker count")
     ap.add_argument("--limit", type=int, default=None, help="first N mixtures of each folder")
-    ap.add_argument("--clusterer", default="kmeans")
+    ap.add_argument("--clusterer", nargs="+", default=["kmeans"],
+                    help="clusterer(s) whose masks are scored; with several, T maximises their mean")
     ap.add_argument("--grid", default=",".join(map(str, DEFAULT_GRID)), help="temperatures to try")
     ap.add_argument("--write", action="store_true", help="store the chosen temperatures in the checkpoint")
     a = ap.parse_args(argv)
@@ -82,25 +97,22 @@ def main(argv: list[str] | None = None) -> int:
             c, scores = folder_scores(model, data, a.limit, a.clusterer, grid)
             if str(c) in chosen:
                 raise SepvizInputError(f"two folders have {c} talkers; give one per talker count")
-            means = scores.mean(0)
-            best = int(np.argmax(means))
-            one = grid.index(1.0) if 1.0 in grid else None
-            print(f"{data} ({len(scores)} mixtures, {c} talkers), {a.clusterer} SI-SNRi dB by temperature:")
-            for j, t in enumerate(grid):
-                gain = ""
-                if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
-                    diff = scores[:, j] - scores[:, one]
-                    gain = f"   {diff.mean():+.3f} vs T=1 (se {diff.std(ddof=1) / len(diff) ** 0.5:.3f})"
-                print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- best' if j == best else ''}")
+            best = int(np.argmax(np.mean([s.mean(0) for s in scores.values()], axis=0)))
+            n = len(next(iter(scores.values())))
+            for k, sc in scores.items():
+                _print_curve(f"{data} ({n} mixtures, {c} talkers), {k} SI-SNRi dB by temperature:", sc, grid, best)
+            if len(scores) > 1:
+                _print_curve(f"mean of {', '.join(scores)}:", np.mean(list(scores.values()), axis=0), grid, best)
             chosen[str(c)] = grid[best]
-            evidence[str(c)] = {"data": str(data), "n": len(scores), "si_snri": dict(zip(map(str, grid), means.round(3).tolist()))}
+            evidence[str(c)] = {"data": str(data), "n": n, "si_snri": {
+                k: dict(zip(map(str, grid), sc.mean(0).round(3).tolist())) for k, sc in scores.items()}}
     except (SepvizInputError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print("chosen mask_temperature:", chosen)
     if a.write:
         command = "python -m training.calibrate " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-        write_calibration(a.checkpoint, chosen, {"clusterer": a.clusterer, "by_talkers": evidence, "command": command})
+        write_calibration(a.checkpoint, chosen, {"clusterers": a.clusterer, "by_talkers": evidence, "command": command})
         print(f"wrote it into {a.checkpoint}")
     return 0
 

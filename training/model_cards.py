@@ -105,7 +105,9 @@ def _temperature_text(config: dict, training: dict) -> str:
         return ""
     cal = training.get("calibration") or {}
     parts = ", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
-    how = f" by `{cal['clusterer']}` on validation talkers (`training.calibrate`)" if cal.get("clusterer") else ""
+    names = cal.get("clusterers") or []
+    how = (f" for {' + '.join(f'`{n}`' for n in names)} on validation talkers (`training.calibrate`)"
+           if names else "")
     return f", mask temperature {parts}, chosen{how}"
 
 
