@@ -403,5 +403,7 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     assert "one per talker count" in capsys.readouterr().err
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "1,x"]) == 2
     assert main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(wsj0_2mix_dir)]) == 2
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--clusterer", "anchors"]) == 2
+    assert "cannot calibrate with anchors" in capsys.readouterr().err  # this model has no anchors
     dpcl = save_checkpoint(tmp_path / "d.pt", tiny_danet("blstm", objective="dpcl"))
     assert main(["--checkpoint", str(dpcl), "--data", str(wsj0_2mix_dir)]) == 2

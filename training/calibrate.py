@@ -25,6 +25,7 @@ import torch
 
 from sepviz.checkpoint import load_checkpoint, write_calibration
 from sepviz.cli import _dataset, _read_reference
+from sepviz.clusterers import available_clusterers
 from sepviz.danet import masks_from_attractors
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
@@ -92,6 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         model = load_checkpoint(a.checkpoint)
         if model.config.objective in ("dpcl", "upit"):
             raise SepvizInputError(f"{a.checkpoint.name} separates with binary or head masks: no temperature to calibrate")
+        usable = [c for c in available_clusterers(model) if c != "head"]
+        unknown = [c for c in a.clusterer if c not in usable]
+        if unknown:
+            raise SepvizInputError(f"{a.checkpoint.name} cannot calibrate with {', '.join(unknown)}; "
+                                   f"choose from {', '.join(usable)}")
         chosen, evidence = {}, {}
         for data in a.data:
             c, scores = folder_scores(model, data, a.limit, a.clusterer, grid)
