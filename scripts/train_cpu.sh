@@ -21,7 +21,7 @@
 #                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
 #                weights (`soup`), then two 90-minute continuations of that average (weight 3, one with
 #                each source's speed perturbed by up to 10 %) and their average, which is what ships
-#   default_trials  continuations of that average that did not beat it (stages 10-11, docs/results.md;
+#   default_trials  continuations of that average that were not shipped (stages 10-12, docs/results.md;
 #                not part of `default`, not run by default)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
@@ -97,8 +97,9 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   sisnr400 danet_blstm_3spk runs/default_stage9b.pt runs/default_stage8.pt 31 90 --set clustered_weight=3.0
   soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
   ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
+  calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid
 }
-default_trials() {  # continuations of the shipped default that did not beat it (docs/results.md); needs stage 9
+default_trials() {  # continuations of the shipped default that were not shipped (docs/results.md); needs stage 9
   sisnr400 danet_blstm_3spk runs/default_stage10a.pt runs/default_stage9.pt 32 45 --set clustered_weight=3.0 \
     --set data.speed_perturb=0.1
   sisnr400 danet_blstm_3spk runs/default_stage10b.pt runs/default_stage9.pt 33 45 --set clustered_weight=3.0 \
@@ -111,6 +112,14 @@ default_trials() {  # continuations of the shipped default that did not beat it 
   soup danet_blstm_3spk runs/default_stage11.pt runs/default_stage11{a,b}.pt --set clustered_weight=3.0
   soup danet_blstm_3spk runs/default_stage11s4.pt runs/default_stage10{a,b}.pt runs/default_stage11{a,b}.pt \
     --set clustered_weight=3.0
+  # stage 12 (eighth session): each source coloured by a random tilt and bell of up to 6 dB; stopped by hand
+  # after 500 updates (validation loss no better than after the first 100 for four epochs): run 95 minutes
+  # and keep the best, which is what early stopping gives
+  sisnr400 danet_blstm_3spk runs/default_stage12a.pt runs/default_stage9.pt 36 95 --set clustered_weight=3.0 \
+    --set data.eq_perturb=6.0
+  sisnr400 danet_blstm_3spk runs/default_stage12b.pt runs/default_stage9.pt 37 95 --set clustered_weight=3.0 \
+    --set data.eq_perturb=6.0
+  soup danet_blstm_3spk runs/default_stage12.pt runs/default_stage12{a,b}.pt --set clustered_weight=3.0
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

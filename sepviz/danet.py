@@ -37,7 +37,8 @@ class DANetConfig:
     # Test-time mask temperature per talker count, e.g. {"2": 1.2, "3": 1.6}: masks are
     # softmax(similarity / T).  Training always uses 1 with the *ideal* attractors; the attractors a
     # clusterer finds are noisier, and softer masks then lose less on the bins it gets wrong.
-    # Chosen on validation talkers by ``python -m training.calibrate``; absent = 1.
+    # Chosen on validation talkers by ``python -m training.calibrate``; absent = 1.  The oracle
+    # clusterer's exact attractors keep T = 1 (sepviz.separate).
     mask_temperature: dict = field(default_factory=dict)
 
     def temperature(self, n_speakers: int) -> float:

@@ -376,6 +376,9 @@ def test_a_calibrated_mask_temperature_softens_the_masks_of_its_talker_count_onl
     np.testing.assert_allclose(separate_embedding(emb_warm, "kmeans", 3).masks,
                                separate_embedding(emb_plain, "kmeans", 3).masks, atol=1e-6)
     assert warm.config.temperature(2) == 2.5 and warm.config.temperature(3) == 1.0
+    refs = list(mix8k[1])  # oracle attractors are exact: their masks stay at T = 1
+    np.testing.assert_allclose(separate_embedding(emb_warm, "oracle", 2, references=refs).masks,
+                               separate_embedding(emb_plain, "oracle", 2, references=refs).masks, atol=1e-6)
 
 
 @pytest.mark.parametrize("bad", [{"2": 0.0}, {"2": "hot"}, {"two": 1.5}, [1.5], {"3": float("nan")}])
