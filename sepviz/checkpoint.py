@@ -103,17 +103,23 @@ def write_metrics(path: str | os.PathLike, metrics: dict) -> Path:
     return _save_atomically(payload, path)
 
 
-def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence: dict) -> Path:
-    """Set the config's test-time ``mask_temperature`` (talker count -> T) and keep how it was chosen.
+def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence: dict, *,
+                      merge_cosine: float | None = None) -> Path:
+    """Set the config's test-time ``mask_temperature`` (talker count -> T), and the auto count's
+    ``merge_cosine`` when given, and keep how they were chosen.
 
     Counts not in ``mask_temperature`` keep their stored value; the evidence goes to
     ``training["calibration"]`` so the model card can say where the numbers came from.
     """
     check_mask_temperature(mask_temperature)  # fail here, not at the next load
+    if merge_cosine is not None and not 0.0 < merge_cosine < 1.0:
+        raise ValueError(f"merge_cosine must be in (0, 1), got {merge_cosine}")
     payload = read_checkpoint(path)
     temps = dict(payload["config"].get("mask_temperature") or {})
     temps.update({str(k): float(v) for k, v in mask_temperature.items()})
     payload["config"]["mask_temperature"] = temps
+    if merge_cosine is not None:
+        payload["config"]["merge_cosine"] = float(merge_cosine)
     training = dict(payload.get("training") or {})
     training["calibration"] = _plain(evidence)
     payload["training"] = training

@@ -405,7 +405,8 @@ def cmd_info(args) -> int:
           f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
     temps = cfg.get("mask_temperature") or {}
     print("mask temperature: " + (", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
-                                  + " (python -m training.calibrate)" if temps else "1 (not calibrated)"))
+                                  + " (python -m training.calibrate)" if temps else "1 (not calibrated)")
+          + (f"; auto-count merge cosine: {cfg['merge_cosine']:g}" if cfg.get("merge_cosine") is not None else ""))
     print(f"stft: {cfg.get('stft')}")
     print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
     print("training:")

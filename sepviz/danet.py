@@ -40,6 +40,9 @@ class DANetConfig:
     # Chosen on validation talkers by ``python -m training.calibrate``; absent = 1.  The oracle
     # clusterer's exact attractors keep T = 1 (sepviz.separate).
     mask_temperature: dict = field(default_factory=dict)
+    # "auto" count: a third attractor this close (cosine) to another is one talker split in two.
+    # None = sepviz.separate.MERGE_COSINE; ``training.calibrate --count`` sets it on validation talkers.
+    merge_cosine: float | None = None
 
     def temperature(self, n_speakers: int) -> float:
         """The mask temperature for ``n_speakers`` talkers (1 when not calibrated)."""
@@ -146,6 +149,9 @@ class DANet(nn.Module):
         if config.mask not in MASK_KINDS:
             raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
         check_mask_temperature(config.mask_temperature)
+        mc = config.merge_cosine
+        if mc is not None and not (isinstance(mc, (int, float)) and not isinstance(mc, bool) and 0.0 < mc < 1.0):
+            raise ValueError(f"merge_cosine must be a number in (0, 1), got {mc!r}")
         self.net = net
         self.config = config
         k = net.emb_dim

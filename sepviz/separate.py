@@ -26,7 +26,7 @@ from .masks import ideal_binary_mask
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
 DROP_DB = -20.0         # ADANet rule: an output 20 dB below the loudest is not a talker
-MERGE_COSINE = 0.85     # auto count: attractors this similar are one talker split in two
+MERGE_COSINE = 0.85     # auto count: attractors this similar are one talker split in two (unless calibrated)
 
 
 @dataclass
@@ -219,6 +219,12 @@ def _fit_length(wave: np.ndarray, n: int | None) -> np.ndarray:
     return wave[:n] if len(wave) > n else np.pad(wave, (0, n - len(wave)))
 
 
+def merge_cosine(model: DANet) -> float:
+    """The model's calibrated merge threshold for the auto count, else :data:`MERGE_COSINE`."""
+    mc = model.config.merge_cosine
+    return MERGE_COSINE if mc is None else float(mc)
+
+
 def _max_cosine(att: torch.Tensor) -> float:
     a = torch.nn.functional.normalize(att, dim=1)
     g = a @ a.t()
@@ -231,7 +237,8 @@ def estimate_speaker_count(emb: Embedding, clusterer: str, max_speakers: int = 3
     """Guess 2 or 3 talkers: fit ``max_speakers`` attractors and drop those that are not talkers.
 
     An output is dropped when its energy is 20 dB below the loudest one (the ADANet rule), or
-    when its attractor nearly coincides with another (cosine > 0.85: one talker split in two).
+    when its attractor nearly coincides with another (cosine above the model's merge threshold,
+    0.85 unless calibrated: one talker split in two).
     This is what ``n_speakers=None`` ("auto") does in :func:`separate_embedding`.
     """
     return _count_speakers(emb, clusterer, max_speakers, seed=seed, beta=beta, iterations=iterations,
@@ -266,6 +273,25 @@ def speaker_count_plan(model: DANet, clusterer: str, max_speakers: int = 3) -> t
     return "kmeans", max_speakers
 
 
+def counting_fit(emb: Embedding, counter: str, max_speakers: int, *, seed: int = 0, beta: float = 10.0,
+                 iterations: int = 20, weighting: str = "auto") -> tuple[ClusterResult, list[float], float]:
+    """Fit ``max_speakers`` attractors with ``counter``: the fit, each output's energy (dB below the
+    loudest, at T = 1: DROP_DB was set on uncalibrated masks) and the largest attractor cosine."""
+    res = _cluster(emb, counter, max_speakers, oracle=None, seed=seed, beta=beta, iterations=iterations,
+                   weighting=weighting)
+    energies = _output_energies_db(_masks(emb, res, temperature=1.0), emb.mag)
+    return res, energies, _max_cosine(res.attractors)
+
+
+def count_from(energies: list[float], max_cosine: float, merge: float) -> int:
+    """The auto-count rule on a counting fit: outputs within DROP_DB of the loudest are talkers,
+    less one when all of them are and two attractors are closer than ``merge`` (cosine)."""
+    c = sum(e > DROP_DB for e in energies)
+    if c == len(energies) and max_cosine > merge:
+        c -= 1
+    return max(2, c)
+
+
 def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
                     **kw) -> tuple[int, ClusterResult | None]:
     """:func:`estimate_speaker_count` plus the counting fit, kept when it is ``clusterer``'s own
@@ -273,13 +299,8 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
     counter, max_speakers = speaker_count_plan(emb.model, clusterer, max_speakers)
     if counter == "head" or max_speakers <= 2:
         return max(2, max_speakers), None
-    res = _cluster(emb, counter, max_speakers, oracle=None, **kw)
-    masks = _masks(emb, res, temperature=1.0)  # DROP_DB was set on uncalibrated masks
-    energies = _output_energies_db(masks, emb.mag)
-    c = sum(e > DROP_DB for e in energies)
-    if c == max_speakers and _max_cosine(res.attractors) > MERGE_COSINE:
-        c -= 1
-    return max(2, c), (res if counter == clusterer else None)  # another clusterer fits again
+    res, energies, cosine = counting_fit(emb, counter, max_speakers, **kw)
+    return count_from(energies, cosine, merge_cosine(emb.model)), (res if counter == clusterer else None)
 
 
 def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
@@ -319,9 +340,9 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     if weak:
         warnings.append(f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than the loudest: "
                         f"the mixture may hold fewer than {n_speakers} talkers")
-    if _max_cosine(res.attractors) > MERGE_COSINE:
+    if _max_cosine(res.attractors) > merge_cosine(emb.model):
         warnings.append("two of the voices have nearly the same attractor (cosine > "
-                        f"{MERGE_COSINE}): the mixture may hold fewer than {n_speakers} talkers, "
+                        f"{merge_cosine(emb.model):g}): the mixture may hold fewer than {n_speakers} talkers, "
                         "so one voice may be split in two")
     t, f = emb.spec.shape
     timings = dict(emb.timings, cluster=t1 - t0, masks_istft=t2 - t1)

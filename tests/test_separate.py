@@ -381,6 +381,26 @@ def test_a_calibrated_mask_temperature_softens_the_masks_of_its_talker_count_onl
                                separate_embedding(emb_plain, "oracle", 2, references=refs).masks, atol=1e-6)
 
 
+def test_a_calibrated_merge_threshold_decides_the_auto_count(mix8k, monkeypatch):
+    """The count's cosine rule uses the model's own threshold (MERGE_COSINE when not calibrated)."""
+    m = tiny_danet("blstm", n_speakers=3)
+    emb = embed(mix8k[0], 8000, m)
+    real_fit = sep_mod.counting_fit
+    # every output loud; the closest two attractors at cosine 0.8
+    monkeypatch.setattr(sep_mod, "counting_fit",
+                        lambda *a, **kw: (real_fit(*a, **kw)[0], [0.0, -1.0, -3.0], 0.8))
+    assert m.config.merge_cosine is None and sep_mod.merge_cosine(m) == sep_mod.MERGE_COSINE == 0.85
+    assert separate_embedding(emb, "kmeans", None).n_speakers == 3  # 0.8 < 0.85: three talkers
+    m.config.merge_cosine = 0.75
+    assert separate_embedding(emb, "kmeans", None).n_speakers == 2  # 0.8 > 0.75: one talker split in two
+    assert sep_mod.count_from([0.0, -1.0, -30.0], 0.1, 0.5) == 2  # a quiet output is no talker
+    assert sep_mod.count_from([0.0, -1.0, -3.0], 0.6, 0.5) == 2 and sep_mod.count_from([0.0, -1.0, -3.0], 0.4, 0.5) == 3
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    with pytest.raises(ValueError, match="merge_cosine"):
+        build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4}, merge_cosine=1.5))
+
+
 @pytest.mark.parametrize("bad", [{"2": 0.0}, {"2": "hot"}, {"two": 1.5}, [1.5], {"3": float("nan")}])
 def test_a_bad_mask_temperature_is_refused(bad):
     with pytest.raises(ValueError, match="mask_temperature"):

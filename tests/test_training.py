@@ -317,6 +317,22 @@ def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     assert _history_line(stages[:1]) == "" and training_stages(tmp_path / "missing.log.jsonl") == []
 
 
+def test_choose_merge_cosine_takes_the_middle_of_the_best_thresholds():
+    import numpy as np
+
+    from training.calibrate import choose_merge_cosine
+
+    # counting fits (energies dB, max cosine): split 2-talker fits sit at 0.87-0.88, 3-talker ones at 0.80
+    fits = {2: [([0.0, -3.0, -9.0], 0.87), ([0.0, -2.0, -8.0], 0.88)],
+            3: [([0.0, -1.0, -4.0], 0.80), ([0.0, -2.0, -3.0], 0.79)]}
+    grid = np.round(np.arange(0.70, 0.951, 0.005), 3)
+    merge, right = choose_merge_cosine(fits, grid)
+    assert 0.80 <= merge < 0.87 and abs(merge - 0.835) < 0.006  # the middle of [0.80, 0.865]
+    i = list(grid).index(merge)
+    assert right[2][i] == 2 and right[3][i] == 2
+    assert right[2][list(grid).index(0.9)] == 0  # too high a threshold calls every split a third talker
+
+
 def test_model_card_names_a_calibrated_temperature():
     from training.model_cards import _temperature_text
 
@@ -324,6 +340,8 @@ def test_model_card_names_a_calibrated_temperature():
     text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterers": ["kmeans"]}})
     assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen for `kmeans` on validation "
                     "talkers (`training.calibrate`)")
+    assert _temperature_text({"mask_temperature": {"3": 1.6}, "merge_cosine": 0.845}, {}).endswith(
+        "; auto-count merge cosine 0.845, chosen on validation talkers")
 
 
 def test_the_recipe_profile_is_recorded_in_the_config():
@@ -403,6 +421,19 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     assert "one per talker count" in capsys.readouterr().err
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "1,x"]) == 2
     assert main(["--checkpoint", str(tmp_path / "none.pt"), "--data", str(wsj0_2mix_dir)]) == 2
+    # --count: the merge threshold that counts the most validation mixtures right
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), str(three), "--grid", "1", "--count",
+                 "--write"]) == 0
+    out = capsys.readouterr().out
+    merge = float(re.search(r"merge_cosine: (\S+)", out).group(1))
+    assert load_checkpoint(path).config.merge_cosine == merge and "0.850" in out
+    count = load_checkpoint(path).card["training"]["calibration"]["by_talkers"]["count"]
+    assert sum(count["right_at_chosen"].values()) >= sum(count["right_at_default"].values())
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--count"]) == 2
+    assert "one 2-talker and one 3-talker" in capsys.readouterr().err
+    two = save_checkpoint(tmp_path / "two.pt", tiny_danet("blstm"))
+    assert main(["--checkpoint", str(two), "--data", str(wsj0_2mix_dir), "--count"]) == 2
+    assert "counts up to 2 talkers" in capsys.readouterr().err
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--clusterer", "anchors"]) == 2
     assert "cannot calibrate with anchors" in capsys.readouterr().err  # this model has no anchors
     dpcl = save_checkpoint(tmp_path / "d.pt", tiny_danet("blstm", objective="dpcl"))

@@ -30,20 +30,25 @@ from sepviz.danet import masks_from_attractors
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_permutation, si_snr_improvement
-from sepviz.separate import embed, separate_embedding
+from sepviz.separate import MERGE_COSINE, count_from, counting_fit, embed, separate_embedding, speaker_count_plan
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
 
-def folder_scores(model, data: Path, limit: int | None, clusterers: list[str],
-                  grid: tuple[float, ...]) -> tuple[int, dict[str, np.ndarray]]:
-    """C, and per clusterer the SI-SNRi ``(mixtures, len(grid))`` of its masks at each temperature."""
+def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], grid: tuple[float, ...],
+                  count_plan: tuple[str, int] | None = None) -> tuple[int, dict[str, np.ndarray], list]:
+    """C; per clusterer the SI-SNRi ``(mixtures, len(grid))`` of its masks at each temperature; and,
+    with ``count_plan = (counter, most talkers)``, each mixture's counting fit ``(energies, cosine)``."""
     mixes, src_dirs, names = _dataset(data, limit)
     c = len(src_dirs)
     sr = model.config.stft.get("sample_rate", 8000)
     rows: dict[str, list] = {k: [] for k in clusterers}
+    fits = []
     for mix_path, name in zip(mixes, names):
         emb = embed(str(mix_path), None, model)
+        if count_plan is not None:
+            _, energies, cosine = counting_fit(emb, *count_plan)
+            fits.append((energies, cosine))
         refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
         for clusterer in clusterers:
             res = separate_embedding(emb, clusterer, c).cluster
@@ -55,7 +60,16 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str],
                     perm = list(best_permutation(est, refs))
                     row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
             rows[clusterer].append(row)
-    return c, {k: np.asarray(v) for k, v in rows.items()}
+    return c, {k: np.asarray(v) for k, v in rows.items()}, fits
+
+
+def choose_merge_cosine(fits_by_count: dict[int, list], grid: np.ndarray) -> tuple[float, dict[int, list[int]]]:
+    """The merge threshold that counts the most validation mixtures right (the middle one of a tie),
+    and for every threshold how many of each talker count it gets right."""
+    right = {c: [sum(count_from(e, cos, m) == c for e, cos in fits) for m in grid] for c, fits in fits_by_count.items()}
+    total = np.sum(list(right.values()), axis=0)
+    best = np.flatnonzero(total == total.max())
+    return float(grid[best[len(best) // 2]]), right
 
 
 def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: int | None) -> None:
@@ -80,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clusterer", nargs="+", default=["kmeans"],
                     help="clusterer(s) whose masks are scored; with several, T maximises their mean")
     ap.add_argument("--grid", default=",".join(map(str, DEFAULT_GRID)), help="temperatures to try")
-    ap.add_argument("--write", action="store_true", help="store the chosen temperatures in the checkpoint")
+    ap.add_argument("--count", action="store_true",
+                    help="also choose the auto count's merge threshold (needs a 2- and a 3-talker folder)")
+    ap.add_argument("--write", action="store_true", help="store what was chosen in the checkpoint")
     a = ap.parse_args(argv)
     try:
         grid = tuple(float(x) for x in a.grid.split(","))
@@ -98,9 +114,13 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             raise SepvizInputError(f"{a.checkpoint.name} cannot calibrate with {', '.join(unknown)}; "
                                    f"choose from {', '.join(usable)}")
-        chosen, evidence = {}, {}
+        plan = speaker_count_plan(model, "kmeans") if a.count else None
+        if plan is not None and plan[1] < 3:
+            raise SepvizInputError(f"{a.checkpoint.name} counts up to {plan[1]} talkers: no count to calibrate")
+        chosen, evidence, fits_by_count = {}, {}, {}
         for data in a.data:
-            c, scores = folder_scores(model, data, a.limit, a.clusterer, grid)
+            c, scores, fits = folder_scores(model, data, a.limit, a.clusterer, grid, plan)
+            fits_by_count[c] = fits
             if str(c) in chosen:
                 raise SepvizInputError(f"two folders have {c} talkers; give one per talker count")
             best = int(np.argmax(np.mean([s.mean(0) for s in scores.values()], axis=0)))
@@ -112,13 +132,30 @@ def main(argv: list[str] | None = None) -> int:
             chosen[str(c)] = grid[best]
             evidence[str(c)] = {"data": str(data), "n": n, "si_snri": {
                 k: dict(zip(map(str, grid), sc.mean(0).round(3).tolist())) for k, sc in scores.items()}}
+        merge = None
+        if a.count:
+            if set(fits_by_count) != {2, 3}:
+                raise SepvizInputError("--count needs one 2-talker and one 3-talker validation folder")
+            thresholds = np.round(np.arange(0.70, 0.951, 0.005), 3)
+            merge, right = choose_merge_cosine(fits_by_count, thresholds)
+            n2, n3 = len(fits_by_count[2]), len(fits_by_count[3])
+            print(f"auto count ({plan[0]}, up to {plan[1]} talkers) right by merge threshold (cosine):")
+            for j, m in enumerate(thresholds):
+                if abs(m * 100 - round(m * 100)) < 1e-6 or m in (merge, MERGE_COSINE):
+                    mark = "   <- chosen" if m == merge else ("   (the default rule)" if m == MERGE_COSINE else "")
+                    print(f"  {m:.3f}  {right[2][j]}/{n2} (2 talkers), {right[3][j]}/{n3} (3 talkers){mark}")
+            evidence["count"] = {"counter": plan[0], "right_at_chosen": {str(c): r[list(thresholds).index(merge)]
+                                                                         for c, r in right.items()},
+                                 "right_at_default": {str(c): r[list(thresholds).index(MERGE_COSINE)]
+                                                      for c, r in right.items()}}
     except (SepvizInputError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("chosen mask_temperature:", chosen)
+    print("chosen mask_temperature:", chosen, *(("merge_cosine:", merge) if merge is not None else ()))
     if a.write:
         command = "python -m training.calibrate " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
-        write_calibration(a.checkpoint, chosen, {"clusterers": a.clusterer, "by_talkers": evidence, "command": command})
+        write_calibration(a.checkpoint, chosen, {"clusterers": a.clusterer, "by_talkers": evidence, "command": command},
+                          merge_cosine=merge)
         print(f"wrote it into {a.checkpoint}")
     return 0
 

@@ -108,7 +108,9 @@ def _temperature_text(config: dict, training: dict) -> str:
     names = cal.get("clusterers") or []
     how = (f" for {' + '.join(f'`{n}`' for n in names)} on validation talkers (`training.calibrate`)"
            if names else "")
-    return f", mask temperature {parts}, chosen{how}"
+    merge = config.get("merge_cosine")
+    count = f"; auto-count merge cosine {float(merge):g}, chosen on validation talkers" if merge is not None else ""
+    return f", mask temperature {parts}, chosen{how}{count}"
 
 
 def card(path: Path, results: dict) -> str:
