@@ -56,8 +56,9 @@ soup() {  # soup RECIPE OUT RUN... [--set ...]: the weight average of runs from 
   train "$recipe" "$out" --profile cpu_long --set init_from="[$list]" --set 'curriculum=[[400,0]]' \
     --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --set target='"sisnr"' --set aux_dc_weight=30 "$@"
 }
-calibrate() {  # calibrate NAME "CLUSTERER..." VALID_FOLDER...: the shipped file's mask temperature per talker
-  # count, the best mean SI-SNRi of those clusterers on the validation talkers
+calibrate() {  # calibrate NAME "CLUSTERER..." VALID_FOLDER... [--count]: the shipped file's mask temperature per
+  # talker count, the best mean SI-SNRi of those clusterers on the validation talkers (--count: and the auto
+  # count's merge threshold)
   # shellcheck disable=SC2086  # the clusterer list is split on purpose
   python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --data "${@:3}" --limit 40 \
     --grid 0.5,0.6,0.8,1,1.2,1.4,1.6,1.8,2,2.5,3,4 --write > "runs/calibrate_$1.out" 2>&1
@@ -97,7 +98,7 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   sisnr400 danet_blstm_3spk runs/default_stage9b.pt runs/default_stage8.pt 31 90 --set clustered_weight=3.0
   soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
   ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
-  calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid
+  calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid --count
 }
 default_trials() {  # continuations of the shipped default that were not shipped (docs/results.md); needs stage 9
   sisnr400 danet_blstm_3spk runs/default_stage10a.pt runs/default_stage9.pt 32 45 --set clustered_weight=3.0 \
