@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .danet import DANet, DANetConfig, check_mask_temperature
+from .danet import DANet, DANetConfig, check_mask_temperature, check_merge_cosine
 from .errors import CheckpointError
 from .features import StftConfig
 from .models import build_model, count_parameters
@@ -112,8 +112,7 @@ def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence:
     ``training["calibration"]`` so the model card can say where the numbers came from.
     """
     check_mask_temperature(mask_temperature)  # fail here, not at the next load
-    if merge_cosine is not None and not 0.0 < merge_cosine < 1.0:
-        raise ValueError(f"merge_cosine must be in (0, 1), got {merge_cosine}")
+    check_merge_cosine(merge_cosine)
     payload = read_checkpoint(path)
     temps = dict(payload["config"].get("mask_temperature") or {})
     temps.update({str(k): float(v) for k, v in mask_temperature.items()})

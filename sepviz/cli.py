@@ -65,12 +65,17 @@ def _checkpoint_path(value: str | None) -> Path:
 def _load_model(value: str | None, mask_temperature: float | None = None):
     """Load the checkpoint; ``mask_temperature`` replaces its calibrated values for this run only."""
     from .checkpoint import load_checkpoint
+    from .danet import TEMPERATURE_RANGE, check_mask_temperature
 
     model = load_checkpoint(_checkpoint_path(value))
     if mask_temperature is not None:
-        if not 0.05 <= mask_temperature <= 20:  # also refuses NaN
-            raise SepvizInputError(f"--mask-temperature must be in [0.05, 20], got {mask_temperature}")
-        model.config.mask_temperature = {str(c): float(mask_temperature) for c in (2, 3)}
+        temps = {str(c): float(mask_temperature) for c in (2, 3)}
+        try:
+            check_mask_temperature(temps)  # also refuses NaN
+        except ValueError:
+            lo, hi = TEMPERATURE_RANGE
+            raise SepvizInputError(f"--mask-temperature must be in [{lo:g}, {hi:g}], got {mask_temperature}") from None
+        model.config.mask_temperature = temps
     return model
 
 
@@ -403,10 +408,13 @@ def cmd_info(args) -> int:
     print(f"objective: {cfg.get('objective')}, mask: {cfg.get('mask')}, speakers: {cfg.get('n_speakers')}, "
           f"salient fraction: {cfg.get('keep')}, anchors: {cfg.get('n_anchors')}, "
           f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
+    from .danet import temperature_summary
+
     temps = cfg.get("mask_temperature") or {}
-    print("mask temperature: " + (", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
-                                  + " (python -m training.calibrate)" if temps else "1 (not calibrated)")
-          + (f"; auto-count merge cosine: {cfg['merge_cosine']:g}" if cfg.get("merge_cosine") is not None else ""))
+    line = f"{temperature_summary(temps)} (python -m training.calibrate)" if temps else "1 (not calibrated)"
+    if cfg.get("merge_cosine") is not None:
+        line += f"; auto-count merge cosine: {cfg['merge_cosine']:g}"
+    print(f"mask temperature: {line}")
     print(f"stft: {cfg.get('stft')}")
     print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
     print("training:")

@@ -57,12 +57,33 @@ class DANetConfig:
         return cls(**{k: v for k, v in d.items() if k in known})
 
 
+TEMPERATURE_RANGE = (0.05, 20.0)  # mask temperatures a checkpoint, the CLI and calibrate accept
+
+
+def _number_in(x, lo: float, hi: float, *, closed: bool) -> bool:
+    """A real number (not a bool, not NaN) in [lo, hi] (``closed``) or (lo, hi)."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return False
+    return lo <= x <= hi if closed else lo < x < hi
+
+
 def check_mask_temperature(temps) -> None:
-    """Raise ValueError unless ``temps`` maps talker counts ("2", "3") to numbers in [0.05, 20]."""
-    if not isinstance(temps, dict) or not all(
-            str(k).isdigit() and isinstance(t, (int, float)) and not isinstance(t, bool) and 0.05 <= t <= 20
-            for k, t in temps.items()):
-        raise ValueError(f"mask_temperature must map talker counts to numbers in [0.05, 20], got {temps!r}")
+    """Raise ValueError unless ``temps`` maps talker counts ("2", "3") to numbers in TEMPERATURE_RANGE."""
+    lo, hi = TEMPERATURE_RANGE
+    if not isinstance(temps, dict) or not all(str(k).isdigit() and _number_in(t, lo, hi, closed=True)
+                                              for k, t in temps.items()):
+        raise ValueError(f"mask_temperature must map talker counts to numbers in [{lo:g}, {hi:g}], got {temps!r}")
+
+
+def check_merge_cosine(merge) -> None:
+    """Raise ValueError unless ``merge`` is None (the default rule) or a cosine in (0, 1)."""
+    if merge is not None and not _number_in(merge, 0.0, 1.0, closed=False):
+        raise ValueError(f"merge_cosine must be a number in (0, 1), got {merge!r}")
+
+
+def temperature_summary(temps: dict) -> str:
+    """"1.2 (2 talkers), 1.4 (3 talkers)": how cards and ``sepviz info`` show a calibration."""
+    return ", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
 
 
 def _flat(v: torch.Tensor) -> torch.Tensor:
@@ -149,9 +170,7 @@ class DANet(nn.Module):
         if config.mask not in MASK_KINDS:
             raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
         check_mask_temperature(config.mask_temperature)
-        mc = config.merge_cosine
-        if mc is not None and not (isinstance(mc, (int, float)) and not isinstance(mc, bool) and 0.0 < mc < 1.0):
-            raise ValueError(f"merge_cosine must be a number in (0, 1), got {mc!r}")
+        check_merge_cosine(config.merge_cosine)
         self.net = net
         self.config = config
         k = net.emb_dim

@@ -173,8 +173,10 @@ def resolve_weighting(weighting: str, n_speakers: int) -> str:
     return weighting
 
 
-def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, iterations: int,
-             oracle: torch.Tensor | None, weighting: str = "auto") -> ClusterResult:
+def cluster_embedding(emb: Embedding, clusterer: str, c: int, *, seed: int = 0, beta: float = 10.0,
+                      iterations: int = 20, oracle: torch.Tensor | None = None,
+                      weighting: str = "auto") -> ClusterResult:
+    """Fit ``c`` attractors with ``clusterer`` on cached embeddings (no masks, no iSTFT)."""
     t, f, k = emb.v.shape
     if oracle is not None and oracle.shape[0] != c:
         raise SepvizInputError(f"{oracle.shape[0]} reference sources given but {c} speakers requested")
@@ -185,7 +187,7 @@ def _cluster(emb: Embedding, clusterer: str, c: int, *, seed: int, beta: float, 
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
-def _masks(emb: Embedding, res: ClusterResult, temperature: float | None = None) -> torch.Tensor:
+def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None) -> torch.Tensor:
     """Masks ``(C, T, F)`` for a clustering result.
 
     DANet-style models (raw embeddings) use the soft attractor masks, at the model's calibrated
@@ -277,9 +279,9 @@ def counting_fit(emb: Embedding, counter: str, max_speakers: int, *, seed: int =
                  iterations: int = 20, weighting: str = "auto") -> tuple[ClusterResult, list[float], float]:
     """Fit ``max_speakers`` attractors with ``counter``: the fit, each output's energy (dB below the
     loudest, at T = 1: DROP_DB was set on uncalibrated masks) and the largest attractor cosine."""
-    res = _cluster(emb, counter, max_speakers, oracle=None, seed=seed, beta=beta, iterations=iterations,
-                   weighting=weighting)
-    energies = _output_energies_db(_masks(emb, res, temperature=1.0), emb.mag)
+    res = cluster_embedding(emb, counter, max_speakers, seed=seed, beta=beta, iterations=iterations,
+                            weighting=weighting)
+    energies = _output_energies_db(embedding_masks(emb, res, temperature=1.0), emb.mag)
     return res, energies, _max_cosine(res.attractors)
 
 
@@ -324,12 +326,12 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     if n_speakers not in (2, 3):
         raise SepvizInputError(f"n_speakers must be 2, 3 or None (auto), got {n_speakers!r}")
     if res is None or res.attractors.shape[0] != n_speakers:
-        res = _cluster(emb, clusterer, n_speakers, oracle=oracle, **kw)
+        res = cluster_embedding(emb, clusterer, n_speakers, oracle=oracle, **kw)
     t1 = time.perf_counter()
     with torch.inference_mode():
         # Oracle attractors are exact, as in training: the temperature that softens a clusterer's
         # masks would only blur theirs (measured: -0.1 to -0.4 dB on the test sets).
-        masks = _masks(emb, res, temperature=1.0 if clusterer == "oracle" else None)
+        masks = embedding_masks(emb, res, temperature=1.0 if clusterer == "oracle" else None)
         voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
     t2 = time.perf_counter()
     voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)

@@ -26,11 +26,12 @@ import torch
 from sepviz.checkpoint import load_checkpoint, write_calibration
 from sepviz.cli import _dataset, _read_reference
 from sepviz.clusterers import available_clusterers
-from sepviz.danet import masks_from_attractors
+from sepviz.danet import TEMPERATURE_RANGE
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_permutation, si_snr_improvement
-from sepviz.separate import MERGE_COSINE, count_from, counting_fit, embed, separate_embedding, speaker_count_plan
+from sepviz.separate import (MERGE_COSINE, cluster_embedding, count_from, counting_fit, embed, embedding_masks,
+                             speaker_count_plan)
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
@@ -51,11 +52,11 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], g
             fits.append((energies, cosine))
         refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
         for clusterer in clusterers:
-            res = separate_embedding(emb, clusterer, c).cluster
+            res = cluster_embedding(emb, clusterer, c)  # once; only the masks change with T
             row = []
             with torch.inference_mode():
                 for t in grid:
-                    m = masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), model.config.mask, t)[0]
+                    m = embedding_masks(emb, res, temperature=t)
                     est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
                     perm = list(best_permutation(est, refs))
                     row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
@@ -99,11 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--write", action="store_true", help="store what was chosen in the checkpoint")
     a = ap.parse_args(argv)
     try:
+        lo, hi = TEMPERATURE_RANGE
         grid = tuple(float(x) for x in a.grid.split(","))
-        if not grid or not all(0.05 <= t <= 20 for t in grid):
+        if not grid or not all(lo <= t <= hi for t in grid):
             raise ValueError
     except ValueError:
-        print(f"error: --grid needs comma-separated numbers in [0.05, 20], got {a.grid!r}", file=sys.stderr)
+        print(f"error: --grid needs comma-separated numbers in [{lo:g}, {hi:g}], got {a.grid!r}", file=sys.stderr)
         return 2
     try:
         model = load_checkpoint(a.checkpoint)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
+from sepviz.danet import temperature_summary
 
 from .config import averaged_from, describe_init
 
@@ -104,7 +105,7 @@ def _temperature_text(config: dict, training: dict) -> str:
     if not temps:
         return ""
     cal = training.get("calibration") or {}
-    parts = ", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
+    parts = temperature_summary(temps)
     names = cal.get("clusterers") or []
     how = (f" for {' + '.join(f'`{n}`' for n in names)} on validation talkers (`training.calibrate`)"
            if names else "")

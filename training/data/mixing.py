@@ -172,9 +172,8 @@ def random_equaliser(x: np.ndarray, max_db: float, rng: np.random.Generator,
     f0 = float(np.exp(rng.uniform(np.log(200.0), np.log(3600.0))))
     w = float(rng.uniform(0.3, 1.0))
     n = len(x)
-    freqs = np.fft.rfftfreq(n, 1.0 / sample_rate)
-    octaves = np.log2(np.maximum(freqs, 62.5) / 1000.0)
-    gain_db = a * octaves / 2 + b * np.exp(-0.5 * (np.log2(np.maximum(freqs, 62.5) / f0) / w) ** 2)
+    log2_f = np.log2(np.maximum(np.fft.rfftfreq(n, 1.0 / sample_rate), 62.5))  # DC counts as 62.5 Hz
+    gain_db = a * (log2_f - np.log2(1000.0)) / 2 + b * np.exp(-0.5 * ((log2_f - np.log2(f0)) / w) ** 2)
     return np.fft.irfft(np.fft.rfft(x) * 10 ** (gain_db / 20), n).astype(np.float32)
 
 
