@@ -33,6 +33,7 @@ from sepviz import viz
 from sepviz.checkpoint import summarize_metrics
 from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.errors import SepvizError, SepvizInputError
+from sepviz.tracking import tracking_summary
 from sepviz.examples import Example, cache_dir, examples_dir, list_atlas_examples, list_examples
 
 log = logging.getLogger("sepviz.app")
@@ -45,6 +46,7 @@ COLOR_BY = ["assigned speaker", "true speaker", "power"]
 ALL_CLUSTERERS = ["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head", "oracle"]
 WEIGHTED_CLUSTERERS = ("kmeans", "soft_kmeans", "gmm_tied")  # the fits that use the loudness weights
 FIT_WEIGHTING_CHOICES = [("auto (2 talkers: on, 3: off)", "auto"), ("on", "loudness"), ("off", "none")]
+TRACKING_CHOICES = [("as calibrated for the model", "model"), ("off: one attractor per talker", "off")]
 CLUSTERER_LABELS = {
     "kmeans": "k-means", "gmm": "GMM (full covariance)", "gmm_tied": "GMM (tied full covariance)", "soft_kmeans": "soft k-means",
     "fixed": "fixed (training attractors)", "anchors": "ADANet anchors",
@@ -283,6 +285,8 @@ class Studio:
         if cfg.get("mask_temperature"):
             rows.append(("mask temperature", ", ".join(f"{float(t):g} for {c} talkers"
                                                        for c, t in sorted(cfg["mask_temperature"].items()))))
+        if cfg.get("attractor_tracking"):
+            rows.append(("attractor tracking", tracking_summary(cfg["attractor_tracking"])))
         rows.append(("fixed attractors", "yes" if model.has_fixed_attractors else "no"))
         training = card.get("training") or {}
         metrics = card.get("metrics") or {}
@@ -364,7 +368,11 @@ class Studio:
         return refs, key
 
     def get_separation(self, emb, emb_key, clusterer: str, n_speakers, beta: float, refs, refs_key,
-                       weighting: str | bool | None = "auto"):
+                       weighting: str | bool | None = "auto", tracking: str = "model"):
+        """Cluster cached embeddings (cached by every setting that changes the voices).
+
+        ``tracking``: "model" lets the attractors follow the talkers as the checkpoint was
+        calibrated (sepviz.tracking); "off" keeps one attractor per talker."""
         from sepviz.separate import FIT_WEIGHTINGS, resolve_weighting, separate_embedding
 
         available = self.clusterers_for_model(emb.model, refs is not None)
@@ -387,16 +395,21 @@ class Studio:
             weighting = {None: "auto", True: "loudness", False: "none"}[weighting]
         if weighting not in FIT_WEIGHTINGS:
             raise SepvizInputError(f"unknown fit weighting {weighting!r}; choose one of {', '.join(FIT_WEIGHTINGS)}")
+        if tracking not in ("model", "off"):
+            raise SepvizInputError(f"unknown attractor tracking {tracking!r}; choose 'model' or 'off'")
         if n is not None:  # "auto" with a known count is the same fit as its resolution: share the cache
             weighting = resolve_weighting(weighting, n)
+        # tracked masks weigh the bins as the fit does, whatever the clusterer
+        tracks = tracking == "model" and clusterer != "oracle" and bool(emb.model.config.attractor_tracking)
         key = (emb_key, clusterer, n, round(beta, 3) if clusterer == "soft_kmeans" else None,
-               refs_key if clusterer == "oracle" else None, weighting if clusterer in WEIGHTED_CLUSTERERS else None)
+               refs_key if clusterer == "oracle" else None,
+               weighting if clusterer in WEIGHTED_CLUSTERERS or tracks else None, tracks)
         with self._lock:
             hit = self._sep.get_(key)
         if hit is not None:
             return hit, key
         sep = separate_embedding(emb, clusterer, n, beta=beta, references=refs if clusterer == "oracle" else None,
-                                 weighting=weighting)
+                                 weighting=weighting, tracking="config" if tracks else None)
         with self._lock:
             self._sep.put(key, sep)
         return sep, key
@@ -530,14 +543,14 @@ class Studio:
         return emb, emb_key, cached, refs, refs_key
 
     def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                 keep, n_points, t_from, t_to, weighting="auto", progress=gr.Progress()):
+                 keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
         """Main handler: returns (status, voice 1-3, all voice files, embedding, spectrograms, masks, metrics)."""
         t0 = time.perf_counter()
         trange = self.time_range(t_from, t_to)
         emb, emb_key, cached, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
         t1 = time.perf_counter()
         _progress(progress, 0.4, f"Clustering ({clusterer})")
-        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
         paths = self.voice_files(sep, key)
         t2 = time.perf_counter()
         _progress(progress, 0.7, "Plotting")
@@ -557,6 +570,11 @@ class Studio:
                   f"network {net} · "
                   f"load+embed {t1 - t0:.2f} s · cluster+masks {t2 - t1:.2f} s · plots {t3 - t2:.2f} s · "
                   f"total {t3 - t0:.2f} s"]
+        tracked = sep.embedding.model.config.tracking(sep.n_speakers)
+        if sep.attractor_tracks is not None and tracked is not None:
+            span = (2 * tracked.frames + 1) * sep.embedding.stft_config.hop_length / sep.embedding.stft_config.sample_rate
+            status.append(f"attractors follow the talkers ({span:.2f} s windows): ◆ in the cloud are where they start, "
+                          "the masks use each frame's own")
         status += [f"⚠️ {w}" for w in sep.warnings]
         if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
             status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")
@@ -574,7 +592,7 @@ class Studio:
         return self.separate(audio, *rest)
 
     def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
-                t_from, t_to, weighting="auto", progress=gr.Progress()):
+                t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
         """Compare tab: (grid figure, center-mismatch figure, summary markdown)."""
         trange = self.time_range(t_from, t_to)
         clusterers = [c for c in (clusterers or []) if c]
@@ -585,7 +603,7 @@ class Studio:
         items, estimates, rows = [], {}, []
         for j, name in enumerate(clusterers):
             _progress(progress, 0.2 + 0.6 * j / len(clusterers), f"Clustering ({name})")
-            sep, key = self.get_separation(emb, emb_key, name, n_speakers, beta, refs, refs_key, weighting)
+            sep, key = self.get_separation(emb, emb_key, name, n_speakers, beta, refs, refs_key, weighting, tracking)
             dt = sep.timings.get("cluster", 0.0) + sep.timings.get("masks_istft", 0.0)
             ev = self.get_metrics(sep, key, refs, refs_key)
             ex = sep.cluster.extras or {}
@@ -795,6 +813,9 @@ def build_demo(studio: Studio) -> gr.Blocks:
                 fit_weighting = gr.Radio(FIT_WEIGHTING_CHOICES, value="auto", label="Loud bins count more in the fit",
                                          info="k-means, soft k-means, tied GMM: weight each bin by log(1 + loudness)",
                                          elem_id="sv-loud")
+                tracking = gr.Radio(TRACKING_CHOICES, value="model", label="Attractors follow the talkers over time",
+                                    info="each talker's attractor moves with a short window of its bins "
+                                         "(the model card says how long)", elem_id="sv-track")
                 n_speakers = gr.Radio(N_SPEAKERS, value="2", label="Number of speakers")
                 projection = gr.Radio(PROJECTIONS, value="PCA 2D", label="Projection")
                 color_by = gr.Radio(COLOR_BY, value="assigned speaker", label="Colour bins by")
@@ -873,12 +894,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
         # ---------------- wiring
         ui = dict(api_visibility="private")
         main_inputs = [audio, *refs, model, clusterer, n_speakers, beta, projection, color_by, keep, n_points,
-                       t_from, t_to, fit_weighting]
+                       t_from, t_to, fit_weighting, tracking]
         main_outputs = [status, *voices, files, emb_plot, spec_plot, mask_plot, metrics]
         run.click(_close(studio.separate), main_inputs, main_outputs, **ui)
         redo = dict(fn=_close(studio.refresh), inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
-        for comp in (clusterer, n_speakers, projection, color_by, fit_weighting):
+        for comp in (clusterer, n_speakers, projection, color_by, fit_weighting, tracking):
             comp.input(**redo)
         for comp in (beta, keep, n_points):
             comp.release(**redo)
@@ -924,7 +945,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
         compare_btn.click(_close(studio.compare),
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
-                           fit_weighting],
+                           fit_weighting, tracking],
                           [compare_plot, mismatch_plot, compare_table], **ui)
         atlas_btn.click(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
         for comp in (atlas_dims, atlas_color):

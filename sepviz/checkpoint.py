@@ -16,6 +16,7 @@ import torch
 
 from . import __version__
 from .danet import DANet, DANetConfig, check_mask_temperature, check_merge_cosine
+from .tracking import check_tracking
 from .errors import CheckpointError
 from .features import StftConfig
 from .models import build_model, count_parameters
@@ -104,21 +105,31 @@ def write_metrics(path: str | os.PathLike, metrics: dict) -> Path:
 
 
 def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence: dict, *,
-                      merge_cosine: float | None = None) -> Path:
-    """Set the config's test-time ``mask_temperature`` (talker count -> T), and the auto count's
-    ``merge_cosine`` when given, and keep how they were chosen.
+                      merge_cosine: float | None = None, tracking: dict | None = None) -> Path:
+    """Set the config's test-time ``mask_temperature`` (talker count -> T), the auto count's
+    ``merge_cosine`` and the ``attractor_tracking`` (talker count -> {frames, strength}, or None
+    to turn it off for that count) when given, and keep how they were chosen.
 
     Counts not in ``mask_temperature`` keep their stored value; the evidence goes to
     ``training["calibration"]`` so the model card can say where the numbers came from.
     """
     check_mask_temperature(mask_temperature)  # fail here, not at the next load
     check_merge_cosine(merge_cosine)
+    check_tracking({c: t for c, t in (tracking or {}).items() if t is not None})
     payload = read_checkpoint(path)
     temps = dict(payload["config"].get("mask_temperature") or {})
     temps.update({str(k): float(v) for k, v in mask_temperature.items()})
     payload["config"]["mask_temperature"] = temps
     if merge_cosine is not None:
         payload["config"]["merge_cosine"] = float(merge_cosine)
+    if tracking is not None:
+        kept = dict(payload["config"].get("attractor_tracking") or {})
+        for c, t in tracking.items():
+            if t is None:
+                kept.pop(str(c), None)
+            else:
+                kept[str(c)] = {"frames": int(t["frames"]), "strength": float(t["strength"])}
+        payload["config"]["attractor_tracking"] = kept
     training = dict(payload.get("training") or {})
     training["calibration"] = _plain(evidence)
     payload["training"] = training

@@ -62,8 +62,9 @@ def _checkpoint_path(value: str | None) -> Path:
     return p
 
 
-def _load_model(value: str | None, mask_temperature: float | None = None):
-    """Load the checkpoint; ``mask_temperature`` replaces its calibrated values for this run only."""
+def _load_model(value: str | None, mask_temperature: float | None = None, tracking: str | None = None):
+    """Load the checkpoint; ``mask_temperature`` and ``tracking`` ("off" or FRAMES:STRENGTH)
+    replace its calibrated values for this run only."""
     from .checkpoint import load_checkpoint
     from .danet import TEMPERATURE_RANGE, check_mask_temperature
 
@@ -76,6 +77,14 @@ def _load_model(value: str | None, mask_temperature: float | None = None):
             lo, hi = TEMPERATURE_RANGE
             raise SepvizInputError(f"--mask-temperature must be in [{lo:g}, {hi:g}], got {mask_temperature}") from None
         model.config.mask_temperature = temps
+    if tracking is not None:
+        from .tracking import Tracking
+
+        try:
+            chosen = Tracking.parse(tracking)
+        except ValueError as exc:
+            raise SepvizInputError(f"--tracking: {exc}") from None
+        model.config.attractor_tracking = {} if chosen is None else {str(c): chosen.to_dict() for c in (2, 3)}
     return model
 
 
@@ -123,7 +132,7 @@ def cmd_separate(args) -> int:
 
     from .separate import separate
 
-    model = _load_model(args.checkpoint, args.mask_temperature)
+    model = _load_model(args.checkpoint, args.mask_temperature, args.tracking)
     t0 = time.perf_counter()
     sep = separate(args.mixture, None, model, args.clusterer, args.n_speakers, beta=args.beta, seed=args.seed,
                    max_seconds=args.max_seconds, weighting=args.weighting)
@@ -245,7 +254,7 @@ def cmd_evaluate(args) -> int:
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
-    model = _load_model(str(ckpt), args.mask_temperature)
+    model = _load_model(str(ckpt), args.mask_temperature, args.tracking)
     mixes, src_dirs, names = _dataset(Path(args.data), args.limit)
     n_spk = len(src_dirs)
     requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")]
@@ -334,6 +343,7 @@ def cmd_evaluate(args) -> int:
     result["extra"] = {
         "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
         "weighting": args.weighting, "mask_temperature": model.config.temperature(n_spk),
+        "attractor_tracking": tracking.to_dict() if (tracking := model.config.tracking(n_spk)) else None,
         "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
         "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
         "seconds": time.perf_counter() - t_start,
@@ -415,6 +425,10 @@ def cmd_info(args) -> int:
     if cfg.get("merge_cosine") is not None:
         line += f"; auto-count merge cosine: {cfg['merge_cosine']:g}"
     print(f"mask temperature: {line}")
+    from .tracking import tracking_summary
+
+    tracking = cfg.get("attractor_tracking") or {}
+    print(f"attractor tracking: {tracking_summary(tracking) + ' (python -m training.calibrate)' if tracking else 'off'}")
     print(f"stft: {cfg.get('stft')}")
     print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
     print("training:")
@@ -453,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--mask-temperature", type=float, default=None, metavar="T",
                        help="masks = softmax(similarity / T) for every talker count: T > 1 softens them; "
                             "default: the checkpoint's own, chosen on validation talkers (sepviz info), else 1")
+        p.add_argument("--tracking", default=None, metavar="SPEC",
+                       help="attractor tracking: 'off' (one attractor per talker) or FRAMES:STRENGTH, e.g. 32:0.5 "
+                            "(attractors follow each talker over +-FRAMES frames, pulled back to the clusterer's "
+                            "by STRENGTH); default: the checkpoint's own, chosen on validation talkers (sepviz info)")
 
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate")

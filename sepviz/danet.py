@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from .models import EmbeddingNet
+from .tracking import Tracking, check_tracking
 
 EPS = 1e-8
 
@@ -43,6 +44,15 @@ class DANetConfig:
     # "auto" count: a third attractor this close (cosine) to another is one talker split in two.
     # None = sepviz.separate.MERGE_COSINE; ``training.calibrate --count`` sets it on validation talkers.
     merge_cosine: float | None = None
+    # Attractor tracking per talker count, e.g. {"2": {"frames": 32, "strength": 0.5}}: the
+    # clusterer's attractors follow each talker through time (sepviz.tracking).  Absent = off.
+    # Chosen on validation talkers by ``python -m training.calibrate --tracking-grid``.
+    attractor_tracking: dict = field(default_factory=dict)
+
+    def tracking(self, n_speakers: int) -> Tracking | None:
+        """The attractor tracking for ``n_speakers`` talkers (None: one attractor per talker)."""
+        s = self.attractor_tracking.get(str(int(n_speakers)))
+        return Tracking(int(s["frames"]), float(s["strength"])) if s else None
 
     def temperature(self, n_speakers: int) -> float:
         """The mask temperature for ``n_speakers`` talkers (1 when not calibrated)."""
@@ -171,6 +181,7 @@ class DANet(nn.Module):
             raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
         check_mask_temperature(config.mask_temperature)
         check_merge_cosine(config.merge_cosine)
+        check_tracking(config.attractor_tracking)
         self.net = net
         self.config = config
         k = net.emb_dim

@@ -22,6 +22,7 @@ from .danet import DANet, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
 from .masks import ideal_binary_mask
+from .tracking import Tracking, tracked_attractors, tracked_masks
 
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
@@ -65,6 +66,7 @@ class Separation:
     energies_db: list[float]          # output energy relative to the loudest
     timings: dict
     warnings: list[str] = field(default_factory=list)
+    attractor_tracks: np.ndarray | None = None  # (C, T, K) when the attractors follow the talkers
 
 
 @lru_cache(maxsize=8)
@@ -187,11 +189,43 @@ def cluster_embedding(emb: Embedding, clusterer: str, c: int, *, seed: int = 0, 
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
-def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None) -> torch.Tensor:
+def fit_weights(emb: Embedding, c: int, weighting: str = "auto") -> torch.Tensor:
+    """How much each bin ``(T, F)`` counts when attractors are fitted: 0 off the salient bins,
+    loudness-weighted for two talkers (:func:`resolve_weighting`)."""
+    salient = emb.salient.float()
+    if resolve_weighting(weighting, c) == "loudness":
+        return loudness_weights(emb.mag, emb.salient) * salient
+    return salient
+
+
+def _attractor_masks(emb: Embedding, res: ClusterResult) -> bool:
+    """Whether the masks come from the attractors (not a head, not deep clustering's binary masks)."""
+    return "masks" not in res.extras and emb.model.config.objective not in ("dpcl", "upit")
+
+
+def embedding_tracks(emb: Embedding, res: ClusterResult, tracking: Tracking | None | str = "config", *,
+                     temperature: float | None = None, weighting: str = "auto") -> torch.Tensor | None:
+    """Per-frame attractors ``(C, T, K)`` that follow the talkers (:mod:`sepviz.tracking`), or None
+    when there is no tracking: ``tracking="config"`` takes the model's calibrated setting for C
+    talkers, None turns it off; models whose masks do not come from attractors never track."""
+    c = res.attractors.shape[0]
+    if tracking == "config":
+        tracking = emb.model.config.tracking(c)
+    if tracking is None or not _attractor_masks(emb, res):
+        return None
+    if temperature is None:
+        temperature = emb.model.config.temperature(c)
+    with torch.inference_mode():
+        return tracked_attractors(emb.v, res.attractors, fit_weights(emb, c, weighting), tracking, temperature)
+
+
+def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None, *,
+                    tracks: torch.Tensor | None = None) -> torch.Tensor:
     """Masks ``(C, T, F)`` for a clustering result.
 
     DANet-style models (raw embeddings) use the soft attractor masks, at the model's calibrated
-    temperature for C talkers unless ``temperature`` is given.  Deep-clustering embeddings
+    temperature for C talkers unless ``temperature`` is given, with the per-frame attractors
+    ``tracks`` when given (:func:`embedding_tracks`).  Deep-clustering embeddings
     (objectives ``dpcl`` and ``upit``) are unit-norm, so dot products lie in [-1, 1] and a softmax
     over them is nearly flat: those models use the binary masks of the cluster assignment, as in
     deep clustering's k-means inference.  The DEF mask head (clusterer ``head``) brings its own
@@ -205,6 +239,8 @@ def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | Non
         return hard.permute(2, 0, 1).float()
     if temperature is None:
         temperature = emb.model.config.temperature(res.attractors.shape[0])
+    if tracks is not None:
+        return tracked_masks(emb.v, tracks, emb.model.config.mask, temperature)
     return masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask,
                                  temperature)[0]
 
@@ -307,8 +343,13 @@ def _count_speakers(emb: Embedding, clusterer: str, max_speakers: int = 3,
 
 def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
                        seed: int = 0, beta: float = 10.0, iterations: int = 20,
-                       references: list[np.ndarray] | None = None, weighting: str = "auto") -> Separation:
+                       references: list[np.ndarray] | None = None, weighting: str = "auto",
+                       tracking: Tracking | None | str = "config") -> Separation:
     """Cluster cached embeddings, build masks, and resynthesise the voices with the mixture phase.
+
+    ``tracking``: the model's calibrated attractor tracking (``"config"``), a
+    :class:`~sepviz.tracking.Tracking`, or None for one attractor per talker.  The oracle
+    clusterer never tracks: its attractors are the exact reference a tracked fit is measured against.
 
     ``weighting="loudness"`` lets loud bins count more when k-means / tied GMM / soft k-means fit
     the attractors (:func:`sepviz.features.loudness_weights`); ``"none"`` counts every salient bin
@@ -331,7 +372,8 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     with torch.inference_mode():
         # Oracle attractors are exact, as in training: the temperature that softens a clusterer's
         # masks would only blur theirs (measured: -0.1 to -0.4 dB on the test sets).
-        masks = embedding_masks(emb, res, temperature=1.0 if clusterer == "oracle" else None)
+        tracks = None if clusterer == "oracle" else embedding_tracks(emb, res, tracking, weighting=weighting)
+        masks = embedding_masks(emb, res, temperature=1.0 if clusterer == "oracle" else None, tracks=tracks)
         voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
     t2 = time.perf_counter()
     voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
@@ -352,17 +394,17 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
                       masks=masks.numpy(), attractors=res.attractors.numpy(),
                       assignment=res.assignment.reshape(t, f).numpy(), cluster=res, embedding=emb,
                       clusterer=clusterer, n_speakers=n_speakers, energies_db=energies, timings=timings,
-                      warnings=warnings)
+                      warnings=warnings, attractor_tracks=None if tracks is None else tracks.numpy())
 
 
 def separate(audio, sr: int | None, checkpoint, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
              keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
              beta: float = 10.0, references: list[np.ndarray] | None = None,
-             weighting: str = "auto") -> Separation:
+             weighting: str = "auto", tracking: Tracking | None | str = "config") -> Separation:
     """Separate a mixture in one call; see :func:`embed` and :func:`separate_embedding`."""
     t0 = time.perf_counter()
     emb = embed(audio, sr, checkpoint, keep=keep, max_seconds=max_seconds)
     out = separate_embedding(emb, clusterer, n_speakers, seed=seed, beta=beta, references=references,
-                             weighting=weighting)
+                             weighting=weighting, tracking=tracking)
     out.timings["total"] = time.perf_counter() - t0
     return out

@@ -271,6 +271,20 @@ def test_write_calibration_sets_the_temperature_and_keeps_the_evidence(tmp_path)
     assert load_checkpoint(path).config.mask_temperature == {"2": 1.4, "3": 1.8}  # refused before writing
 
 
+def test_write_calibration_sets_and_clears_the_attractor_tracking(tmp_path):
+    from sepviz.checkpoint import write_calibration
+
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
+    assert load_checkpoint(path).config.tracking(2) is None  # older files: no tracking
+    write_calibration(path, {}, {}, tracking={"2": {"frames": 16, "strength": 0.5}, "3": {"frames": 8, "strength": 1}})
+    write_calibration(path, {}, {}, tracking={"3": None})
+    m = load_checkpoint(path)
+    assert m.config.attractor_tracking == {"2": {"frames": 16, "strength": 0.5}} and m.config.tracking(3) is None
+    with pytest.raises(ValueError, match="attractor_tracking"):
+        write_calibration(path, {}, {}, tracking={"2": {"frames": 0, "strength": 0.5}})
+    assert load_checkpoint(path).config.tracking(2).frames == 16  # refused before writing
+
+
 def test_a_checkpoint_with_a_bad_temperature_is_a_clear_error(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
     payload = read_checkpoint(path)

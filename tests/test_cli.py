@@ -106,6 +106,25 @@ def test_mask_temperature_option_overrides_the_checkpoints_for_one_run(capsys, t
         assert code == 2 and "--mask-temperature must be in [0.05, 20]" in err and "Traceback" not in err
 
 
+def test_tracking_option_overrides_the_checkpoints_for_one_run(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    """--tracking FRAMES:STRENGTH moves the attractors (other scores, recorded in the JSON); 'off'
+    keeps one per talker; a bad setting is a clear error."""
+    def kmeans_run(*extra):
+        code, out, err = run(capsys, ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir,
+                                      "--clusterer", "kmeans", "--oracle", "--no-pesq", "--limit", "1", *extra])
+        assert code == 0, err
+        return json.loads(out.strip().splitlines()[-1])
+
+    plain, tracked = kmeans_run("--tracking", "off"), kmeans_run("--tracking", "4:0.5")
+    assert plain["extra"]["attractor_tracking"] is None
+    assert tracked["extra"]["attractor_tracking"] == {"frames": 4, "strength": 0.5}
+    assert tracked["model"]["kmeans"]["si_snri"] != plain["model"]["kmeans"]["si_snri"]
+    for bad in ("fast", "0:1", "8:-2"):
+        code, out, err = run(capsys, ["separate", wsj0_2mix_dir / "mix" / "mix00.wav", "--checkpoint",
+                                      tiny_checkpoint, "--out", tmp_path, "--tracking", bad])
+        assert code == 2 and "--tracking:" in err and "Traceback" not in err
+
+
 def test_evaluate_scores_the_automatic_talker_count(capsys, tiny_checkpoint, wsj0_2mix_dir):
     """--count reports, per clusterer, how often 'auto' finds the folder's talkers: the very count
     separate() makes with n_speakers=None on the same mixtures."""
@@ -148,7 +167,7 @@ def test_info_prints_the_model_card(capsys, tiny_checkpoint):
     code, out, err = run(capsys, ["--threads", "1", "info", tiny_checkpoint])  # the suite runs on 1 thread
     assert code == 0, err
     assert "blstm" in out and "parameters" in out and "random tiny test model" in out and "anchors" in out
-    assert "mask temperature: 1 (not calibrated)" in out
+    assert "mask temperature: 1 (not calibrated)" in out and "attractor tracking: off" in out
     code, out, _ = run(capsys, ["info", tiny_checkpoint, "--json"])
     card = json.loads(out)
     assert card["config"]["n_anchors"] == 4 and card["n_parameters"] > 0 and card["fixed_attractors"] is True

@@ -413,3 +413,31 @@ def _danet_with_temperature(temps):
 
     return build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
                                    mask_temperature=temps))
+
+
+def test_calibrated_attractor_tracking_moves_the_attractors_of_its_talker_count_only(mix8k):
+    """The model's tracking gives per-frame attractors and the masks follow them; three talkers
+    (not calibrated here), the oracle and ``tracking=None`` keep one attractor per talker."""
+    from sepviz.tracking import Tracking, tracked_masks
+
+    m = tiny_danet("blstm")
+    m.config.attractor_tracking = {"2": {"frames": 4, "strength": 0.5}}
+    emb = embed(mix8k[0], 8000, m)
+    out = separate_embedding(emb, "kmeans", 2)
+    t, f, k = emb.v.shape
+    assert out.attractor_tracks.shape == (2, t, k)
+    expected = tracked_masks(emb.v, torch.as_tensor(out.attractor_tracks), "softmax", m.config.temperature(2))
+    np.testing.assert_allclose(out.masks, expected.numpy(), atol=1e-6)
+    np.testing.assert_allclose(np.sum(out.voices, 0), mix8k[0], atol=1e-4)  # the masks still sum to 1
+    plain = separate_embedding(emb, "kmeans", 2, tracking=None)
+    assert plain.attractor_tracks is None and not np.allclose(plain.masks, out.masks)
+    np.testing.assert_allclose(plain.attractors, out.attractors)  # the clusterer's own fit is unchanged
+    other = separate_embedding(emb, "kmeans", 2, tracking=Tracking(8, 2.0))
+    assert other.attractor_tracks is not None and not np.allclose(other.masks, out.masks)
+    assert separate_embedding(emb, "kmeans", 3).attractor_tracks is None
+    assert separate_embedding(emb, "oracle", 2, references=list(mix8k[1])).attractor_tracks is None
+    with pytest.raises(ValueError, match="attractor_tracking"):
+        from sepviz.checkpoint import build_danet
+        from sepviz.danet import DANetConfig
+        build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
+                                attractor_tracking={"2": {"frames": -1, "strength": 1}}))

@@ -410,6 +410,15 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     assert m.config.mask_temperature == best and set(best) == {"2", "3"}
     cal = m.card["training"]["calibration"]
     assert cal["by_talkers"]["3"]["n"] == 2 and set(cal["by_talkers"]["2"]["si_snri"]["kmeans"]) == {"1.0", "2.0"}
+    # a tracking grid: every (tracking, T) pair scored, the best pair written
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "1,2",
+                 "--tracking-grid", "4:0.5,8:1", "--write"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("tracking +-4 frames, strength 0.5:") == 1 and "tracking +-8 frames, strength 1:" in out
+    chosen = re.search(r"attractor_tracking: \{'2': \{'frames': (\d+), 'strength': (\S+)\}\}", out)
+    assert load_checkpoint(path).config.tracking(2).frames == int(chosen.group(1))
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--tracking-grid", "off,soon"]) == 2
+    assert "--tracking-grid" in capsys.readouterr().err
     # several clusterers: one curve each and their mean, which chooses
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--grid", "0.5,1",
                  "--clusterer", "kmeans", "soft_kmeans"]) == 0

@@ -1,7 +1,9 @@
-"""Choose a DANet's test-time mask temperature per talker count on validation talkers.
+"""Choose a DANet's test-time mask temperature (and attractor tracking) per talker count on
+validation talkers.
 
     python -m training.calibrate --checkpoint checkpoints/default.pt \\
-        --data data/mix/synth2_valid data/mix/synth3_valid --limit 40 --write
+        --data data/mix/synth2_valid data/mix/synth3_valid --limit 40 \\
+        --tracking-grid off,16:0.5,32:0.5,32:1 --write
 
 Why: training forms masks from the *ideal* attractors, softmax(V a), and learns their sharpness for
 those.  At test time a clusterer estimates the attractors, a little off, and the masks it gives are
@@ -10,8 +12,11 @@ softens them.  The value is chosen by the clusterer's SI-SNRi on mixtures of val
 (never the test ones) and stored in the checkpoint's config (``mask_temperature``), which every
 separation then uses.  Training itself always uses T = 1.
 
+With ``--tracking-grid`` every (tracking, T) pair is scored and the best pair is kept: tracked
+attractors (``sepviz.tracking``) change how sharp the masks should be, so the two are chosen together.
+
 Each folder (wsj0-2mix layout) calibrates the talker count of its source folders; the network runs
-once per mixture and the clusterer once, so only the masks and the iSTFT repeat for each T.
+once per mixture and the clusterer once, so only the tracks, the masks and the iSTFT repeat.
 """
 from __future__ import annotations
 
@@ -31,15 +36,18 @@ from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_permutation, si_snr_improvement
 from sepviz.separate import (MERGE_COSINE, cluster_embedding, count_from, counting_fit, embed, embedding_masks,
-                             speaker_count_plan)
+                             embedding_tracks, speaker_count_plan)
+from sepviz.tracking import Tracking
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
 
 def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], grid: tuple[float, ...],
-                  count_plan: tuple[str, int] | None = None) -> tuple[int, dict[str, np.ndarray], list]:
-    """C; per clusterer the SI-SNRi ``(mixtures, len(grid))`` of its masks at each temperature; and,
-    with ``count_plan = (counter, most talkers)``, each mixture's counting fit ``(energies, cosine)``."""
+                  count_plan: tuple[str, int] | None = None,
+                  trackings: tuple[Tracking | None, ...] = (None,)) -> tuple[int, dict[str, np.ndarray], list]:
+    """C; per clusterer the SI-SNRi ``(mixtures, len(trackings), len(grid))`` of its masks with each
+    tracking at each temperature; and, with ``count_plan = (counter, most talkers)``, each
+    mixture's counting fit ``(energies, cosine)``."""
     mixes, src_dirs, names = _dataset(data, limit)
     c = len(src_dirs)
     sr = model.config.stft.get("sample_rate", 8000)
@@ -53,14 +61,18 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], g
         refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
         for clusterer in clusterers:
             res = cluster_embedding(emb, clusterer, c)  # once; only the masks change with T
-            row = []
+            table = []
             with torch.inference_mode():
-                for t in grid:
-                    m = embedding_masks(emb, res, temperature=t)
-                    est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-                    perm = list(best_permutation(est, refs))
-                    row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
-            rows[clusterer].append(row)
+                for tracking in trackings:
+                    row = []
+                    for t in grid:
+                        tracks = embedding_tracks(emb, res, tracking, temperature=t)
+                        m = embedding_masks(emb, res, temperature=t, tracks=tracks)
+                        est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+                        perm = list(best_permutation(est, refs))
+                        row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
+                    table.append(row)
+            rows[clusterer].append(table)
     return c, {k: np.asarray(v) for k, v in rows.items()}, fits
 
 
@@ -73,6 +85,12 @@ def choose_merge_cosine(fits_by_count: dict[int, list], grid: np.ndarray) -> tup
     return float(grid[best[len(best) // 2]]), right
 
 
+def _paired(diff: np.ndarray) -> str:
+    """"+0.104 (se 0.031)": a mean paired difference over the same mixtures and its standard error."""
+    se = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
+    return f"{diff.mean():+.3f} (se {se:.3f})"
+
+
 def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: int | None) -> None:
     """Mean SI-SNRi per temperature, with the paired difference to T = 1 and its standard error."""
     one = grid.index(1.0) if 1.0 in grid else None
@@ -82,7 +100,7 @@ def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: 
         gain = ""
         if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
             diff = scores[:, j] - scores[:, one]
-            gain = f"   {diff.mean():+.3f} vs T=1 (se {diff.std(ddof=1) / len(diff) ** 0.5:.3f})"
+            gain = f"   {_paired(diff)} vs T=1"
         print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- chosen' if j == best else ''}")
 
 
@@ -95,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clusterer", nargs="+", default=["kmeans"],
                     help="clusterer(s) whose masks are scored; with several, T maximises their mean")
     ap.add_argument("--grid", default=",".join(map(str, DEFAULT_GRID)), help="temperatures to try")
+    ap.add_argument("--tracking-grid", default="off",
+                    help="attractor trackings to try with every T: 'off' and/or FRAMES:STRENGTH, comma-separated "
+                         "(e.g. off,16:0.5,32:0.5); the best (tracking, T) pair is kept (default: off only)")
     ap.add_argument("--count", action="store_true",
                     help="also choose the auto count's merge threshold (needs a 2- and a 3-talker folder)")
     ap.add_argument("--write", action="store_true", help="store what was chosen in the checkpoint")
@@ -108,6 +129,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --grid needs comma-separated numbers in [{lo:g}, {hi:g}], got {a.grid!r}", file=sys.stderr)
         return 2
     try:
+        trackings = tuple(dict.fromkeys(Tracking.parse(x) for x in a.tracking_grid.split(",")))
+    except ValueError as exc:
+        print(f"error: --tracking-grid: {exc}", file=sys.stderr)
+        return 2
+    labels = [str(t) if t else "off" for t in trackings]
+    try:
         model = load_checkpoint(a.checkpoint)
         if model.config.objective in ("dpcl", "upit"):
             raise SepvizInputError(f"{a.checkpoint.name} separates with binary or head masks: no temperature to calibrate")
@@ -120,20 +147,35 @@ def main(argv: list[str] | None = None) -> int:
         if plan is not None and plan[1] < 3:
             raise SepvizInputError(f"{a.checkpoint.name} counts up to {plan[1]} talkers: no count to calibrate")
         chosen, evidence, fits_by_count = {}, {}, {}
+        tracking_chosen = {}
         for data in a.data:
-            c, scores, fits = folder_scores(model, data, a.limit, a.clusterer, grid, plan)
+            c, scores, fits = folder_scores(model, data, a.limit, a.clusterer, grid, plan, trackings)
             fits_by_count[c] = fits
             if str(c) in chosen:
                 raise SepvizInputError(f"two folders have {c} talkers; give one per talker count")
-            best = int(np.argmax(np.mean([s.mean(0) for s in scores.values()], axis=0)))
+            mean = np.mean([sc.mean(0) for sc in scores.values()], axis=0)  # (trackings, grid)
+            best_tr, best = np.unravel_index(int(np.argmax(mean)), mean.shape)
             n = len(next(iter(scores.values())))
-            for k, sc in scores.items():
-                _print_curve(f"{data} ({n} mixtures, {c} talkers), {k} SI-SNRi dB by temperature:", sc, grid, best)
-            if len(scores) > 1:
-                _print_curve(f"mean of {', '.join(scores)}:", np.mean(list(scores.values()), axis=0), grid, best)
+            for i, label in enumerate(labels):
+                for k, sc in scores.items():
+                    _print_curve(f"{data} ({n} mixtures, {c} talkers), {k} SI-SNRi dB by temperature, tracking {label}:",
+                                 sc[:, i], grid, best if i == best_tr else None)
+                if len(scores) > 1:
+                    _print_curve(f"mean of {', '.join(scores)}, tracking {label}:",
+                                 np.mean([sc[:, i] for sc in scores.values()], axis=0), grid,
+                                 best if i == best_tr else None)
+            if None in trackings and len(trackings) > 1:
+                off = trackings.index(None)
+                per_mix = np.mean([sc for sc in scores.values()], axis=0)  # (mixtures, trackings, grid)
+                diff = per_mix[:, best_tr, best] - per_mix[:, off, int(np.argmax(mean[off]))]
+                print(f"chosen for {c} talkers: tracking {labels[best_tr]}, T={grid[best]:g}; "
+                      f"{_paired(diff)} dB over the best T without tracking")
             chosen[str(c)] = grid[best]
-            evidence[str(c)] = {"data": str(data), "n": n, "si_snri": {
-                k: dict(zip(map(str, grid), sc.mean(0).round(3).tolist())) for k, sc in scores.items()}}
+            tracking_chosen[str(c)] = trackings[best_tr].to_dict() if trackings[best_tr] else None
+            evidence[str(c)] = {"data": str(data), "n": n, "tracking": labels[best_tr], "si_snri": {
+                k: {label: dict(zip(map(str, grid), sc[:, i].mean(0).round(3).tolist())) for i, label in enumerate(labels)}
+                if len(labels) > 1 else dict(zip(map(str, grid), sc[:, 0].mean(0).round(3).tolist()))
+                for k, sc in scores.items()}}
         merge = None
         if a.count:
             if set(fits_by_count) != {2, 3}:
@@ -153,11 +195,12 @@ def main(argv: list[str] | None = None) -> int:
     except (SepvizInputError, CheckpointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print("chosen mask_temperature:", chosen, *(("merge_cosine:", merge) if merge is not None else ()))
+    print("chosen mask_temperature:", chosen, *(("merge_cosine:", merge) if merge is not None else ()),
+          *(("attractor_tracking:", tracking_chosen) if trackings != (None,) else ()))
     if a.write:
         command = "python -m training.calibrate " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
         write_calibration(a.checkpoint, chosen, {"clusterers": a.clusterer, "by_talkers": evidence, "command": command},
-                          merge_cosine=merge)
+                          merge_cosine=merge, tracking=tracking_chosen if trackings != (None,) else None)
         print(f"wrote it into {a.checkpoint}")
     return 0
 
