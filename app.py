@@ -282,11 +282,12 @@ class Studio:
                 ("speakers (trained)", cfg.get("n_speakers", "?")), ("salient fraction", cfg.get("keep", "?"))]
         if cfg.get("n_anchors"):
             rows.append(("ADANet anchors", cfg["n_anchors"]))
-        if cfg.get("mask_temperature"):
+        live = model.config  # what separations use (the stored config, unless changed since loading)
+        if live.mask_temperature:
             rows.append(("mask temperature", ", ".join(f"{float(t):g} for {c} talkers"
-                                                       for c, t in sorted(cfg["mask_temperature"].items()))))
-        if cfg.get("attractor_tracking"):
-            rows.append(("attractor tracking", tracking_summary(cfg["attractor_tracking"])))
+                                                       for c, t in sorted(live.mask_temperature.items()))))
+        if live.attractor_tracking:
+            rows.append(("attractor tracking", tracking_summary(live.attractor_tracking)))
         rows.append(("fixed attractors", "yes" if model.has_fixed_attractors else "no"))
         training = card.get("training") or {}
         metrics = card.get("metrics") or {}
@@ -520,7 +521,8 @@ class Studio:
         emb_fig = viz.embedding_figure(
             cloud, labels=labels, label_names=names, color_by="power" if labels is None else "labels",
             attractors=sep.attractors, attractor_names=[f"attractor {i + 1}" for i in range(len(sep.attractors))],
-            anchors=extras.get("anchors"), chosen=extras.get("chosen"), gmm=gmm, title=title, notes=notes)
+            anchors=extras.get("anchors"), chosen=extras.get("chosen"), gmm=gmm, title=title, notes=notes,
+            tracks=sep.attractor_tracks)
         mag = emb.mag.numpy()
         grid = self._grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
@@ -573,8 +575,8 @@ class Studio:
         tracked = sep.embedding.model.config.tracking(sep.n_speakers)
         if sep.attractor_tracks is not None and tracked is not None:
             span = (2 * tracked.frames + 1) * sep.embedding.stft_config.hop_length / sep.embedding.stft_config.sample_rate
-            status.append(f"attractors follow the talkers ({span:.2f} s windows): ◆ in the cloud are where they start, "
-                          "the masks use each frame's own")
+            status.append(f"attractors follow the talkers ({span:.2f} s windows): the lines in the cloud are their "
+                          "paths, ◆ the clusterer's attractors they are pulled back to")
         status += [f"⚠️ {w}" for w in sep.warnings]
         if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
             status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")

@@ -402,8 +402,9 @@ def cloud_traces(cloud: Cloud, *, labels: np.ndarray | None = None, label_names:
                  attractor_names: list[str] | None = None, anchors: np.ndarray | None = None,
                  chosen: np.ndarray | None = None, gmm: dict | None = None, showlegend: bool = True,
                  point_size: float | None = None, legendgroup_prefix: str = "",
-                 colorbar: bool = True) -> tuple[list, list[str]]:
-    """Traces for one embedding cloud (+ attractors, anchors, GMM ellipses) and any notes."""
+                 colorbar: bool = True, tracks: np.ndarray | None = None) -> tuple[list, list[str]]:
+    """Traces for one embedding cloud (+ attractors, anchors, GMM ellipses, the paths of tracked
+    attractors ``tracks (C, T, K)``) and any notes."""
     dims = cloud.coords.shape[1]
     n = len(cloud.coords)
     size = point_size or (3 if dims == 2 and n > 5000 else 4 if dims == 2 else 2)
@@ -466,6 +467,8 @@ def cloud_traces(cloud: Cloud, *, labels: np.ndarray | None = None, label_names:
                                                line=dict(color="#111", width=1.5))))
         if not proj.linear:
             notes.append("UMAP places anchors and attractors with umap.transform (near their nearest bins).")
+    if tracks is not None and len(tracks):
+        traces += _track_traces(cloud, np.asarray(tracks), dims, legendgroup_prefix, showlegend)
     if attractors is not None and len(attractors):
         pa = proj.transform(attractors)
         names = attractor_names or [f"attractor {i + 1}" for i in range(len(pa))]
@@ -503,16 +506,32 @@ def _layout(fig: go.Figure, title: str, height: int, notes: list[str] | None = N
     return fig
 
 
+def _track_traces(cloud: Cloud, tracks: np.ndarray, dims: int, prefix: str, showlegend: bool,
+                  max_points: int = 200) -> list:
+    """One line per talker: its tracked attractor frame by frame (over the cloud's frames, at most
+    ``max_points`` of them), projected like the bins."""
+    frames = cloud.frame
+    lo, hi = (int(frames.min()), int(frames.max()) + 1) if len(frames) else (0, tracks.shape[1])
+    idx = np.unique(np.linspace(lo, min(hi, tracks.shape[1]) - 1, max_points).round().astype(int))
+    out = []
+    for i, track in enumerate(tracks):
+        out.append(_line(dims, cloud.projector.transform(track[idx]).astype(np.float32),
+                         name="attractor paths", legendgroup=f"{prefix}tracks", showlegend=showlegend and i == 0,
+                         hoverinfo="skip", line=dict(color=voice_color(i), width=2.5), opacity=0.85))
+    return out
+
+
 def embedding_figure(cloud: Cloud, *, labels: np.ndarray | None = None, label_names: list[str] | None = None,
                      color_by: str = "labels", attractors: np.ndarray | None = None,
                      attractor_names: list[str] | None = None, anchors: np.ndarray | None = None,
                      chosen: np.ndarray | None = None, gmm: dict | None = None, title: str = "Embedding cloud",
-                     height: int = 560, notes: list[str] | None = None) -> go.Figure:
+                     height: int = 560, notes: list[str] | None = None, tracks: np.ndarray | None = None) -> go.Figure:
     """The T-F bins' embeddings (projected) coloured by ``labels`` (or power), with attractors,
-    ADANet anchors (chosen subset highlighted) and GMM 1/2-sigma ellipses (PCA only)."""
+    ADANet anchors (chosen subset highlighted), GMM 1/2-sigma ellipses (PCA only) and the paths of
+    tracked attractors."""
     traces, extra = cloud_traces(cloud, labels=labels, label_names=label_names, color_by=color_by,
                                  attractors=attractors, attractor_names=attractor_names, anchors=anchors,
-                                 chosen=chosen, gmm=gmm)
+                                 chosen=chosen, gmm=gmm, tracks=tracks)
     fig = go.Figure(traces)
     dims = cloud.coords.shape[1]
     _apply_axes(fig, cloud.projector, dims)

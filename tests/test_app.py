@@ -325,3 +325,28 @@ def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio
     g1, k1 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "loudness")
     g2, k2 = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "none")
     assert k1 == k2 and g1 is g2  # the per-talker GMM ignores the weights: one cached result
+
+
+def test_attractor_tracking_is_a_control_and_part_of_the_cache_key(studio, audio):
+    """A model calibrated with tracking lets the attractors follow the talkers unless the switch is
+    off; each setting is its own cached result, and the status and model card say so."""
+    model = studio.get_model(None)
+    saved = dict(model.config.attractor_tracking)
+    model.config.attractor_tracking = {"2": {"frames": 8, "strength": 0.5}}
+    try:
+        emb, key, *_ = studio._prepare(audio["mix2"], (None, None, None), None, None, None)
+        on, k_on = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "auto", "model")
+        off, k_off = studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "auto", "off")
+        assert k_on != k_off and on.attractor_tracks is not None and off.attractor_tracks is None
+        assert not np.allclose(on.masks, off.masks)
+        g1, _ = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "loudness", "model")
+        g2, _ = studio.get_separation(emb, key, "gmm", "2", 10, None, None, "none", "model")
+        assert not np.allclose(g1.masks, g2.masks)  # tracked masks weigh the bins as the fit does
+        with pytest.raises(SepvizInputError, match="unknown attractor tracking"):
+            studio.get_separation(emb, key, "kmeans", "2", 10, None, None, "auto", "sometimes")
+        status = studio.separate(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D",
+                                 "assigned speaker", None, 1000, 0, 0, "auto", "model")[0]
+        assert "attractors follow the talkers (0.14 s windows)" in status
+        assert "| attractor tracking | +-8 frames, strength 0.5 (2 talkers) |" in studio.model_card(None)
+    finally:
+        model.config.attractor_tracking = saved

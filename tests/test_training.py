@@ -340,6 +340,8 @@ def test_model_card_names_a_calibrated_temperature():
     text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterers": ["kmeans"]}})
     assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen for `kmeans` on validation "
                     "talkers (`training.calibrate`)")
+    assert _temperature_text({"mask_temperature": {"2": 1.6}, "attractor_tracking": {"2": {"frames": 16, "strength": 0.5}}},
+                             {}).endswith("; attractor tracking +-16 frames, strength 0.5 (2 talkers), chosen with the temperature")
     assert _temperature_text({"mask_temperature": {"3": 1.6}, "merge_cosine": 0.845}, {}).endswith(
         "; auto-count merge cosine 0.845, chosen on validation talkers")
 

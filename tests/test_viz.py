@@ -147,6 +147,20 @@ def test_embedding_figure_with_attractors_anchors_and_gmm(dims):
     assert fig.data[0].marker.colorscale is not None
 
 
+@pytest.mark.parametrize("dims", [2, 3])
+def test_tracked_attractors_are_drawn_as_one_path_per_talker(dims):
+    v, salient, mag, owner, masks, centers = _tiny_tf(t=400)
+    cloud = viz.prepare_cloud(v, salient, mag, n_points=400, dims=dims)
+    drift = np.linspace(0, 1, v.shape[0])[None, :, None] * np.ones((2, 1, v.shape[-1]))
+    tracks = (centers[:, None, :] + drift).astype(np.float32)  # (C, T, K): both attractors move
+    fig = viz.embedding_figure(cloud, labels=cloud.take(owner), attractors=centers, tracks=tracks)
+    paths = [t for t in fig.data if t.name == "attractor paths"]
+    assert len(paths) == 2 and 2 <= len(paths[0].x) <= 200 and sum(t.showlegend is not False for t in paths) == 1
+    start = cloud.projector.transform(tracks[:, int(cloud.frame.min())])
+    np.testing.assert_allclose([paths[0].x[0], paths[0].y[0]], start[0, :2], rtol=1e-4, atol=1e-4)
+    assert "attractor paths" not in [t.name for t in viz.embedding_figure(cloud, labels=cloud.take(owner)).data]
+
+
 def test_spectrogram_and_mask_figures_are_decimated_and_small():
     rng = np.random.default_rng(0)
     t, f = 7500, 129  # 60 s at an 8 ms hop

@@ -12,6 +12,7 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import temperature_summary
+from sepviz.tracking import tracking_summary
 
 from .config import averaged_from, describe_init
 
@@ -111,7 +112,9 @@ def _temperature_text(config: dict, training: dict) -> str:
            if names else "")
     merge = config.get("merge_cosine")
     count = f"; auto-count merge cosine {float(merge):g}, chosen on validation talkers" if merge is not None else ""
-    return f", mask temperature {parts}, chosen{how}{count}"
+    tracking = config.get("attractor_tracking") or {}
+    track = (f"; attractor tracking {tracking_summary(tracking)}, chosen with the temperature" if tracking else "")
+    return f", mask temperature {parts}, chosen{how}{count}{track}"
 
 
 def card(path: Path, results: dict) -> str:
