@@ -63,6 +63,12 @@ calibrate() {  # calibrate NAME "CLUSTERER..." VALID_FOLDER... [--count]: the sh
   python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --data "${@:3}" --limit 40 \
     --grid 0.5,0.6,0.8,1,1.2,1.4,1.6,1.8,2,2.5,3,4 --write > "runs/calibrate_$1.out" 2>&1
 }
+track() {  # track NAME "CLUSTERER..." GRID TRACKING_GRID VALID_FOLDER... [--count]: then the attractor tracking
+  # and the temperature together (the ninth session's calls, grids as they were run)
+  # shellcheck disable=SC2086
+  python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --grid "$3" --tracking-grid "$4" \
+    --data "${@:5}" --limit 40 --write > "runs/calibrate_track_$1.out" 2>&1
+}
 long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
     --set data.train_items_per_epoch=1600 --set data.mix_seed=3 --max-minutes 55
@@ -81,6 +87,7 @@ danet_2spk() {
     --set data.fsdd_shifts=4
   ship danet_2spk runs/danet_2spk_stage{1,2,3,4,5,6,7,8}.pt
   calibrate danet_2spk "kmeans soft_kmeans" data/mix/synth2_valid
+  track danet_2spk "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2 off,16:0.5,32:0.5,48:0.5 data/mix/synth2_valid
 }
 default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train danet_blstm_3spk runs/default_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"'
@@ -99,6 +106,8 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
   ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
   calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid --count
+  track default "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2,2.5 off,16:0.5,24:0.5,32:0.5,32:1,48:0.5 \
+    data/mix/synth2_valid data/mix/synth3_valid --count
 }
 default_trials() {  # continuations of the shipped default that were not shipped (docs/results.md); needs stage 9
   sisnr400 danet_blstm_3spk runs/default_stage10a.pt runs/default_stage9.pt 32 45 --set clustered_weight=3.0 \
@@ -129,6 +138,7 @@ bgru_gmm() {
     --max-minutes 25
   ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
   calibrate bgru_gmm "gmm kmeans soft_kmeans" data/mix/synth2_valid
+  track bgru_gmm "gmm kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
 }
 adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
@@ -142,6 +152,7 @@ dilated_cnn() {
     --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
   calibrate dilated_cnn "kmeans soft_kmeans" data/mix/synth2_valid
+  track dilated_cnn "kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
 }
 dpcl() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \

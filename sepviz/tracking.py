@@ -101,13 +101,23 @@ def tracked_attractors(v: torch.Tensor, attractors: torch.Tensor, weights: torch
     if t == 0 or not bool(total > 0):
         return global_tracks.clone()
     resp = torch.softmax(torch.einsum("tfk,ck->ctf", v, attractors) / temperature, dim=0) * weights
+    return windowed_attractors(v, resp, tracking, attractors)
+
+
+def windowed_attractors(v: torch.Tensor, resp: torch.Tensor, tracking: Tracking, prior: torch.Tensor) -> torch.Tensor:
+    """Each talker's weighted mean embedding over +-``tracking.frames`` frames, ``(C, T, K)``:
+    ``resp (C, T, F)`` says how much each bin counts for each talker (soft responsibilities
+    times fit weights, or an oracle's binary assignment); ``prior (C, K)`` is added with weight
+    ``tracking.strength`` times the mean weight of a full window (the same for every talker)."""
+    v, resp, prior = v.float(), resp.float(), prior.float()
+    t = v.shape[0]
+    prior_tracks = prior[:, None, :].expand(-1, t, -1)
     num = _window_sum(torch.einsum("ctf,tfk->ctk", resp, v), tracking.frames)   # (C, T, K)
     den = _window_sum(resp.sum(-1, keepdim=True), tracking.frames)               # (C, T, 1)
-    # The prior is the same for every talker: strength x the mean weight of a full window.
-    prior = tracking.strength * float(total) / t * (2 * tracking.frames + 1)
-    if prior <= 0:  # strength 0: where a talker has no weight in the window, keep its global attractor
-        return torch.where(den > 0, num / den.clamp_min(1e-12), global_tracks)
-    return (num + prior * global_tracks) / (den + prior)
+    weight = tracking.strength * float(resp.sum()) / max(t, 1) * (2 * tracking.frames + 1)
+    if weight <= 0:  # strength 0: where a talker has no weight in the window, keep the prior
+        return torch.where(den > 0, num / den.clamp_min(1e-12), prior_tracks)
+    return (num + weight * prior_tracks) / (den + weight)
 
 
 def tracked_masks(v: torch.Tensor, tracks: torch.Tensor, kind: str = "softmax", temperature: float = 1.0) -> torch.Tensor:

@@ -64,3 +64,23 @@ def test_tracking_settings_parse_and_are_checked():
             check_tracking(bad)
     assert tracking_summary({"3": {"frames": 16, "strength": 1.0}, "2": {"frames": 32, "strength": 0.5}}) == \
         "+-32 frames, strength 0.5 (2 talkers), +-16 frames, strength 1 (3 talkers)"
+
+
+def test_the_tracking_bound_script_prints_its_four_rows(tmp_path, capsys, wsj0_2mix_dir):
+    import importlib.util
+    from pathlib import Path
+
+    from _synth import tiny_danet
+    from sepviz.checkpoint import save_checkpoint
+
+    spec = importlib.util.spec_from_file_location(
+        "tracking_bound", Path(__file__).resolve().parents[1] / "scripts" / "tracking_bound.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
+    args = ["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--limit", "1"]
+    assert script.main(args) == 2 and "no attractor tracking" in capsys.readouterr().err
+    assert script.main(args + ["--tracking", "4:0.5"]) == 0
+    out = capsys.readouterr().out
+    for row in ("oracle, one attractor", "oracle, +-16 frames", "kmeans ", "kmeans + tracking (+-4 frames, strength 0.5)"):
+        assert row in out
