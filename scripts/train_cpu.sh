@@ -145,6 +145,7 @@ adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
     --set data.mix_seed=5
   ship adanet runs/adanet_stage1.pt
   calibrate adanet "anchors kmeans soft_kmeans" data/mix/synth2_valid
+  track adanet "anchors kmeans soft_kmeans" 0.8,1,1.2,1.5 off,16:0.5,32:0.5 data/mix/synth2_valid
 }
 dilated_cnn() {
   train danet_dilated_cnn runs/dilated_cnn_stage1.pt --profile cpu
