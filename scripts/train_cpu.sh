@@ -63,6 +63,11 @@ calibrate() {  # calibrate NAME "CLUSTERER..." VALID_FOLDER... [--count]: the sh
   python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --data "${@:3}" --limit 40 \
     --grid 0.5,0.6,0.8,1,1.2,1.4,1.6,1.8,2,2.5,3,4 --write > "runs/calibrate_$1.out" 2>&1
 }
+one_talker() {  # one_talker NAME: the two-voice threshold of the one-talker warning (validation mixtures vs
+  # their sources alone)
+  python -m training.calibrate --checkpoint "checkpoints/$1.pt" --data data/mix/synth2_valid --limit 40 --one-talker \
+    --write > "runs/calibrate_one_talker_$1.out" 2>&1
+}
 track() {  # track NAME "CLUSTERER..." GRID TRACKING_GRID VALID_FOLDER... [--count]: then the attractor tracking
   # and the temperature together (the ninth session's calls, grids as they were run)
   # shellcheck disable=SC2086
@@ -88,6 +93,7 @@ danet_2spk() {
   ship danet_2spk runs/danet_2spk_stage{1,2,3,4,5,6,7,8}.pt
   calibrate danet_2spk "kmeans soft_kmeans" data/mix/synth2_valid
   track danet_2spk "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2 off,16:0.5,32:0.5,48:0.5 data/mix/synth2_valid
+  one_talker danet_2spk
 }
 default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train danet_blstm_3spk runs/default_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"'
@@ -108,6 +114,7 @@ default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid --count
   track default "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2,2.5 off,16:0.5,24:0.5,32:0.5,32:1,48:0.5 \
     data/mix/synth2_valid data/mix/synth3_valid --count
+  one_talker default
 }
 default_trials() {  # continuations of the shipped default that were not shipped (docs/results.md); needs stage 9
   sisnr400 danet_blstm_3spk runs/default_stage10a.pt runs/default_stage9.pt 32 45 --set clustered_weight=3.0 \
@@ -139,6 +146,7 @@ bgru_gmm() {
   ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
   calibrate bgru_gmm "gmm kmeans soft_kmeans" data/mix/synth2_valid
   track bgru_gmm "gmm kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
+  one_talker bgru_gmm
 }
 adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
@@ -146,6 +154,7 @@ adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   ship adanet runs/adanet_stage1.pt
   calibrate adanet "anchors kmeans soft_kmeans" data/mix/synth2_valid
   track adanet "anchors kmeans soft_kmeans" 0.8,1,1.2,1.5 off,16:0.5,32:0.5 data/mix/synth2_valid
+  one_talker adanet
 }
 dilated_cnn() {
   train danet_dilated_cnn runs/dilated_cnn_stage1.pt --profile cpu
@@ -154,6 +163,7 @@ dilated_cnn() {
   ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
   calibrate dilated_cnn "kmeans soft_kmeans" data/mix/synth2_valid
   track dilated_cnn "kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
+  one_talker dilated_cnn
 }
 dpcl() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \

@@ -105,16 +105,19 @@ def write_metrics(path: str | os.PathLike, metrics: dict) -> Path:
 
 
 def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence: dict, *,
-                      merge_cosine: float | None = None, tracking: dict | None = None) -> Path:
+                      merge_cosine: float | None = None, tracking: dict | None = None,
+                      one_talker_cosine: float | None = None, evidence_key: str = "calibration") -> Path:
     """Set the config's test-time ``mask_temperature`` (talker count -> T), the auto count's
     ``merge_cosine`` and the ``attractor_tracking`` (talker count -> {frames, strength}, or None
-    to turn it off for that count) when given, and keep how they were chosen.
+    to turn it off for that count) and the two-voice ``one_talker_cosine`` when given, and keep how
+    they were chosen.
 
     Counts not in ``mask_temperature`` keep their stored value; the evidence goes to
-    ``training["calibration"]`` so the model card can say where the numbers came from.
+    ``training[evidence_key]`` (``"calibration"``) so the model card can say where the numbers came from.
     """
     check_mask_temperature(mask_temperature)  # fail here, not at the next load
     check_merge_cosine(merge_cosine)
+    check_merge_cosine(one_talker_cosine, "one_talker_cosine")
     check_tracking({c: t for c, t in (tracking or {}).items() if t is not None})
     payload = read_checkpoint(path)
     temps = dict(payload["config"].get("mask_temperature") or {})
@@ -122,6 +125,8 @@ def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence:
     payload["config"]["mask_temperature"] = temps
     if merge_cosine is not None:
         payload["config"]["merge_cosine"] = float(merge_cosine)
+    if one_talker_cosine is not None:
+        payload["config"]["one_talker_cosine"] = float(one_talker_cosine)
     if tracking is not None:
         kept = dict(payload["config"].get("attractor_tracking") or {})
         for c, t in tracking.items():
@@ -131,7 +136,7 @@ def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence:
                 kept[str(c)] = {"frames": int(t["frames"]), "strength": float(t["strength"])}
         payload["config"]["attractor_tracking"] = kept
     training = dict(payload.get("training") or {})
-    training["calibration"] = _plain(evidence)
+    training[evidence_key] = _plain(evidence)
     payload["training"] = training
     return _save_atomically(payload, path)
 

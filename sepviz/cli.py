@@ -424,6 +424,8 @@ def cmd_info(args) -> int:
     line = f"{temperature_summary(temps)} (python -m training.calibrate)" if temps else "1 (not calibrated)"
     if cfg.get("merge_cosine") is not None:
         line += f"; auto-count merge cosine: {cfg['merge_cosine']:g}"
+    if cfg.get("one_talker_cosine") is not None:
+        line += f"; one-talker cosine (two voices): {cfg['one_talker_cosine']:g}"
     print(f"mask temperature: {line}")
     from .tracking import tracking_summary
 

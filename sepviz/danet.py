@@ -44,6 +44,11 @@ class DANetConfig:
     # "auto" count: a third attractor this close (cosine) to another is one talker split in two.
     # None = sepviz.separate.MERGE_COSINE; ``training.calibrate --count`` sets it on validation talkers.
     merge_cosine: float | None = None
+    # Two voices whose attractors are closer than this cosine are one talker split in two (the
+    # "one talker" warning).  None = sepviz.separate.ONE_TALKER_COSINE (only near-identical
+    # attractors); ``training.calibrate --one-talker`` sets it from validation mixtures and their
+    # single-talker sources.
+    one_talker_cosine: float | None = None
     # Attractor tracking per talker count, e.g. {"2": {"frames": 32, "strength": 0.5}}: the
     # clusterer's attractors follow each talker through time (sepviz.tracking).  Absent = off.
     # Chosen on validation talkers by ``python -m training.calibrate --tracking-grid``.
@@ -85,10 +90,10 @@ def check_mask_temperature(temps) -> None:
         raise ValueError(f"mask_temperature must map talker counts to numbers in [{lo:g}, {hi:g}], got {temps!r}")
 
 
-def check_merge_cosine(merge) -> None:
+def check_merge_cosine(merge, name: str = "merge_cosine") -> None:
     """Raise ValueError unless ``merge`` is None (the default rule) or a cosine in (0, 1)."""
     if merge is not None and not _number_in(merge, 0.0, 1.0, closed=False):
-        raise ValueError(f"merge_cosine must be a number in (0, 1), got {merge!r}")
+        raise ValueError(f"{name} must be a number in (0, 1), got {merge!r}")
 
 
 def temperature_summary(temps: dict) -> str:
@@ -181,6 +186,7 @@ class DANet(nn.Module):
             raise ValueError(f"unknown mask kind {config.mask!r}; choose {MASK_KINDS}")
         check_mask_temperature(config.mask_temperature)
         check_merge_cosine(config.merge_cosine)
+        check_merge_cosine(config.one_talker_cosine, "one_talker_cosine")
         check_tracking(config.attractor_tracking)
         self.net = net
         self.config = config

@@ -441,3 +441,23 @@ def test_calibrated_attractor_tracking_moves_the_attractors_of_its_talker_count_
         from sepviz.danet import DANetConfig
         build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
                                 attractor_tracking={"2": {"frames": -1, "strength": 1}}))
+
+
+def test_the_one_talker_warning_for_two_voices_uses_its_own_threshold(mix8k, monkeypatch):
+    """Two voices warn above the model's one_talker_cosine (0.99 when not calibrated), three above
+    the auto count's merge threshold: two real talkers' attractors often sit closer than that."""
+    m = tiny_danet("blstm", n_speakers=3)
+    emb = embed(mix8k[0], 8000, m)
+    monkeypatch.setattr(sep_mod, "_max_cosine", lambda att: 0.9)
+    assert sep_mod.one_talker_cosine(m) == sep_mod.ONE_TALKER_COSINE == 0.99
+    assert not any("same attractor" in w for w in separate_embedding(emb, "kmeans", 2).warnings)
+    assert any("voices have nearly the same attractor (cosine > 0.85)" in w
+               for w in separate_embedding(emb, "kmeans", 3).warnings)
+    m.config.one_talker_cosine = 0.875
+    assert any(w.startswith("the two voices have nearly the same attractor (cosine > 0.875)")
+               for w in separate_embedding(emb, "kmeans", 2).warnings)
+    from sepviz.checkpoint import build_danet
+    from sepviz.danet import DANetConfig
+    with pytest.raises(ValueError, match="one_talker_cosine"):
+        build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
+                                one_talker_cosine=1.0))

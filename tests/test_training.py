@@ -1,6 +1,7 @@
 """The trainer runs every objective end to end on tiny tone mixtures and writes loadable checkpoints."""
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -391,6 +392,35 @@ def test_warmup_ramps_the_rate_of_the_first_updates_only(tmp_path):
     assert used == pytest.approx([2.5e-4, 5e-4, 7.5e-4, 1e-3, 1e-3, 1e-3])
     assert trainer.opt.param_groups[0]["lr"] == pytest.approx(1e-3)
     assert load_recipe("danet_blstm", "cpu").warmup_steps == 0  # off unless asked for
+
+
+def test_calibrate_one_talker_chooses_the_two_voice_threshold(tmp_path, capsys, wsj0_2mix_dir):
+    """--one-talker compares 2-talker mixtures with their sources alone and stores the threshold,
+    keeping the temperature calibration's evidence."""
+    from conftest import write_wsj0_2mix
+    from sepviz.checkpoint import save_checkpoint
+    from training.calibrate import choose_one_talker_cosine, main
+
+    from _synth import tiny_danet
+
+    grid = np.array([0.7, 0.8, 0.9])
+    # pairs at 0.75 and 0.85, single talkers at 0.95: 0.85 and 0.9 tell all apart; the middle of the tie
+    assert choose_one_talker_cosine([0.75, 0.85], [0.95], grid)[0] == 0.9
+    # the two kinds' shares count the same: 0.8 (1/2 pairs + 4/4 single talkers) beats 0.9 (2/2 + 1/4),
+    # but it warns on half the real pairs: allowed only when that many false warnings are
+    chosen, pairs_right, singles_right = choose_one_talker_cosine([0.75, 0.85], [0.82, 0.83, 0.84, 0.95], grid)
+    assert pairs_right == [0, 1, 2] and singles_right == [4, 4, 1] and chosen == 0.9
+    assert choose_one_talker_cosine([0.75, 0.85], [0.82, 0.83, 0.84, 0.95], grid, max_false_warnings=0.5)[0] == 0.8
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"), training={"calibration": {"kept": True}})
+    assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--limit", "2", "--one-talker", "--write"]) == 0
+    out = capsys.readouterr().out
+    value = float(out.split("chosen one_talker_cosine: ")[1].split()[0])
+    m = load_checkpoint(path)
+    assert m.config.one_talker_cosine == value and m.card["training"]["calibration"] == {"kept": True}
+    assert m.card["training"]["calibration_one_talker"]["singles"] == 4
+    three = write_wsj0_2mix(tmp_path / "three", n_mixtures=1, n_sources=3)
+    assert main(["--checkpoint", str(path), "--data", str(three), "--one-talker"]) == 2
+    assert "needs a 2-talker folder" in capsys.readouterr().err
 
 
 def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, capsys, wsj0_2mix_dir):

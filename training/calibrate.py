@@ -35,8 +35,8 @@ from sepviz.danet import TEMPERATURE_RANGE
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_permutation, si_snr_improvement
-from sepviz.separate import (MERGE_COSINE, cluster_embedding, count_from, counting_fit, embed, embedding_masks,
-                             embedding_tracks, speaker_count_plan)
+from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
+                             counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
 from sepviz.tracking import Tracking
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
@@ -85,6 +85,74 @@ def choose_merge_cosine(fits_by_count: dict[int, list], grid: np.ndarray) -> tup
     return float(grid[best[len(best) // 2]]), right
 
 
+def one_talker_cosines(model, data: Path, limit: int | None) -> tuple[list[float], list[float]]:
+    """Cosine between the two k-means attractors of each 2-talker validation mixture, and of each
+    of its sources alone (one talker fitted with two attractors)."""
+    mixes, src_dirs, names = _dataset(data, limit)
+    if len(src_dirs) != 2:
+        raise SepvizInputError(f"--one-talker needs a 2-talker folder; {data} has {len(src_dirs)} sources")
+    pairs, singles = [], []
+    for mix_path, name in zip(mixes, names):
+        for path, out in [(mix_path, pairs)] + [(d / name, singles) for d in src_dirs]:
+            out.append(_max_cosine(cluster_embedding(embed(str(path), None, model), "kmeans", 2).attractors))
+    return pairs, singles
+
+
+MAX_FALSE_WARNINGS = 0.1  # at most this share of real 2-talker validation mixtures may get the warning
+
+
+def choose_one_talker_cosine(pairs: list[float], singles: list[float], grid: np.ndarray,
+                             max_false_warnings: float = MAX_FALSE_WARNINGS) -> tuple[float, list[int], list[int]]:
+    """The threshold that tells them apart best (pairs at or below it, single talkers above; the
+    shares right of the two kinds count the same; the middle of a tie) among those that warn on at
+    most ``max_false_warnings`` of the real pairs (a warning on ordinary mixtures teaches users to
+    ignore it; a network whose embeddings do not tell one talker from two then gets a threshold
+    that rarely fires), and per threshold how many of each are right."""
+    pairs_right = [int(sum(c <= t for c in pairs)) for t in grid]
+    singles_right = [int(sum(c > t for c in singles)) for t in grid]
+    total = np.round(np.divide(pairs_right, max(1, len(pairs))) + np.divide(singles_right, max(1, len(singles))), 9)
+    allowed = np.divide(pairs_right, max(1, len(pairs))) >= 1 - max_false_warnings - 1e-9
+    if not allowed.any():
+        return float(grid[-1]), pairs_right, singles_right
+    total = np.where(allowed, total, -np.inf)
+    best = np.flatnonzero(total == total.max())
+    return float(grid[best[len(best) // 2]]), pairs_right, singles_right
+
+
+def one_talker_main(a, argv) -> int:
+    """``--one-talker``: choose and store the two-voice threshold of the one-talker warning."""
+    try:
+        model = load_checkpoint(a.checkpoint)
+        pairs, singles = [], []
+        for data in a.data:
+            p, s1 = one_talker_cosines(model, data, a.limit)
+            pairs += p
+            singles += s1
+    except (SepvizInputError, CheckpointError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    grid = np.round(np.arange(0.70, 0.9951, 0.005), 3)
+    chosen, pr, sr = choose_one_talker_cosine(pairs, singles, grid)
+    print(f"k-means attractor cosine, two talkers ({len(pairs)} mixtures): "
+          f"{min(pairs):.3f} to {max(pairs):.3f} (median {np.median(pairs):.3f}); one talker "
+          f"({len(singles)} sources alone): {min(singles):.3f} to {max(singles):.3f} (median {np.median(singles):.3f})")
+    print("right by threshold (two talkers at or below it, one talker above):")
+    for j, t in enumerate(grid):
+        if abs(t * 100 - round(t * 100)) < 1e-6 or t == chosen:
+            print(f"  {t:.3f}  {pr[j]}/{len(pairs)} two-talker mixtures, {sr[j]}/{len(singles)} single talkers"
+                  + ("   <- chosen" if t == chosen else ""))
+    print("chosen one_talker_cosine:", chosen, f"(at most {MAX_FALSE_WARNINGS:.0%} of the two-talker mixtures warned; "
+          f"uncalibrated rule: {ONE_TALKER_COSINE})")
+    if a.write:
+        command = "python -m training.calibrate " + " ".join(shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:]))
+        j = list(grid).index(chosen)
+        write_calibration(a.checkpoint, {}, {"data": [str(d) for d in a.data], "pairs": len(pairs), "singles": len(singles),
+                                             "right": {"pairs": pr[j], "singles": sr[j]}, "command": command},
+                          one_talker_cosine=chosen, evidence_key="calibration_one_talker")
+        print(f"wrote it into {a.checkpoint}")
+    return 0
+
+
 def _paired(diff: np.ndarray) -> str:
     """"+0.104 (se 0.031)": a mean paired difference over the same mixtures and its standard error."""
     se = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
@@ -118,8 +186,13 @@ def main(argv: list[str] | None = None) -> int:
                          "(e.g. off,16:0.5,32:0.5); the best (tracking, T) pair is kept (default: off only)")
     ap.add_argument("--count", action="store_true",
                     help="also choose the auto count's merge threshold (needs a 2- and a 3-talker folder)")
+    ap.add_argument("--one-talker", action="store_true",
+                    help="instead: choose the cosine above which two voices are one talker split in two (the "
+                         "one-talker warning), from 2-talker folders' mixtures and their sources alone")
     ap.add_argument("--write", action="store_true", help="store what was chosen in the checkpoint")
     a = ap.parse_args(argv)
+    if a.one_talker:
+        return one_talker_main(a, argv)
     try:
         lo, hi = TEMPERATURE_RANGE
         grid = tuple(float(x) for x in a.grid.split(","))

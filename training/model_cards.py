@@ -114,7 +114,10 @@ def _temperature_text(config: dict, training: dict) -> str:
     count = f"; auto-count merge cosine {float(merge):g}, chosen on validation talkers" if merge is not None else ""
     tracking = config.get("attractor_tracking") or {}
     track = (f"; attractor tracking {tracking_summary(tracking)}, chosen with the temperature" if tracking else "")
-    return f", mask temperature {parts}, chosen{how}{count}{track}"
+    one = config.get("one_talker_cosine")
+    single = (f"; one-talker warning above cosine {float(one):g} for two voices, chosen on validation talkers"
+              if one is not None else "")
+    return f", mask temperature {parts}, chosen{how}{count}{track}{single}"
 
 
 def card(path: Path, results: dict) -> str:
