@@ -844,7 +844,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
                         files = gr.File(label="Download all voices", file_count="multiple", interactive=False,
                                         height=80)
                         emb_plot = gr.Plot(label="Embedding cloud", elem_id="sv-embedding")
-                        gr.Markdown("Each dot is one time-frequency bin's embedding; ◆ are the attractors; ☆ ADANet "
+                        gr.Markdown("Each dot is one time-frequency bin's embedding; ◆ are the attractors, lines their "
+                                    "paths when they follow the talkers; ☆ ADANet "
                                     "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
                                     "See the Teaching tab.", elem_classes="sv-help")
                         metrics = gr.Markdown(metrics_markdown(None))
