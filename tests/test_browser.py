@@ -48,7 +48,8 @@ def served(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("browser")
     torch.manual_seed(0)
-    m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4))
+    m = build_danet(DANetConfig(model="blstm", model_kwargs=dict(hidden=32, layers=1), n_anchors=4,
+                                attractor_tracking={"2": {"frames": 8, "strength": 0.5}}))
     save_checkpoint(d / "ckpt" / "default.pt", m)
     t = np.arange(3 * 8000) / 8000
     mix = 0.3 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0) + 0.3 * np.sin(2 * np.pi * 330 * t)
@@ -106,6 +107,15 @@ def test_upload_separate_and_see_voices_and_cloud(served, tmp_path):
         assert not driver.find_elements(By.CSS_SELECTOR, "#sv-voice3 audio")  # third voice hidden
         links = [a.get_attribute("href") or "" for a in driver.find_elements(By.CSS_SELECTOR, "#sv-voice1 a")]
         assert any(h.endswith("voice1.wav") for h in links), links  # the download link of voice 1
+        # attractor tracking: the paths are drawn; switching it off re-separates without them
+        assert "attractor paths" in plot.text
+        assert "attractors follow the talkers" in driver.find_element(By.CSS_SELECTOR, ".sv-status").text
+        off = next(el for el in driver.find_elements(By.CSS_SELECTOR, "#sv-track label")
+                   if "one attractor per talker" in el.text)
+        off.click()
+        wait.until(lambda d: "attractors follow the talkers" not in d.find_element(By.CSS_SELECTOR, ".sv-status").text
+                   and "2 voices" in d.find_element(By.CSS_SELECTOR, ".sv-status").text)
+        wait.until(lambda d: "attractor paths" not in d.find_element(By.CSS_SELECTOR, "#sv-embedding .js-plotly-plot").text)
     finally:
         driver.quit()
     assert time.time() - t0 < 60
