@@ -288,6 +288,8 @@ class Studio:
                                                        for c, t in sorted(live.mask_temperature.items()))))
         if live.attractor_tracking:
             rows.append(("attractor tracking", tracking_summary(live.attractor_tracking)))
+        if live.one_talker_cosine is not None:
+            rows.append(("one-talker warning", f"two voices with attractor cosine > {live.one_talker_cosine:g}"))
         rows.append(("fixed attractors", "yes" if model.has_fixed_attractors else "no"))
         training = card.get("training") or {}
         metrics = card.get("metrics") or {}

@@ -348,5 +348,9 @@ def test_attractor_tracking_is_a_control_and_part_of_the_cache_key(studio, audio
                                  "assigned speaker", None, 1000, 0, 0, "auto", "model")[0]
         assert "attractors follow the talkers (0.14 s windows)" in status
         assert "| attractor tracking | +-8 frames, strength 0.5 (2 talkers) |" in studio.model_card(None)
+        assert "one-talker warning" not in studio.model_card(None)
+        model.config.one_talker_cosine = 0.88
+        assert "| one-talker warning | two voices with attractor cosine > 0.88 |" in studio.model_card(None)
     finally:
         model.config.attractor_tracking = saved
+        model.config.one_talker_cosine = None
