@@ -28,7 +28,7 @@ CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
 DROP_DB = -20.0         # ADANet rule: an output 20 dB below the loudest is not a talker
 MERGE_COSINE = 0.85     # auto count: attractors this similar are one talker split in two (unless calibrated)
-ONE_TALKER_COSINE = 0.99  # two voices this similar are one talker (unless calibrated: real pairs reach 0.88)
+ONE_TALKER_COSINE = 0.99  # two voices this similar are one talker (unless calibrated: real pairs reach 0.89)
 
 
 @dataclass
@@ -262,7 +262,7 @@ def one_talker_cosine(model: DANet) -> float:
     """The model's calibrated two-voice threshold for the one-talker warning, else
     :data:`ONE_TALKER_COSINE`.  Why not :func:`merge_cosine`: that one is chosen for the *three*
     attractors of the auto count; two real talkers' attractors often sit closer (the default
-    model, 25 validation mixtures: up to 0.88), so it raised the warning on ordinary mixtures."""
+    model, 40 validation mixtures: up to 0.89), so it raised the warning on ordinary mixtures."""
     oc = model.config.one_talker_cosine
     return ONE_TALKER_COSINE if oc is None else float(oc)
 
