@@ -32,8 +32,8 @@ import numpy as np
 from sepviz import viz
 from sepviz.checkpoint import summarize_metrics
 from sepviz.clusterers import DEFAULT_CLUSTERER
+from sepviz.danet import tracking_summary
 from sepviz.errors import SepvizError, SepvizInputError
-from sepviz.tracking import tracking_summary
 from sepviz.examples import Example, cache_dir, examples_dir, list_atlas_examples, list_examples
 
 log = logging.getLogger("sepviz.app")

@@ -26,16 +26,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sepviz.checkpoint import load_checkpoint  # noqa: E402
 from sepviz.cli import _dataset, _read_reference  # noqa: E402
-from sepviz.features import istft  # noqa: E402
-from sepviz.metrics import best_permutation, si_snr_improvement  # noqa: E402
+from sepviz.danet import Tracking, ideal_attractors, masks_from_attractors  # noqa: E402
 from sepviz.separate import (cluster_embedding, embed, embedding_masks, embedding_tracks,  # noqa: E402
                              reference_assignment)
-from sepviz.tracking import Tracking, tracked_masks, windowed_attractors  # noqa: E402
-
-
-def score(emb, masks: torch.Tensor, refs: np.ndarray) -> float:
-    est = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, emb.wave)))
+from sepviz.tracking import tracked_masks, windowed_attractors  # noqa: E402
+from training.calibrate import masks_si_snri  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,16 +57,16 @@ def main(argv: list[str] | None = None) -> int:
             emb = embed(str(mix_path), None, model)
             refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
             owner = reference_assignment(emb, refs).float() * emb.salient.float()  # (C, T, F)
-            whole = torch.einsum("ctf,tfk->ck", owner, emb.v) / owner.sum((1, 2)).clamp_min(1e-12)[:, None]
+            whole = ideal_attractors(emb.v.unsqueeze(0), owner.unsqueeze(0))[0]  # the oracle clusterer's, (C, K)
             rows.setdefault("oracle, one attractor", []).append(
-                score(emb, tracked_masks(emb.v, whole[:, None].expand(-1, emb.v.shape[0], -1)), refs))
+                masks_si_snri(emb, masks_from_attractors(emb.v.unsqueeze(0), whole.unsqueeze(0))[0], refs))
             rows.setdefault(f"oracle, +-{a.frames} frames", []).append(
-                score(emb, tracked_masks(emb.v, windowed_attractors(emb.v, owner, bound, whole)), refs))
+                masks_si_snri(emb, tracked_masks(emb.v, windowed_attractors(emb.v, owner, bound, whole)), refs))
             res = cluster_embedding(emb, a.clusterer, c)
-            rows.setdefault(a.clusterer, []).append(score(emb, embedding_masks(emb, res), refs))
+            rows.setdefault(a.clusterer, []).append(masks_si_snri(emb, embedding_masks(emb, res), refs))
             tracks = embedding_tracks(emb, res, tracking)
             rows.setdefault(f"{a.clusterer} + tracking ({tracking})", []).append(
-                score(emb, embedding_masks(emb, res, tracks=tracks), refs))
+                masks_si_snri(emb, embedding_masks(emb, res, tracks=tracks), refs))
     print(f"{a.checkpoint.name} on {a.data} ({len(names)} mixtures, {c} talkers), mean SI-SNRi dB:")
     for k, v in rows.items():
         print(f"  {k:45s} {np.mean(v):6.2f}")

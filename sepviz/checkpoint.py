@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .danet import DANet, DANetConfig, check_mask_temperature, check_merge_cosine
-from .tracking import check_tracking
+from .danet import DANet, DANetConfig, check_mask_temperature, check_merge_cosine, check_tracking
 from .errors import CheckpointError
 from .features import StftConfig
 from .models import build_model, count_parameters

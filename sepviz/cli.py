@@ -78,7 +78,7 @@ def _load_model(value: str | None, mask_temperature: float | None = None, tracki
             raise SepvizInputError(f"--mask-temperature must be in [{lo:g}, {hi:g}], got {mask_temperature}") from None
         model.config.mask_temperature = temps
     if tracking is not None:
-        from .tracking import Tracking
+        from .danet import Tracking
 
         try:
             chosen = Tracking.parse(tracking)
@@ -427,7 +427,7 @@ def cmd_info(args) -> int:
     if cfg.get("one_talker_cosine") is not None:
         line += f"; one-talker cosine (two voices): {cfg['one_talker_cosine']:g}"
     print(f"mask temperature: {line}")
-    from .tracking import tracking_summary
+    from .danet import tracking_summary
 
     tracking = cfg.get("attractor_tracking") or {}
     print(f"attractor tracking: {tracking_summary(tracking) + ' (python -m training.calibrate)' if tracking else 'off'}")

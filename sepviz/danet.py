@@ -15,7 +15,6 @@ import torch
 from torch import nn
 
 from .models import EmbeddingNet
-from .tracking import Tracking, check_tracking
 
 EPS = 1e-8
 
@@ -101,6 +100,56 @@ def temperature_summary(temps: dict) -> str:
     return ", ".join(f"{float(t):g} ({c} talkers)" for c, t in sorted(temps.items()))
 
 
+FRAMES_RANGE = (1, 2000)        # tracking half-window in STFT frames (8 ms each at 8 kHz, hop 64)
+STRENGTH_RANGE = (0.0, 1000.0)  # tracking prior weight of the global attractor, relative to a window's own
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """How attractors follow the talkers (sepviz.tracking): half-window ``frames`` and prior ``strength``."""
+
+    frames: int
+    strength: float
+
+    def to_dict(self) -> dict:
+        return {"frames": int(self.frames), "strength": float(self.strength)}
+
+    def __str__(self) -> str:
+        return f"+-{self.frames} frames, strength {self.strength:g}"
+
+    @classmethod
+    def parse(cls, spec: str) -> "Tracking | None":
+        """``"off"`` -> None; ``"FRAMES:STRENGTH"`` (e.g. ``"32:0.5"``) -> Tracking; else ValueError."""
+        spec = str(spec).strip().lower()
+        if spec in ("off", "0", "none"):
+            return None
+        frames, sep, strength = spec.partition(":")
+        try:
+            out = cls(int(frames), float(strength) if sep else 0.5)
+        except ValueError:
+            raise ValueError(f"a tracking setting is 'off' or FRAMES:STRENGTH such as 32:0.5, got {spec!r}") from None
+        check_tracking({"2": out.to_dict()})
+        return out
+
+
+def check_tracking(settings) -> None:
+    """Raise ValueError unless ``settings`` maps talker counts ("2", "3") to {frames, strength} in range."""
+    ok = isinstance(settings, dict) and all(
+        str(c).isdigit() and isinstance(s, dict) and set(s) == {"frames", "strength"}
+        and _number_in(s["frames"], *FRAMES_RANGE, closed=True) and float(s["frames"]) == int(s["frames"])
+        and _number_in(s["strength"], *STRENGTH_RANGE, closed=True)
+        for c, s in settings.items())
+    if not ok:
+        raise ValueError("attractor_tracking must map talker counts to {'frames': integer in "
+                         f"[{FRAMES_RANGE[0]}, {FRAMES_RANGE[1]}], 'strength': number in "
+                         f"[{STRENGTH_RANGE[0]:g}, {STRENGTH_RANGE[1]:g}]}}, got {settings!r}")
+
+
+def tracking_summary(settings: dict) -> str:
+    """"+-32 frames, strength 0.5 (2 talkers)": how cards and ``sepviz info`` show it."""
+    return ", ".join(f"{Tracking(**s)} ({c} talkers)" for c, s in sorted(settings.items()))
+
+
 def _flat(v: torch.Tensor) -> torch.Tensor:
     """``(B, T, F, K)`` -> ``(B, N, K)``; already-flat input passes through."""
     return v.reshape(v.shape[0], -1, v.shape[-1]) if v.dim() == 4 else v
@@ -121,7 +170,10 @@ def ideal_attractors(v: torch.Tensor, assignment: torch.Tensor, weights: torch.T
 
 
 def similarity(v: torch.Tensor, attractors: torch.Tensor) -> torch.Tensor:
-    """Dot-product similarity ``(B, C, T, F)`` (or ``(B, C, N)`` for flat V)."""
+    """Dot-product similarity ``(B, C, T, F)`` (or ``(B, C, N)`` for flat V).  Attractors are
+    ``(B, C, K)``, or ``(B, C, T, K)`` for one per frame (attractor tracking, sepviz.tracking)."""
+    if attractors.dim() == 4:
+        return torch.einsum("btfk,bctk->bctf", v, attractors)
     if v.dim() == 4:
         return torch.einsum("btfk,bck->bctf", v, attractors)
     return torch.einsum("bnk,bck->bcn", v, attractors)

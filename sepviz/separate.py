@@ -18,11 +18,11 @@ import torch
 from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
 from .clusterers import DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
-from .danet import DANet, masks_from_attractors
+from .danet import DANet, Tracking, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
 from .masks import ideal_binary_mask
-from .tracking import Tracking, tracked_attractors, tracked_masks
+from .tracking import tracked_attractors
 
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
@@ -240,10 +240,8 @@ def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | Non
         return hard.permute(2, 0, 1).float()
     if temperature is None:
         temperature = emb.model.config.temperature(res.attractors.shape[0])
-    if tracks is not None:
-        return tracked_masks(emb.v, tracks, emb.model.config.mask, temperature)
-    return masks_from_attractors(emb.v.unsqueeze(0), res.attractors.unsqueeze(0), emb.model.config.mask,
-                                 temperature)[0]
+    attractors = res.attractors if tracks is None else tracks  # (C, K), or (C, T, K) per frame
+    return masks_from_attractors(emb.v.unsqueeze(0), attractors.unsqueeze(0), emb.model.config.mask, temperature)[0]
 
 
 def _output_energies_db(masks: torch.Tensor, mag: torch.Tensor) -> list[float]:

@@ -22,62 +22,11 @@ The weights are the clusterer's fit weights (loudness for two talkers, salience)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
-FRAMES_RANGE = (1, 2000)        # half-window in STFT frames (8 ms each at 8 kHz, hop 64)
-STRENGTH_RANGE = (0.0, 1000.0)  # prior weight of the global attractor, relative to a window's own
-
-
-@dataclass(frozen=True)
-class Tracking:
-    """How attractors follow the talkers: half-window ``frames`` and prior ``strength``."""
-
-    frames: int
-    strength: float
-
-    def to_dict(self) -> dict:
-        return {"frames": int(self.frames), "strength": float(self.strength)}
-
-    def __str__(self) -> str:
-        return f"+-{self.frames} frames, strength {self.strength:g}"
-
-    @classmethod
-    def parse(cls, spec: str) -> "Tracking | None":
-        """``"off"`` -> None; ``"FRAMES:STRENGTH"`` (e.g. ``"32:0.5"``) -> Tracking; else ValueError."""
-        spec = str(spec).strip().lower()
-        if spec in ("off", "0", "none"):
-            return None
-        frames, sep, strength = spec.partition(":")
-        try:
-            out = cls(int(frames), float(strength) if sep else 0.5)
-        except ValueError:
-            raise ValueError(f"a tracking setting is 'off' or FRAMES:STRENGTH such as 32:0.5, got {spec!r}") from None
-        check_tracking({"2": out.to_dict()})
-        return out
-
-
-def _in(x, lo: float, hi: float) -> bool:
-    return not isinstance(x, bool) and isinstance(x, (int, float)) and lo <= x <= hi
-
-
-def check_tracking(settings) -> None:
-    """Raise ValueError unless ``settings`` maps talker counts ("2", "3") to {frames, strength} in range."""
-    ok = isinstance(settings, dict) and all(
-        str(c).isdigit() and isinstance(s, dict) and set(s) == {"frames", "strength"}
-        and _in(s["frames"], *FRAMES_RANGE) and float(s["frames"]) == int(s["frames"])
-        and _in(s["strength"], *STRENGTH_RANGE)
-        for c, s in settings.items())
-    if not ok:
-        raise ValueError("attractor_tracking must map talker counts to {'frames': integer in "
-                         f"[{FRAMES_RANGE[0]}, {FRAMES_RANGE[1]}], 'strength': number in "
-                         f"[{STRENGTH_RANGE[0]:g}, {STRENGTH_RANGE[1]:g}]}}, got {settings!r}")
-
-
-def tracking_summary(settings: dict) -> str:
-    """"+-32 frames, strength 0.5 (2 talkers)": how cards and ``sepviz info`` show it."""
-    return ", ".join(f"{Tracking(**s)} ({c} talkers)" for c, s in sorted(settings.items()))
+# The settings live with the rest of the model's test-time config (sepviz.danet); re-exported here.
+from .danet import (FRAMES_RANGE, STRENGTH_RANGE, Tracking, check_tracking, masks_from_attractors,  # noqa: F401
+                    tracking_summary)
 
 
 def _window_sum(x: torch.Tensor, half: int) -> torch.Tensor:
@@ -94,13 +43,8 @@ def tracked_attractors(v: torch.Tensor, attractors: torch.Tensor, weights: torch
                        tracking: Tracking, temperature: float = 1.0) -> torch.Tensor:
     """Per-frame attractors ``(C, T, K)`` from embeddings ``v (T, F, K)``, the clusterer's
     ``attractors (C, K)`` and the fit ``weights (T, F)`` (>= 0); see the module docstring."""
-    v, attractors, weights = v.float(), attractors.float(), weights.float()
-    t = v.shape[0]
-    global_tracks = attractors[:, None, :].expand(-1, t, -1)
-    total = weights.sum()
-    if t == 0 or not bool(total > 0):
-        return global_tracks.clone()
-    resp = torch.softmax(torch.einsum("tfk,ck->ctf", v, attractors) / temperature, dim=0) * weights
+    v, attractors = v.float(), attractors.float()
+    resp = torch.softmax(torch.einsum("tfk,ck->ctf", v, attractors) / temperature, dim=0) * weights.float()
     return windowed_attractors(v, resp, tracking, attractors)
 
 
@@ -115,14 +59,11 @@ def windowed_attractors(v: torch.Tensor, resp: torch.Tensor, tracking: Tracking,
     num = _window_sum(torch.einsum("ctf,tfk->ctk", resp, v), tracking.frames)   # (C, T, K)
     den = _window_sum(resp.sum(-1, keepdim=True), tracking.frames)               # (C, T, 1)
     weight = tracking.strength * float(resp.sum()) / max(t, 1) * (2 * tracking.frames + 1)
-    if weight <= 0:  # strength 0: where a talker has no weight in the window, keep the prior
+    if weight <= 0:  # strength 0 or no weight at all: where a talker has none in the window, keep the prior
         return torch.where(den > 0, num / den.clamp_min(1e-12), prior_tracks)
     return (num + weight * prior_tracks) / (den + weight)
 
 
 def tracked_masks(v: torch.Tensor, tracks: torch.Tensor, kind: str = "softmax", temperature: float = 1.0) -> torch.Tensor:
     """Masks ``(C, T, F)``: each bin's similarity to its own frame's attractors, as DANet's masks."""
-    sim = torch.einsum("tfk,ctk->ctf", v.float(), tracks) / temperature
-    if kind == "sigmoid":
-        return torch.sigmoid(sim)
-    return torch.softmax(sim, dim=0)
+    return masks_from_attractors(v.float().unsqueeze(0), tracks.float().unsqueeze(0), kind, temperature)[0]

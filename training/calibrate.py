@@ -31,15 +31,20 @@ import torch
 from sepviz.checkpoint import load_checkpoint, write_calibration
 from sepviz.cli import _dataset, _read_reference
 from sepviz.clusterers import available_clusterers
-from sepviz.danet import TEMPERATURE_RANGE
+from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_permutation, si_snr_improvement
 from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
                              counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
-from sepviz.tracking import Tracking
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
+
+
+def masks_si_snri(emb, masks: torch.Tensor, refs: np.ndarray) -> float:
+    """Mean SI-SNRi of the voices these masks give with the mixture phase (best permutation)."""
+    est = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, emb.wave)))
 
 
 def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], grid: tuple[float, ...],
@@ -67,10 +72,7 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], g
                     row = []
                     for t in grid:
                         tracks = embedding_tracks(emb, res, tracking, temperature=t)
-                        m = embedding_masks(emb, res, temperature=t, tracks=tracks)
-                        est = istft(m * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-                        perm = list(best_permutation(est, refs))
-                        row.append(float(np.mean(si_snr_improvement(est[perm], refs, emb.wave))))
+                        row.append(masks_si_snri(emb, embedding_masks(emb, res, temperature=t, tracks=tracks), refs))
                     table.append(row)
             rows[clusterer].append(table)
     return c, {k: np.asarray(v) for k, v in rows.items()}, fits

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
-from sepviz.danet import temperature_summary
-from sepviz.tracking import tracking_summary
+from sepviz.danet import temperature_summary, tracking_summary
 
 from .config import averaged_from, describe_init
 
