@@ -52,16 +52,21 @@ def windowed_attractors(v: torch.Tensor, resp: torch.Tensor, tracking: Tracking,
     """Each talker's weighted mean embedding over +-``tracking.frames`` frames, ``(C, T, K)``:
     ``resp (C, T, F)`` says how much each bin counts for each talker (soft responsibilities
     times fit weights, or an oracle's binary assignment); ``prior (C, K)`` is added with weight
-    ``tracking.strength`` times the mean weight of a full window (the same for every talker)."""
+    ``tracking.strength`` times the mean weight of a full window (the same for every talker).
+    With a leading batch dimension on all three (``v (B, T, F, K)``...) each item is tracked
+    alone, as the trainer's tracked term needs; gradients flow through ``v`` and ``prior``."""
+    if v.dim() == 3:
+        return windowed_attractors(v.unsqueeze(0), resp.unsqueeze(0), tracking, prior.unsqueeze(0))[0]
     v, resp, prior = v.float(), resp.float(), prior.float()
-    t = v.shape[0]
-    prior_tracks = prior[:, None, :].expand(-1, t, -1)
-    num = _window_sum(torch.einsum("ctf,tfk->ctk", resp, v), tracking.frames)   # (C, T, K)
-    den = _window_sum(resp.sum(-1, keepdim=True), tracking.frames)               # (C, T, 1)
-    weight = tracking.strength * float(resp.sum()) / max(t, 1) * (2 * tracking.frames + 1)
-    if weight <= 0:  # strength 0 or no weight at all: where a talker has none in the window, keep the prior
-        return torch.where(den > 0, num / den.clamp_min(1e-12), prior_tracks)
-    return (num + weight * prior_tracks) / (den + weight)
+    b, c, t = resp.shape[:3]
+    prior_tracks = prior[:, :, None, :].expand(-1, -1, t, -1)                           # (B, C, T, K)
+    num = _window_sum(torch.einsum("bctf,btfk->bctk", resp, v).flatten(0, 1), tracking.frames).view(b, c, t, -1)
+    den = _window_sum(resp.sum(-1, keepdim=True).flatten(0, 1), tracking.frames).view(b, c, t, 1)
+    weight = tracking.strength * resp.sum((1, 2, 3)) / max(t, 1) * (2 * tracking.frames + 1)  # (B,)
+    weight = weight[:, None, None, None]
+    # strength 0 or no weight at all: where a talker has none in the window, keep the prior
+    return torch.where((weight > 0) | (den > 0), (num + weight * prior_tracks) / (den + weight).clamp_min(1e-12),
+                       prior_tracks)
 
 
 def tracked_masks(v: torch.Tensor, tracks: torch.Tensor, kind: str = "softmax", temperature: float = 1.0) -> torch.Tensor:

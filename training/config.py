@@ -67,6 +67,13 @@ class TrainConfig:
     # on the embeddings (as in the studio), scored with PIT.  Ideal attractors are what the papers
     # train with; this term trains the embeddings on the attractors the clusterer really finds.
     clustered_weight: float = 0.0
+    # danet/adanet: weight of a third term whose attractors follow the talkers through time from
+    # the clustered ones (the studio's attractor tracking, sepviz.tracking): half-window and prior
+    # strength as [frames, strength], responsibilities at ``tracked_temperature``.  The clustered
+    # term trains one attractor per talker; the studio masks with per-frame ones.
+    tracked_weight: float = 0.0
+    tracked: list[float] = field(default_factory=lambda: [16, 0.5])
+    tracked_temperature: float = 1.6
     # Start from this checkpoint's weights (same architecture).  A list averages the checkpoints'
     # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
     # different seeds or weights stay in one basin, and their mean can beat each of them.

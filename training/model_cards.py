@@ -86,6 +86,10 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
         line += f"; last stage scored by the `{rec['target']}` target ({what})"
     if rec.get("clustered_weight"):
         line += f", plus the same for the attractors soft k-means finds (weight {rec['clustered_weight']:g}, PIT)"
+    if rec.get("tracked_weight"):
+        frames, strength = rec.get("tracked", [16, 0.5])
+        line += (f", plus the same for attractors tracked from those (+-{int(frames)} frames, strength {strength:g}, "
+                 f"weight {rec['tracked_weight']:g}, PIT)")
     return line
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass
 import torch
 
 from sepviz.clusterers import batched_direction_responsibilities, raw_means
-from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors
-from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
+from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
+from sepviz.features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
                            reconstruction_loss, si_snr_db, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
+from sepviz.tracking import Tracking, windowed_attractors
 
 TARGETS = ("wfm", "psa", "sisnr")
 
@@ -105,8 +106,27 @@ def clustered_attractors(v: torch.Tensor, b: Batch, fit_bins: int = 4000) -> tor
     return out
 
 
+def tracked_clustered_attractors(v: torch.Tensor, b: Batch, clustered: torch.Tensor, tracking: Tracking,
+                                 temperature: float) -> torch.Tensor:
+    """Per-frame attractors ``(B, C, T, K)`` that follow the talkers from the clusterer's
+    ``clustered (B, C, K)``, as the studio's attractor tracking does (:mod:`sepviz.tracking`).
+
+    The responsibilities (softmax of the similarity at ``temperature``, times the studio's fit
+    weights: salient bins, loudness-weighted for two talkers) carry no gradient, as the clusterer's
+    fit; the windowed means and the prior do, so the loss asks each talker's bins to sit near that
+    talker's attractor *of the moment*.  Spare slots of items with fewer talkers get no bins."""
+    logits = similarity(v, clustered) / temperature
+    logits = logits.masked_fill(~b.present[:, :, None, None], float("-inf"))
+    with torch.no_grad():
+        fit = torch.stack([loudness_weights(b.mag[i], b.weights[i] > 0) * b.weights[i] if int(b.present[i].sum()) == 2
+                           else b.weights[i] for i in range(b.mag.shape[0])])
+        resp = torch.softmax(logits.float(), dim=1) * fit.unsqueeze(1)
+    return windowed_attractors(v, resp, tracking, clustered)
+
+
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
-               aux_dc_weight: float = 0.0, clustered_weight: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+               aux_dc_weight: float = 0.0, clustered_weight: float = 0.0, tracked_weight: float = 0.0,
+               tracking: Tracking | None = None, tracked_temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
@@ -115,9 +135,15 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
         pit = cfg.objective == "adanet"
         est_att = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)[0] if pit else att
         loss = reconstruction(b, masks_from_attractors(v, est_att, cfg.mask), pit)
-        if clustered_weight:  # also score the attractors soft k-means finds (order unknown: PIT)
-            clustered = masks_from_attractors(v, clustered_attractors(v, b), cfg.mask)
-            loss = loss + clustered_weight * reconstruction(b, clustered, pit=True)
+        if tracked_weight and tracking is None:
+            raise ValueError("the tracked term needs a tracking window (sepviz.danet.Tracking)")
+        if clustered_weight or tracked_weight:  # also score the attractors soft k-means finds (order unknown: PIT)
+            clustered = clustered_attractors(v, b)
+            if clustered_weight:
+                loss = loss + clustered_weight * reconstruction(b, masks_from_attractors(v, clustered, cfg.mask), pit=True)
+            if tracked_weight:  # ... and the attractors that follow the talkers from there
+                tracks = tracked_clustered_attractors(v, b, clustered, tracking, tracked_temperature)
+                loss = loss + tracked_weight * reconstruction(b, masks_from_attractors(v, tracks, cfg.mask), pit=True)
     elif b.target is None:
         raise ValueError(f"the sisnr target needs attractor masks; objective {cfg.objective!r} has none")
     elif cfg.objective == "dpcl":

@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sepviz.checkpoint import build_danet, save_checkpoint
-from sepviz.danet import DANet, DANetConfig
+from sepviz.danet import DANet, DANetConfig, Tracking
 from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
@@ -76,6 +76,10 @@ class Trainer:
                  data_summary: dict | None = None, num_workers: int = 0) -> None:
         if cfg.target not in TARGETS:
             raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
+        # the tracked term's window, checked as the studio's own setting is
+        self.tracking = Tracking.parse(f"{cfg.tracked[0]:g}:{cfg.tracked[1]:g}")
+        if cfg.tracked_weight and self.tracking is None:
+            raise ValueError(f"tracked_weight needs a tracking window, got tracked = {cfg.tracked}")
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
@@ -144,7 +148,9 @@ class Trainer:
         b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
             return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight,
-                              aux_dc_weight=self.cfg.aux_dc_weight, clustered_weight=self.cfg.clustered_weight)
+                              aux_dc_weight=self.cfg.aux_dc_weight, clustered_weight=self.cfg.clustered_weight,
+                              tracked_weight=self.cfg.tracked_weight, tracked_temperature=self.cfg.tracked_temperature,
+                              tracking=self.tracking)
 
     def train_epoch(self, frames: int) -> float:
         self.model.train()
