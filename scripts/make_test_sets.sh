@@ -12,3 +12,6 @@ python -m training.stress_sets noise --base data/mix/synth2_test --out data/mix/
 # and inference settings before anything is run on the test folders above.
 python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 40 --speakers 2 --out data/mix/synth2_valid
 python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 40 --speakers 3 --out data/mix/synth3_valid
+# Real speech for validation: held-out utterances (every 10th) of the two FSDD talkers the recipes fine-tune
+# on, never the test talkers (jackson, theo); only 11 digit sentences, so its 40 mixtures repeat pairs.
+python -m training.data.make_mixtures --corpus fsdd --fsdd-scheme finetune --split valid --n 40 --speakers 2 --out data/mix/fsdd2_valid

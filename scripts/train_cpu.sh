@@ -137,6 +137,14 @@ default_trials() {  # continuations of the shipped default that were not shipped
   sisnr400 danet_blstm_3spk runs/default_stage12b.pt runs/default_stage9.pt 37 95 --set clustered_weight=3.0 \
     --set data.eq_perturb=6.0
   soup danet_blstm_3spk runs/default_stage12.pt runs/default_stage12{a,b}.pt --set clustered_weight=3.0
+  # stage 13 (tenth session): the masks of tracked attractors scored too (`tracked_weight`, +-16 frames,
+  # strength 0.5, responsibilities at T = 1.6), two 80-minute runs side by side and their average, calibrated
+  # as `default` is (`track`, on a copy: runs/default13_track.pt)
+  sisnr400 danet_blstm_3spk runs/default_stage13a.pt runs/default_stage9.pt 40 80 --set tracked_weight=3.0
+  sisnr400 danet_blstm_3spk runs/default_stage13b.pt runs/default_stage9.pt 41 80 --set clustered_weight=1.5 \
+    --set tracked_weight=1.5
+  soup danet_blstm_3spk runs/default_stage13.pt runs/default_stage13{a,b}.pt --set clustered_weight=1.5 \
+    --set tracked_weight=1.5
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
