@@ -59,7 +59,9 @@ class Separation:
     voices_model_sr: list[np.ndarray] # at the model rate (8 kHz), for metrics
     masks: np.ndarray                 # (C, T, F)
     attractors: np.ndarray            # (C, K)
-    assignment: np.ndarray            # (T, F) int
+    # (T, F) int: the voice each bin goes to; the clusterer's assignment, or with attractor tracking
+    # the loudest of the tracked masks, so the cloud's colours match what is heard
+    assignment: np.ndarray
     cluster: ClusterResult
     embedding: Embedding
     clusterer: str
@@ -401,7 +403,8 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     timings = dict(emb.timings, cluster=t1 - t0, masks_istft=t2 - t1)
     return Separation(voices=voices, sample_rate=emb.input_sr, voices_model_sr=list(voices8k),
                       masks=masks.numpy(), attractors=res.attractors.numpy(),
-                      assignment=res.assignment.reshape(t, f).numpy(), cluster=res, embedding=emb,
+                      assignment=(res.assignment.reshape(t, f) if tracks is None else masks.argmax(0)).numpy(),
+                      cluster=res, embedding=emb,
                       clusterer=clusterer, n_speakers=n_speakers, energies_db=energies, timings=timings,
                       warnings=warnings, attractor_tracks=None if tracks is None else tracks.numpy())
 

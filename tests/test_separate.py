@@ -432,6 +432,9 @@ def test_calibrated_attractor_tracking_moves_the_attractors_of_its_talker_count_
     plain = separate_embedding(emb, "kmeans", 2, tracking=None)
     assert plain.attractor_tracks is None and not np.allclose(plain.masks, out.masks)
     np.testing.assert_allclose(plain.attractors, out.attractors)  # the clusterer's own fit is unchanged
+    # the bins' voices (the cloud's colours) are the tracked masks' choice; without tracking, the clusterer's
+    np.testing.assert_array_equal(out.assignment, out.masks.argmax(0))
+    np.testing.assert_array_equal(plain.assignment, plain.cluster.assignment.reshape(t, f).numpy())
     other = separate_embedding(emb, "kmeans", 2, tracking=Tracking(8, 2.0))
     assert other.attractor_tracks is not None and not np.allclose(other.masks, out.masks)
     assert separate_embedding(emb, "kmeans", 3).attractor_tracks is None
