@@ -112,6 +112,19 @@ def test_warm_start_copies_the_net_and_keeps_per_speaker_tensors(tmp_path):
         Trainer(cfg, tmp_path / "bad.pt", ToneMixes(4), ToneMixes(2))
 
 
+def test_trainer_runs_the_tracked_term_and_checks_its_window(tmp_path):
+    cfg = load_recipe("danet_blstm_3spk", "cpu", {"curriculum": [[20, 1]], "batch_size": 2, "tracked_weight": 1.0,
+                                                  "tracked": [4, 0.5], "model_kwargs": {"hidden": 8, "layers": 1}})
+    trainer = Trainer(cfg, tmp_path / "m.pt", ToneMixes(4, 3), ToneMixes(2, 3))
+    assert str(trainer.tracking) == "+-4 frames, strength 0.5"
+    trainer.fit()
+    assert all(math.isfinite(h["valid_loss"]) for h in trainer.history)
+    for bad in ([0, 0.5], [4, -1.0]):
+        cfg.tracked = bad
+        with pytest.raises(ValueError):
+            Trainer(cfg, tmp_path / "bad.pt", ToneMixes(4, 3), ToneMixes(2, 3))
+
+
 def test_auxiliary_clustering_term_is_added_to_the_danet_loss():
     from sepviz.checkpoint import build_danet
     from sepviz.danet import DANetConfig
