@@ -192,13 +192,19 @@ def cluster_embedding(emb: Embedding, clusterer: str, c: int, *, seed: int = 0, 
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)
 
 
-def fit_weights(emb: Embedding, c: int, weighting: str = "auto") -> torch.Tensor:
-    """How much each bin ``(T, F)`` counts when attractors are fitted: 0 off the salient bins,
-    loudness-weighted for two talkers (:func:`resolve_weighting`)."""
-    salient = emb.salient.float()
+def fit_weight_map(mag: torch.Tensor, salient: torch.Tensor, c: int, weighting: str = "auto") -> torch.Tensor:
+    """How much each bin ``(T, F)`` counts when ``c`` attractors are fitted: 0 off the ``salient``
+    bins, loudness-weighted for two talkers (:func:`resolve_weighting`).  The trainer's tracked
+    term weighs its bins with this too, so training tracks as the studio does."""
+    on = salient.float()
     if resolve_weighting(weighting, c) == "loudness":
-        return loudness_weights(emb.mag, emb.salient) * salient
-    return salient
+        return loudness_weights(mag, salient.bool()) * on
+    return on
+
+
+def fit_weights(emb: Embedding, c: int, weighting: str = "auto") -> torch.Tensor:
+    """:func:`fit_weight_map` of a cached embedding."""
+    return fit_weight_map(emb.mag, emb.salient, c, weighting)
 
 
 def _attractor_masks(emb: Embedding, res: ClusterResult) -> bool:

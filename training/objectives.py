@@ -11,10 +11,11 @@ import torch
 
 from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
-from sepviz.features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
+from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
                            reconstruction_loss, si_snr_db, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
+from sepviz.separate import fit_weight_map
 from sepviz.tracking import Tracking, windowed_attractors
 
 TARGETS = ("wfm", "psa", "sisnr")
@@ -115,18 +116,18 @@ def tracked_clustered_attractors(v: torch.Tensor, b: Batch, clustered: torch.Ten
     weights: salient bins, loudness-weighted for two talkers) carry no gradient, as the clusterer's
     fit; the windowed means and the prior do, so the loss asks each talker's bins to sit near that
     talker's attractor *of the moment*.  Spare slots of items with fewer talkers get no bins."""
-    logits = similarity(v, clustered) / temperature
-    logits = logits.masked_fill(~b.present[:, :, None, None], float("-inf"))
     with torch.no_grad():
-        fit = torch.stack([loudness_weights(b.mag[i], b.weights[i] > 0) * b.weights[i] if int(b.present[i].sum()) == 2
-                           else b.weights[i] for i in range(b.mag.shape[0])])
-        resp = torch.softmax(logits.float(), dim=1) * fit.unsqueeze(1)
+        logits = similarity(v, clustered).float() / temperature
+        logits = logits.masked_fill(~b.present[:, :, None, None], float("-inf"))
+        fit = torch.stack([fit_weight_map(b.mag[i], b.weights[i], int(b.present[i].sum()))
+                           for i in range(b.mag.shape[0])])
+        resp = torch.softmax(logits, dim=1) * fit.unsqueeze(1)
     return windowed_attractors(v, resp, tracking, clustered)
 
 
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
                aux_dc_weight: float = 0.0, clustered_weight: float = 0.0, tracked_weight: float = 0.0,
-               tracking: Tracking | None = None, tracked_temperature: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+               tracking: Tracking | None = None, tracked_temperature: float = 1.6) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
