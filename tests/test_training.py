@@ -431,6 +431,27 @@ def test_speed_perturbation_reaches_the_training_mixtures_only(monkeypatch):
     assert not {"speed_perturb", "eq_perturb_db"} & set(train_module.build_datasets(plain)[2])
 
 
+def test_a_pool_too_small_for_three_talkers_gives_two_talker_mixtures_of_the_same_rows():
+    """A 2/3-talker recipe pooled with two real talkers (FSDD's fine-tuning pair in validation):
+    that pool gives 2-talker items with a zero third row instead of refusing to build."""
+    import numpy as np
+
+    from training.data.corpora import Utterance
+    from training.train import CurriculumMix
+
+    def pool(n):
+        return [Utterance(f"spk{s}", "f", "test", audio=np.full(800, 0.1 * (s + 1), np.float32), name=f"u{s}_{i}")
+                for s in range(n) for i in range(2)]
+
+    mix = CurriculumMix([(pool(4), 0.5), (pool(2), 0.5)], (2, 3), items=40, seed=0, mode="min", fixed=True)
+    assert [ds.n_speakers for ds in mix.sets] == [(2, 3), (2,)]
+    assert {tuple(mix[i][1].shape) for i in range(40)} == {(3, 6400)}
+    talkers = {int((mix[i][1].abs().sum(-1) > 0).sum()) for i in range(40)}
+    assert talkers == {2, 3}
+    with pytest.raises(ValueError, match="need more speakers"):
+        CurriculumMix([(pool(1), 1.0)], (2, 3), items=4, seed=0, mode="min")
+
+
 def test_warmup_ramps_the_rate_of_the_first_updates_only(tmp_path):
     """warmup_steps: update k uses lr * (k + 1) / warmup_steps; the groups keep the full rate."""
     cfg = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 2]], "batch_size": 2, "lr": 1e-3, "warmup_steps": 4,

@@ -196,7 +196,7 @@ class DynamicMixDataset(torch.utils.data.Dataset):
                  segment_seconds: float | None = None, segment_samples: int | None = None,
                  epoch_size: int = 1000, seed: int = 0, mode: str = "min", sample_rate: int = SAMPLE_RATE,
                  max_level_db: float = MAX_LEVEL_DB, speed_perturb: float = 0.0,
-                 eq_perturb: float = 0.0) -> None:
+                 eq_perturb: float = 0.0, n_rows: int | None = None) -> None:
         if not 0.0 <= speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must be in [0, 0.5), got {speed_perturb}")
         if not 0.0 <= eq_perturb <= 24.0:
@@ -205,15 +205,20 @@ class DynamicMixDataset(torch.utils.data.Dataset):
         self.utterances = list(utterances)
         self.speed_perturb = float(speed_perturb)
         self.n_speakers = (n_speakers,) if isinstance(n_speakers, int) else tuple(n_speakers)
-        self.n_out = max(self.n_speakers)
+        # source rows per item: more than the largest count when this set is pooled with others
+        # that mix more talkers (all items of a batch need the same rows)
+        self.n_out = max(self.n_speakers) if n_rows is None else int(n_rows)
+        if self.n_out < max(self.n_speakers):
+            raise ValueError(f"n_rows={n_rows} is fewer than the {max(self.n_speakers)} talkers a mixture may hold")
         self.sample_rate = sample_rate
         self.segment_samples = segment_samples if segment_samples is not None else (
             int(round(segment_seconds * sample_rate)) if segment_seconds is not None else None)
         self.epoch_size, self.seed, self.mode, self.max_level_db = epoch_size, seed, mode, max_level_db
         self.epoch = 0
         self._picker = _Picker(self.utterances)
-        if self.n_out > len(self._picker.speakers):
-            raise ValueError(f"{self.n_out}-talker mixtures need more speakers than {len(self._picker.speakers)}")
+        if max(self.n_speakers) > len(self._picker.speakers):
+            raise ValueError(f"{max(self.n_speakers)}-talker mixtures need more speakers than "
+                             f"{len(self._picker.speakers)}")
         self._cache: dict[int, np.ndarray] = {}
 
     def set_epoch(self, epoch: int) -> None:
