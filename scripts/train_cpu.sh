@@ -21,7 +21,7 @@
 #                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
 #                weights (`soup`), then two 90-minute continuations of that average (weight 3, one with
 #                each source's speed perturbed by up to 10 %) and their average, which is what ships
-#   default_trials  continuations of that average that were not shipped (stages 10-12, docs/results.md;
+#   default_trials  continuations of that average that were not shipped (stages 10-14, docs/results.md;
 #                not part of `default`, not run by default)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
@@ -145,6 +145,16 @@ default_trials() {  # continuations of the shipped default that were not shipped
     --set tracked_weight=1.5
   soup danet_blstm_3spk runs/default_stage13.pt runs/default_stage13{a,b}.pt --set clustered_weight=1.5 \
     --set tracked_weight=1.5
+  # stage 14 (eleventh session): stage 13 again, with FSDD real speech mixed in (20 % of mixtures, the two
+  # fine-tuning talkers and 4 shifted copies of each) against the real-speech loss stage 13 showed
+  local fsdd=(--set data.finetune_fsdd_fraction=0.2 --set data.fsdd_shifts=4)
+  sisnr400 danet_blstm_3spk runs/default_stage14a.pt runs/default_stage13.pt 42 80 --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${fsdd[@]}"
+  sisnr400 danet_blstm_3spk runs/default_stage14b.pt runs/default_stage13.pt 43 80 --set tracked_weight=3.0 "${fsdd[@]}"
+  soup danet_blstm_3spk runs/default_stage14.pt runs/default_stage14{a,b}.pt --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${fsdd[@]}"
+  soup danet_blstm_3spk runs/default_stage14h.pt runs/default_stage13.pt runs/default_stage14.pt \
+    --set clustered_weight=1.5 --set tracked_weight=1.5 "${fsdd[@]}"
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

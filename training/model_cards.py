@@ -13,7 +13,7 @@ from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import temperature_summary, tracking_summary
 
-from .config import averaged_from, describe_init
+from .config import TrainConfig, averaged_from, describe_init
 
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
@@ -87,7 +87,7 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
     if rec.get("clustered_weight"):
         line += f", plus the same for the attractors soft k-means finds (weight {rec['clustered_weight']:g}, PIT)"
     if rec.get("tracked_weight"):
-        frames, strength = rec.get("tracked", [16, 0.5])
+        frames, strength = rec.get("tracked", TrainConfig().tracked)  # older cards: the default window
         line += (f", plus the same for attractors tracked from those (+-{int(frames)} frames, strength {strength:g}, "
                  f"weight {rec['tracked_weight']:g}, PIT)")
     return line

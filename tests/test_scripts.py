@@ -1,0 +1,37 @@
+"""The diagnostic scripts under scripts/ that print numbers quoted in docs/results.md."""
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+from _synth import tiny_danet
+from sepviz.checkpoint import save_checkpoint
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _summary(out: str) -> list[float]:
+    line = out.strip().splitlines()[-1]
+    m = re.search(r"one run (-?[\d.]+), averaged (-?[\d.]+) dB .*WFM (-?[\d.]+), averaged (-?[\d.]+) dB", line)
+    assert m, line
+    return [float(g) for g in m.groups()]
+
+
+def test_shift_average_undoes_each_delay_before_averaging(tmp_path, capsys, wsj0_2mix_dir):
+    """The same run twice averages to itself; delayed runs are put back in time (a voice left 16
+    samples late would cost the WFM oracle's average far more than the framing does)."""
+    script = _script("shift_average")
+    path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
+    args = ["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--limit", "2"]
+    assert script.main(args + ["--shifts", "0,0"]) == 0
+    one, avg, wfm, wfm_avg = _summary(capsys.readouterr().out)
+    assert abs(avg - one) < 1e-3 and abs(wfm_avg - wfm) < 1e-3
+    assert script.main(args + ["--shifts", "0,16,32"]) == 0
+    _, _, wfm_shifted, wfm_shifted_avg = _summary(capsys.readouterr().out)
+    assert abs(wfm_shifted - wfm) < 1e-3 and abs(wfm_shifted_avg - wfm) < 1.0
