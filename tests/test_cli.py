@@ -1,6 +1,7 @@
 """``python -m sepviz separate | evaluate | info`` end to end on a tiny random model."""
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -82,7 +83,15 @@ def test_evaluate_prints_table_and_json_last_line(capsys, tmp_path, tiny_checkpo
     assert result["oracle"]["ibm"]["si_snri"] > result["model"]["kmeans"]["si_snri"]
     assert result["oracle"]["wfm"]["pesq"] is None or 1.0 <= result["oracle"]["wfm"]["pesq"] <= 4.6
     assert json.loads(jf.read_text()) == result
+    per = result["extra"]["per_mixture"]  # for paired comparisons, in the folder's order
+    assert per["files"] == sorted(p.name for p in (Path(wsj0_2mix_dir) / "mix").iterdir())
+    kmeans = per["si_snri"]["model:kmeans"]
+    assert len(kmeans) == 3 and abs(sum(kmeans) / 3 - result["model"]["kmeans"]["si_snri"]) < 1e-9
+    se = result["extra"]["si_snri_se"]["oracle:wfm"]
+    wfm = per["si_snri"]["oracle:wfm"]
+    assert se == pytest.approx(statistics.stdev(wfm) / 3 ** 0.5)
     table = "\n".join(lines[:-1])
+    assert f"oracle:wfm {se:.2f}" in table
     assert "model + gmm" in table and "oracle WFM" in table and "SI-SNRi" in table
     assert "[3/3]" in err  # progress on stderr, not stdout
     assert "[3/3]" not in out
