@@ -35,3 +35,19 @@ def test_shift_average_undoes_each_delay_before_averaging(tmp_path, capsys, wsj0
     assert script.main(args + ["--shifts", "0,16,32"]) == 0
     _, _, wfm_shifted, wfm_shifted_avg = _summary(capsys.readouterr().out)
     assert abs(wfm_shifted - wfm) < 1e-3 and abs(wfm_shifted_avg - wfm) < 1.0
+
+
+def test_paired_compares_the_mixtures_both_results_hold(tmp_path, capsys):
+    import json
+
+    def result(name, files, values):
+        path = tmp_path / name
+        path.write_text(json.dumps({"extra": {"per_mixture": {"files": files, "si_snri": {"model:kmeans": values}}}}))
+        return str(path)
+
+    a = result("a.json", ["m1.wav", "m2.wav", "m3.wav"], [5.0, 7.0, 9.0])
+    b = result("b.json", ["m3.wav", "m2.wav", "m4.wav", "m1.wav"], [10.0, 6.0, 0.0, 6.0])  # other order, one extra
+    assert _script("paired").main([a, b]) == 0
+    out = capsys.readouterr().out
+    # pairs: m1 5 -> 6, m2 7 -> 6, m3 9 -> 10: differences +1, -1, +1
+    assert "3 mixtures in both: A 7.000 dB, B 7.333 dB; B - A +0.333 dB (se 0.667); fell in 1, rose in 2" in out
