@@ -431,7 +431,7 @@ def test_speed_perturbation_reaches_the_training_mixtures_only(monkeypatch):
     assert not {"speed_perturb", "eq_perturb_db"} & set(train_module.build_datasets(plain)[2])
 
 
-def test_a_pool_too_small_for_three_talkers_gives_two_talker_mixtures_of_the_same_rows():
+def test_a_pool_too_small_for_three_talkers_gives_two_talker_mixtures_of_the_same_rows(capsys):
     """A 2/3-talker recipe pooled with two real talkers (FSDD's fine-tuning pair in validation):
     that pool gives 2-talker items with a zero third row instead of refusing to build."""
     import numpy as np
@@ -444,6 +444,7 @@ def test_a_pool_too_small_for_three_talkers_gives_two_talker_mixtures_of_the_sam
                 for s in range(n) for i in range(2)]
 
     mix = CurriculumMix([(pool(4), 0.5), (pool(2), 0.5)], (2, 3), items=40, seed=0, mode="min", fixed=True)
+    assert "a pool of 2 talkers gives 2-talker mixtures only" in capsys.readouterr().err
     assert [ds.n_speakers for ds in mix.sets] == [(2, 3), (2,)]
     assert {tuple(mix[i][1].shape) for i in range(40)} == {(3, 6400)}
     talkers = {int((mix[i][1].abs().sum(-1) > 0).sum()) for i in range(40)}

@@ -26,6 +26,8 @@ def _formable(counts: tuple[int, ...], utterances) -> tuple[int, ...]:
     ok = tuple(c for c in counts if c <= n)
     if not ok:
         raise ValueError(f"{min(counts)}-talker mixtures need more speakers than {n}")
+    if ok != counts:
+        print(f"note: a pool of {n} talkers gives {'/'.join(map(str, ok))}-talker mixtures only", file=sys.stderr)
     return ok
 
 
