@@ -348,6 +348,7 @@ def cmd_evaluate(args) -> int:
     for group, sysname in systems:
         result[group][sysname] = {k: mean_of(scores[(group, sysname)], k) for k in REPORTED}
     mean_secs = {f"{g}:{s}": float(np.mean(seconds[(g, s)])) for g, s in systems}
+    per_mixture = {f"{g}:{s}": [r["si_snri"] for r in scores[(g, s)]] for g, s in systems}
     result["extra"] = {
         "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
         "weighting": args.weighting, "mask_temperature": model.config.temperature(n_spk),
@@ -355,9 +356,8 @@ def cmd_evaluate(args) -> int:
         "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
         # Per mixture, so two systems (or two checkpoints on the same folder) can be compared pair by
         # pair: on 25-40 mixtures a 0.1 dB difference of means is within noise, a paired one may not be.
-        "per_mixture": {"files": done_names,
-                        "si_snri": {f"{g}:{s}": [r["si_snri"] for r in scores[(g, s)]] for g, s in systems}},
-        "si_snri_se": {f"{g}:{s}": _standard_error([r["si_snri"] for r in scores[(g, s)]]) for g, s in systems},
+        "per_mixture": {"files": done_names, "si_snri": per_mixture},
+        "si_snri_se": {key: _standard_error(vals) for key, vals in per_mixture.items()},
         "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
         "seconds": time.perf_counter() - t_start,
         "skipped_clusterers": notes, "skipped_mixtures": skipped, "sepviz": __version__,

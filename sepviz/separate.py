@@ -185,8 +185,8 @@ def cluster_embedding(emb: Embedding, clusterer: str, c: int, *, seed: int = 0, 
     t, f, k = emb.v.shape
     if oracle is not None and oracle.shape[0] != c:
         raise SepvizInputError(f"{oracle.shape[0]} reference sources given but {c} speakers requested")
-    weighting = resolve_weighting(weighting, c)
-    weights = loudness_weights(emb.mag, emb.salient).reshape(-1) if weighting == "loudness" else None
+    # unweighted fits get None (every salient bin once), not a map of ones: the clusterers then skip weighting
+    weights = fit_weights(emb, c, weighting).reshape(-1) if resolve_weighting(weighting, c) == "loudness" else None
     ctx = ClusterContext(n_speakers=c, model=emb.model, seed=seed, beta=beta, iterations=iterations,
                          oracle_assignment=None if oracle is None else oracle.reshape(c, -1), fit_weights=weights)
     return run_clusterer(clusterer, emb.v.reshape(-1, k), emb.salient.reshape(-1), ctx)

@@ -19,18 +19,6 @@ from .config import TrainConfig, load_recipe
 from .trainer import Trainer
 
 
-def _formable(counts: tuple[int, ...], utterances) -> tuple[int, ...]:
-    """The talker counts a pool has enough speakers for: the two FSDD fine-tuning talkers of a
-    2/3-talker recipe's validation pool give 2-talker mixtures only, instead of no pool at all."""
-    n = len({u.speaker for u in utterances})
-    ok = tuple(c for c in counts if c <= n)
-    if not ok:
-        raise ValueError(f"{min(counts)}-talker mixtures need more speakers than {n}")
-    if ok != counts:
-        print(f"note: a pool of {n} talkers gives {'/'.join(map(str, ok))}-talker mixtures only", file=sys.stderr)
-    return ok
-
-
 class CurriculumMix(torch.utils.data.Dataset):
     """On-the-fly mixtures whose chunk length the trainer changes per curriculum stage.
 
@@ -40,11 +28,11 @@ class CurriculumMix(torch.utils.data.Dataset):
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
                  speed_perturb: float = 0.0, eq_perturb: float = 0.0) -> None:
-        from .data.mixing import DynamicMixDataset
+        from .data.mixing import DynamicMixDataset, formable_counts
 
         counts = (n_speakers,) if isinstance(n_speakers, int) else tuple(n_speakers)
-        self.sets = [DynamicMixDataset(u, n_speakers=_formable(counts, u), segment_samples=6400, epoch_size=items,
-                                       seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
+        self.sets = [DynamicMixDataset(u, n_speakers=formable_counts(u, counts), segment_samples=6400,
+                                       epoch_size=items, seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
                                        eq_perturb=eq_perturb, n_rows=max(counts))
                      for k, (u, _) in enumerate(pools)]
         probs = torch.tensor([p for _, p in pools], dtype=torch.float64)

@@ -10,6 +10,7 @@ the mixture (the training targets).
 from __future__ import annotations
 
 import csv
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -79,6 +80,19 @@ class _Picker:
             raise ValueError(f"need {n} different speakers, have {len(self.speakers)}")
         spk = rng.choice(len(self.speakers), size=n, replace=False)
         return [int(rng.choice(self.by_speaker[self.speakers[s]])) for s in spk]
+
+
+def formable_counts(utterances: Sequence[Utterance], counts: Sequence[int]) -> tuple[int, ...]:
+    """The talker counts in ``counts`` that ``utterances`` have enough speakers for (speakers as
+    :class:`_Picker` draws them).  Why: a pool pooled into a 2/3-talker recipe (the two FSDD
+    fine-tuning talkers in validation) then gives 2-talker mixtures instead of no pool at all."""
+    n = len(_Picker(utterances).speakers)
+    ok = tuple(c for c in counts if c <= n)
+    if not ok:
+        raise ValueError(f"{min(counts)}-talker mixtures need more speakers than {n}")
+    if ok != tuple(counts):
+        print(f"note: a pool of {n} talkers gives {'/'.join(map(str, ok))}-talker mixtures only", file=sys.stderr)
+    return ok
 
 
 @dataclass
