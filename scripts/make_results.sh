@@ -7,13 +7,13 @@ cd "$(dirname "$0")/.."
 set -euo pipefail
 source scripts/cpu_env.sh
 report() { local part=$1; shift; [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
-report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test synth3_unseen=data/mix/synth3_test --limit 25
-report danet_2spk --checkpoints checkpoints/danet_2spk.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report dpcl --checkpoints checkpoints/dpcl.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
-report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test --limit 25
+report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test synth3_unseen=data/mix/synth3_test
+report danet_2spk --checkpoints checkpoints/danet_2spk.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
+report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
+report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
+report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
+report dpcl --checkpoints checkpoints/dpcl.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
+report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
 report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 python - <<'PY'
 import json, pathlib

@@ -357,6 +357,30 @@ def test_report_count_line_shows_the_kmeans_count_once_and_anchors():
     assert count_line({"head": {"right": 25, "found": {"2": 25, "3": 0}}}, 25, 2) == ""
 
 
+def test_report_ratio_to_wfm_has_a_paired_standard_error():
+    from training.report import ratio_standard_error, table
+
+    rng = np.random.default_rng(0)
+    wfm = rng.uniform(8, 16, 400)
+    model = 0.7 * wfm + rng.normal(0, 0.5, 400)  # a hard mixture is hard for both
+    se = ratio_standard_error({"model:kmeans": list(model), "oracle:wfm": list(wfm)}, "model:kmeans", "oracle:wfm")
+    # the spread of the ratio over many such test sets of 400 mixtures, by simulation
+    ratios = []
+    for _ in range(300):
+        w = rng.uniform(8, 16, 400)
+        ratios.append((0.7 * w + rng.normal(0, 0.5, 400)).mean() / w.mean())
+    assert 0.8 < se / np.std(ratios) < 1.25
+    unpaired = np.hypot(model.std() / model.mean(), wfm.std() / wfm.mean()) * 0.7 / np.sqrt(400)
+    assert se < unpaired / 3  # pairing is the point
+    assert ratio_standard_error({"model:kmeans": [1.0, 2.0]}, "model:kmeans", "oracle:wfm") is None
+    result = {"n": 3, "model": {"kmeans": {"si_snri": 7.0}}, "oracle": {"wfm": {"si_snri": 10.0}},
+              "extra": {"si_snri_se": {"model:kmeans": 0.5, "oracle:wfm": 0.4},
+                        "per_mixture": {"si_snri": {"model:kmeans": [6.0, 7.0, 8.0], "oracle:wfm": [9.0, 10.0, 11.0]}}}}
+    text = table(result)
+    assert "SI-SNRi standard error over the mixtures: kmeans 0.50, wfm 0.40." in text
+    assert "**70.0 %** of the WFM oracle's on the same 3 mixtures (standard error 1.7 points" in text  # residuals -0.3, 0, 0.3
+
+
 def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     import json
 

@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 
@@ -54,15 +56,41 @@ def table(result: dict) -> str:
         rows.append(f"| model + {name} | " + " | ".join(fmt(m.get(k)) for k, _ in METRICS) + " |")
     for name, m in result.get("oracle", {}).items():
         rows.append(f"| oracle {name.upper()} | " + " | ".join(fmt(m.get(k)) for k, _ in METRICS) + " |")
+    extra = result.get("extra") or {}
+    se = extra.get("si_snri_se") or {}
+    if se:
+        rows.append("\nSI-SNRi standard error over the mixtures: "
+                    + ", ".join(f"{key.split(':', 1)[1]} {fmt(v)}" for key, v in se.items()) + ".")
     wfm = result.get("oracle", {}).get("wfm", {}).get("si_snri")
     if wfm:
         best = max((m.get("si_snri", float("-inf")), n) for n, m in result["model"].items())
+        ratio_se = ratio_standard_error((extra.get("per_mixture") or {}).get("si_snri") or {},
+                                        f"model:{best[1]}", "oracle:wfm")
+        precision = "" if ratio_se is None else f" (standard error {100 * ratio_se:.1f} points, paired over the mixtures)"
         rows.append(f"\nBest model SI-SNRi ({best[1]}) is **{100 * best[0] / wfm:.1f} %** of the WFM oracle's "
-                    f"on the same {result['n']} mixtures.")
+                    f"on the same {result['n']} mixtures{precision}.")
     count = (result.get("extra") or {}).get("count")
     if count and (line := count_line(count, result["n"], result["extra"].get("n_speakers"))):
         rows.append(line)
     return "\n".join(rows)
+
+
+def ratio_standard_error(per_mixture: dict, system: str, oracle: str) -> float | None:
+    """Standard error of mean(system) / mean(oracle) over the same mixtures (delta method).
+
+    Why paired: a hard mixture is hard for both, so the ratio is far more precise than the two
+    means' own errors suggest; this is the precision of a "percent of WFM" target."""
+    a, b = per_mixture.get(system), per_mixture.get(oracle)
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return None
+    a_arr, b_arr = np.asarray(a, float), np.asarray(b, float)
+    keep = np.isfinite(a_arr) & np.isfinite(b_arr)
+    a_arr, b_arr = a_arr[keep], b_arr[keep]
+    if len(a_arr) < 2 or b_arr.mean() <= 0:
+        return None
+    ratio = a_arr.mean() / b_arr.mean()
+    residual = a_arr - ratio * b_arr
+    return float(residual.std(ddof=1) / np.sqrt(len(a_arr)) / b_arr.mean())
 
 
 def count_line(count: dict, n: int, n_speakers: int | None) -> str:
