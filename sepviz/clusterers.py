@@ -32,9 +32,9 @@ from .errors import SepvizInputError
 
 # What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the fit the
 # shipped DANets' last stages train with (`clustered_weight`), it is level with k-means (within
-# 0.1 dB) on the 2-talker tables of docs/results.md and on the 2-talker validation folder, ahead
-# on the 3-talker one, and as fast.  (On the 25 3-talker test mixtures k-means is ahead, 8.14 vs
-# 7.73 dB; on the 40 validation ones soft k-means, 6.68 vs 6.60.)
+# 0.03 dB) on both validation folders with the default's calibrated tracking, and as fast.  (On
+# the whole test folders of docs/results.md k-means is ahead: 9.46 vs 9.43 dB on 100 2-talker
+# mixtures, 7.90 vs 7.76 on 60 FSDD ones, 7.25 vs 6.99 on 60 3-talker ones.)
 DEFAULT_CLUSTERER = "soft_kmeans"
 MAX_FIT_BINS = 30000  # k-means / GMM fit on a seeded subsample: same attractors, bounded time
 
