@@ -125,24 +125,38 @@ class Tracking:
             return None
         frames, sep, strength = spec.partition(":")
         try:
-            out = cls(int(frames), float(strength) if sep else 0.5)
+            frames_n, strength_x = int(frames), float(strength) if sep else 0.5
         except ValueError:
             raise ValueError(f"a tracking setting is 'off' or FRAMES:STRENGTH such as 32:0.5, got {spec!r}") from None
-        check_tracking({"2": out.to_dict()})
-        return out
+        return cls.checked(frames_n, strength_x)
+
+    @classmethod
+    def checked(cls, frames, strength) -> "Tracking":
+        """A Tracking, or ValueError when ``frames`` / ``strength`` are out of range: one check for
+        the CLI, the trainer's tracked term and (per talker count) the checkpoint's setting."""
+        if not _tracking_in_range({"frames": frames, "strength": strength}):
+            raise ValueError(f"attractor tracking needs {_TRACKING_RANGES}, got frames={frames!r}, "
+                             f"strength={strength!r}")
+        return cls(int(frames), float(strength))
+
+
+_TRACKING_RANGES = (f"'frames': integer in [{FRAMES_RANGE[0]}, {FRAMES_RANGE[1]}], "
+                    f"'strength': number in [{STRENGTH_RANGE[0]:g}, {STRENGTH_RANGE[1]:g}]")
+
+
+def _tracking_in_range(setting) -> bool:
+    """Whether ``setting`` is exactly {frames, strength} with both in range (frames whole)."""
+    return (isinstance(setting, dict) and set(setting) == {"frames", "strength"}
+            and _number_in(setting["frames"], *FRAMES_RANGE, closed=True)
+            and float(setting["frames"]) == int(setting["frames"])
+            and _number_in(setting["strength"], *STRENGTH_RANGE, closed=True))
 
 
 def check_tracking(settings) -> None:
     """Raise ValueError unless ``settings`` maps talker counts ("2", "3") to {frames, strength} in range."""
-    ok = isinstance(settings, dict) and all(
-        str(c).isdigit() and isinstance(s, dict) and set(s) == {"frames", "strength"}
-        and _number_in(s["frames"], *FRAMES_RANGE, closed=True) and float(s["frames"]) == int(s["frames"])
-        and _number_in(s["strength"], *STRENGTH_RANGE, closed=True)
-        for c, s in settings.items())
+    ok = isinstance(settings, dict) and all(str(c).isdigit() and _tracking_in_range(s) for c, s in settings.items())
     if not ok:
-        raise ValueError("attractor_tracking must map talker counts to {'frames': integer in "
-                         f"[{FRAMES_RANGE[0]}, {FRAMES_RANGE[1]}], 'strength': number in "
-                         f"[{STRENGTH_RANGE[0]:g}, {STRENGTH_RANGE[1]:g}]}}, got {settings!r}")
+        raise ValueError(f"attractor_tracking must map talker counts to {{{_TRACKING_RANGES}}}, got {settings!r}")
 
 
 def tracking_summary(settings: dict) -> str:

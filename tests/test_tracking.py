@@ -57,6 +57,10 @@ def test_tracking_settings_parse_and_are_checked():
     for bad in ("fast", "32:x", "0:0.5", "-4:1", "8:-1", "1.5:1"):
         with pytest.raises(ValueError, match="tracking|FRAMES"):
             Tracking.parse(bad)
+    assert Tracking.checked(32, 0.5) == Tracking(32, 0.5) and Tracking.checked(8.0, 0) == Tracking(8, 0.0)
+    for frames, strength in ((0, 0.5), (4, -1), (1.5, 1), (True, 1), (8, float("nan"))):
+        with pytest.raises(ValueError, match="attractor tracking needs"):
+            Tracking.checked(frames, strength)
     check_tracking({"2": {"frames": 32, "strength": 0.5}})
     for bad in ({"2": {"frames": 0, "strength": 0.5}}, {"two": {"frames": 8, "strength": 1}},
                 {"2": {"frames": 8}}, {"2": {"frames": 8, "strength": float("nan")}}, [8]):

@@ -119,9 +119,9 @@ def test_trainer_runs_the_tracked_term_and_checks_its_window(tmp_path):
     assert str(trainer.tracking) == "+-4 frames, strength 0.5"
     trainer.fit()
     assert all(math.isfinite(h["valid_loss"]) for h in trainer.history)
-    for bad in ([0, 0.5], [4, -1.0]):
+    for bad in ([0, 0.5], [4, -1.0], [4], 4, [4.5, 0.5]):
         cfg.tracked = bad
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="tracked is|attractor tracking needs"):
             Trainer(cfg, tmp_path / "bad.pt", ToneMixes(4, 3), ToneMixes(2, 3))
 
 

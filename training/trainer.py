@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sepviz.checkpoint import build_danet, save_checkpoint
-from sepviz.danet import DANet, DANetConfig, Tracking, check_tracking
+from sepviz.danet import DANet, DANetConfig, Tracking
 from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
@@ -77,8 +77,9 @@ class Trainer:
         if cfg.target not in TARGETS:
             raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
         # the tracked term's window, checked as the studio's own setting is
-        check_tracking({"2": dict(zip(("frames", "strength"), cfg.tracked))})
-        self.tracking = Tracking(int(cfg.tracked[0]), float(cfg.tracked[1]))
+        if not isinstance(cfg.tracked, (list, tuple)) or len(cfg.tracked) != 2:
+            raise ValueError(f"tracked is [frames, strength], got {cfg.tracked!r}")
+        self.tracking = Tracking.checked(*cfg.tracked)
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
