@@ -155,6 +155,15 @@ default_trials() {  # continuations of the shipped default that were not shipped
     --set tracked_weight=1.5 "${fsdd[@]}"
   soup danet_blstm_3spk runs/default_stage14h.pt runs/default_stage13.pt runs/default_stage14.pt \
     --set clustered_weight=1.5 --set tracked_weight=1.5 "${fsdd[@]}"
+  # stage 15 (twelfth session): two thirds of the mixtures with three talkers, against the 3-talker gap the
+  # whole test folders showed; two 60-minute runs from stage 9 side by side and their average, calibrated as
+  # `default` is (on a copy: runs/default15_track.pt)
+  local three=(--set 'data.n_speakers=[2,3,3]')
+  sisnr400 danet_blstm_3spk runs/default_stage15a.pt runs/default_stage9.pt 44 60 --set clustered_weight=3.0 "${three[@]}"
+  sisnr400 danet_blstm_3spk runs/default_stage15b.pt runs/default_stage9.pt 45 60 --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${three[@]}"
+  soup danet_blstm_3spk runs/default_stage15.pt runs/default_stage15{a,b}.pt --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${three[@]}"
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
