@@ -21,7 +21,7 @@
 #                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
 #                weights (`soup`), then two 90-minute continuations of that average (weight 3, one with
 #                each source's speed perturbed by up to 10 %) and their average, which is what ships
-#   default_trials  continuations of that average that were not shipped (stages 10-14, docs/results.md;
+#   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
 #                not part of `default`, not run by default)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
