@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sepviz.cli import _dataset, _read_reference
+from sepviz.cli import _dataset, _read_reference, read_references
 from sepviz.metrics import best_permutation, ideal_mask_separation, si_snr_improvement
 from sepviz.separate import separate
 
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     for path, name in zip(mixes, names):
         mix = _read_reference(path, SR).astype(np.float32)
         n = len(mix)
-        refs = np.stack([np.pad(r[:n], (0, n - len(r[:n]))) for r in (_read_reference(d / name, SR) for d in src_dirs)])
+        refs = read_references(src_dirs, name, SR, n)
         runs, oracle_runs = [], []
         for s in shifts:
             delayed = np.concatenate([np.zeros(s, np.float32), mix])

@@ -180,6 +180,16 @@ def _read_reference(path: Path, sr: int) -> np.ndarray:
     return resample(to_mono(data), in_sr, sr).astype(np.float64)
 
 
+def read_references(src_dirs: list[Path], name: str, sr: int, n: int) -> np.ndarray:
+    """The sources of mixture ``name`` as ``(C, n)``: cut or zero-padded to the mixture's ``n``
+    samples, so every score compares signals of one length (evaluate and the diagnostic scripts)."""
+    refs = []
+    for d in src_dirs:
+        r = _read_reference(d / name, sr)[:n]
+        refs.append(np.pad(r, (0, n - len(r))))
+    return np.stack(refs)
+
+
 def _dataset(data: Path, limit: int | None) -> tuple[list[Path], list[Path], list[str]]:
     if not data.is_dir():
         raise SepvizInputError(f"data folder not found: {data}")
@@ -294,11 +304,7 @@ def cmd_evaluate(args) -> int:
             sr = emb.stft_config.sample_rate
             mixture = emb.wave.astype(np.float64)
             n = len(mixture)
-            refs = []
-            for d in src_dirs:
-                r = _read_reference(d / name, sr)[:n]
-                refs.append(np.pad(r, (0, n - len(r))))
-            refs = np.stack(refs)
+            refs = read_references(src_dirs, name, sr, n)
             base = mixture_baseline(refs, mixture)
             row, row_secs = {}, {}
             for group, sysname in systems:
