@@ -165,6 +165,20 @@ default_trials() {  # continuations of the shipped default that were not shipped
   soup danet_blstm_3spk runs/default_stage15.pt runs/default_stage15{a,b}.pt --set clustered_weight=1.5 \
     --set tracked_weight=1.5 "${three[@]}"
 }
+danet_3spk() {  # a dedicated 3-talker DANet (thirteenth session): needs runs/default_stage9.pt from `default`
+  # Two 95-minute continuations of the shipped default on 3-talker mixtures only, side by side, and their average;
+  # tracking and temperature calibrated on the 3-talker validation talkers
+  local three=(--set 'data.n_speakers=[3]')
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage1a.pt runs/default_stage9.pt 46 95 --set clustered_weight=3.0 \
+    "${three[@]}" &
+  sisnr400 danet_blstm_3spk runs/danet_3spk_stage1b.pt runs/default_stage9.pt 47 95 --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${three[@]}" &
+  wait
+  soup danet_blstm_3spk runs/danet_3spk_stage1.pt runs/danet_3spk_stage1{a,b}.pt --set clustered_weight=1.5 \
+    --set tracked_weight=1.5 "${three[@]}"
+  ship danet_3spk runs/danet_3spk_stage1{a,b,}.pt
+  track danet_3spk "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2 off,16:0.5,32:0.5,48:0.5 data/mix/synth3_valid
+}
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
   train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
@@ -206,7 +220,7 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_trials|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_trials|danet_3spk|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
