@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sepviz.checkpoint import load_checkpoint  # noqa: E402
-from sepviz.cli import _dataset, _read_reference  # noqa: E402
+from sepviz.cli import _dataset, read_references  # noqa: E402
 from sepviz.danet import Tracking, ideal_attractors, masks_from_attractors  # noqa: E402
 from sepviz.separate import (cluster_embedding, embed, embedding_masks, embedding_tracks,  # noqa: E402
                              reference_assignment)
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.inference_mode():
         for mix_path, name in zip(mixes, names):
             emb = embed(str(mix_path), None, model)
-            refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
+            refs = read_references(src_dirs, name, sr, len(emb.wave))
             owner = reference_assignment(emb, refs).float() * emb.salient.float()  # (C, T, F)
             whole = ideal_attractors(emb.v.unsqueeze(0), owner.unsqueeze(0))[0]  # the oracle clusterer's, (C, K)
             rows.setdefault("oracle, one attractor", []).append(

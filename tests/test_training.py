@@ -582,3 +582,25 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     assert "cannot calibrate with anchors" in capsys.readouterr().err  # this model has no anchors
     dpcl = save_checkpoint(tmp_path / "d.pt", tiny_danet("blstm", objective="dpcl"))
     assert main(["--checkpoint", str(dpcl), "--data", str(wsj0_2mix_dir)]) == 2
+
+
+def test_calibrate_scores_a_folder_whose_references_differ_in_length(tmp_path, wsj0_2mix_dir):
+    """A reference a few samples shorter or longer than its mixture (a resampled or hand-made folder)
+    is cut or padded to the mixture, as evaluate does, instead of failing to stack."""
+    import shutil
+
+    import soundfile as sf
+
+    from sepviz.checkpoint import load_checkpoint, save_checkpoint
+    from training.calibrate import folder_scores
+
+    from _synth import tiny_danet
+
+    folder = tmp_path / "uneven"
+    shutil.copytree(wsj0_2mix_dir, folder)
+    for i, ref in enumerate(sorted((folder / "s2").glob("*.wav"))):
+        wave, sr = sf.read(ref)
+        sf.write(ref, wave[:-37] if i % 2 == 0 else np.pad(wave, (0, 41)), sr)
+    model = load_checkpoint(save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm")))
+    c, scores, _ = folder_scores(model, folder, None, ["kmeans"], (1.0,))
+    assert c == 2 and scores["kmeans"].shape == (3, 1, 1) and np.isfinite(scores["kmeans"]).all()

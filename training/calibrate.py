@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from sepviz.checkpoint import load_checkpoint, write_calibration
-from sepviz.cli import _dataset, _read_reference
+from sepviz.cli import _dataset, read_references
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
@@ -63,7 +63,7 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], g
         if count_plan is not None:
             _, energies, cosine = counting_fit(emb, *count_plan)
             fits.append((energies, cosine))
-        refs = np.stack([_read_reference(d / name, sr) for d in src_dirs])
+        refs = read_references(src_dirs, name, sr, len(emb.wave))
         for clusterer in clusterers:
             res = cluster_embedding(emb, clusterer, c)  # once; only the masks change with T
             table = []
