@@ -23,6 +23,7 @@
 #                each source's speed perturbed by up to 10 %) and their average, which is what ships
 #   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
 #                not part of `default`, not run by default)
+#   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped, not run by default
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -165,9 +166,9 @@ default_trials() {  # continuations of the shipped default that were not shipped
   soup danet_blstm_3spk runs/default_stage15.pt runs/default_stage15{a,b}.pt --set clustered_weight=1.5 \
     --set tracked_weight=1.5 "${three[@]}"
 }
-danet_3spk() {  # a dedicated 3-talker DANet (thirteenth session): needs runs/default_stage9.pt from `default`
+danet_3spk_trial() {  # a dedicated 3-talker DANet (thirteenth session), not shipped: needs runs/default_stage9.pt
   # Two 95-minute continuations of the shipped default on 3-talker mixtures only, side by side, and their average;
-  # tracking and temperature calibrated on the 3-talker validation talkers
+  # tracking and temperature calibrated on the 3-talker validation talkers, on a copy (runs/danet_3spk_track.pt)
   local three=(--set 'data.n_speakers=[3]')
   sisnr400 danet_blstm_3spk runs/danet_3spk_stage1a.pt runs/default_stage9.pt 46 95 --set clustered_weight=3.0 \
     "${three[@]}" &
@@ -176,8 +177,10 @@ danet_3spk() {  # a dedicated 3-talker DANet (thirteenth session): needs runs/de
   wait
   soup danet_blstm_3spk runs/danet_3spk_stage1.pt runs/danet_3spk_stage1{a,b}.pt --set clustered_weight=1.5 \
     --set tracked_weight=1.5 "${three[@]}"
-  ship danet_3spk runs/danet_3spk_stage1{a,b,}.pt
-  track danet_3spk "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2 off,16:0.5,32:0.5,48:0.5 data/mix/synth3_valid
+  cp runs/danet_3spk_stage1.pt runs/danet_3spk_track.pt
+  python -m training.calibrate --checkpoint runs/danet_3spk_track.pt --clusterer kmeans soft_kmeans \
+    --grid 1,1.2,1.4,1.6,1.8,2 --tracking-grid off,16:0.5,32:0.5,48:0.5 --data data/mix/synth3_valid --limit 40 \
+    --write > runs/calibrate_track_danet_3spk.out 2>&1
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
@@ -220,7 +223,7 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_trials|danet_3spk|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_trials|danet_3spk_trial|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
