@@ -15,3 +15,11 @@ python -m training.data.make_mixtures --corpus synth --root data/synth --split v
 # Real speech for validation: held-out utterances (every 10th) of the two FSDD talkers the recipes fine-tune
 # on, never the test talkers (jackson, theo); only 11 digit sentences, so its 40 mixtures repeat pairs.
 python -m training.data.make_mixtures --corpus fsdd --fsdd-scheme finetune --split valid --n 40 --speakers 2 --out data/mix/fsdd2_valid
+# Both 2-talker validation folders side by side (links, file names prefixed synth2_ / fsdd2_), so one
+# calibration can choose a setting for synthetic and real talkers together (docs/results.md, thirteenth session).
+for src in synth2 fsdd2; do
+  for d in mix s1 s2; do
+    mkdir -p "data/mix/joint2_valid/$d"
+    for f in "data/mix/${src}_valid/$d"/*.wav; do ln -sf "../../${src}_valid/$d/$(basename "$f")" "data/mix/joint2_valid/$d/${src}_$(basename "$f")"; done
+  done
+done
