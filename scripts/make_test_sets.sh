@@ -23,3 +23,7 @@ for src in synth2 fsdd2; do
     for f in "data/mix/${src}_valid/$d"/*.wav; do ln -sf "../../${src}_valid/$d/$(basename "$f")" "data/mix/joint2_valid/$d/${src}_$(basename "$f")"; done
   done
 done
+# 100 more validation mixtures of each kind (the same validation talkers, another mixture seed), for choices
+# that 40 mixtures cannot settle (the studio's default clusterer, thirteenth session)
+python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 100 --speakers 2 --seed 1 --out data/mix/synth2_valid_b
+python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 100 --speakers 3 --seed 1 --out data/mix/synth3_valid_b
