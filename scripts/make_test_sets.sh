@@ -27,3 +27,13 @@ done
 # that 40 mixtures cannot settle (the studio's default clusterer, thirteenth session)
 python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 100 --speakers 2 --seed 1 --out data/mix/synth2_valid_b
 python -m training.data.make_mixtures --corpus synth --root data/synth --split valid --n 100 --speakers 3 --seed 1 --out data/mix/synth3_valid_b
+# Real voices (issue 24): LibriSpeech readers held out of training (25 test, 20 validation, gender-balanced;
+# training.data.splits), and a cross-corpus folder of voices from corpora no model trains on (FSDD jackson and
+# theo, the Asterisk voice June). The Asterisk voices are Debian packages: installed here if missing (root).
+python -m training.data.real_corpus --check || python -m training.data.real_corpus --install
+python -m training.data.make_mixtures --corpus librispeech --split test --genders mixed --n 60 --speakers 2 --out data/mix/real2_mixed_test
+python -m training.data.make_mixtures --corpus librispeech --split test --genders same --n 60 --speakers 2 --out data/mix/real2_same_test
+python -m training.data.make_mixtures --corpus librispeech --split test --genders mixed --n 40 --speakers 3 --out data/mix/real3_test
+python -m training.data.make_mixtures --corpus fsdd,asterisk --fsdd-scheme finetune --split test --n 60 --speakers 2 --out data/mix/cross2_test
+python -m training.data.make_mixtures --corpus librispeech --split valid --n 40 --speakers 2 --out data/mix/real2_valid
+python -m training.data.make_mixtures --corpus librispeech --split valid --n 40 --speakers 3 --out data/mix/real3_valid

@@ -266,8 +266,9 @@ def _standard_error(values: list[float]) -> float:
 
 
 def cmd_evaluate(args) -> int:
+    from .geometry import embedding_geometry
     from .metrics import evaluate_estimates, ideal_mask_separation, mixture_baseline
-    from .separate import embed, estimate_speaker_count, separate_embedding, speaker_count_plan
+    from .separate import embed, estimate_speaker_count, reference_assignment, separate_embedding, speaker_count_plan
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
@@ -290,7 +291,7 @@ def cmd_evaluate(args) -> int:
     systems = [("model", c) for c in clusterers] + [("oracle", o) for o in oracles]
     scores: dict[tuple, list[dict]] = {s: [] for s in systems}
     seconds: dict[tuple, list[float]] = {s: [] for s in systems}
-    embed_seconds, skipped, done_names = [], [], []
+    embed_seconds, skipped, done_names, geometry = [], [], [], []
     counted = [c for c in clusterers if c != "oracle"] if args.count else []
     found_counts: dict[str, list[int]] = {c: [] for c in counted}  # talkers found by the auto count
     _progress(f"evaluating {ckpt.name} on {len(mixes)} mixtures of {n_spk} talkers from {args.data}: "
@@ -306,6 +307,7 @@ def cmd_evaluate(args) -> int:
             n = len(mixture)
             refs = read_references(src_dirs, name, sr, n)
             base = mixture_baseline(refs, mixture)
+            geo = embedding_geometry(emb.v, reference_assignment(emb, refs), emb.salient, seed=args.seed)
             row, row_secs = {}, {}
             for group, sysname in systems:
                 t1 = time.perf_counter()
@@ -333,6 +335,7 @@ def cmd_evaluate(args) -> int:
             continue
         embed_seconds.append(t_emb)
         done_names.append(name)
+        geometry.append(geo)
         for s in systems:
             scores[s].append(row[s])
             seconds[s].append(row_secs[s])
@@ -355,6 +358,9 @@ def cmd_evaluate(args) -> int:
         result[group][sysname] = {k: mean_of(scores[(group, sysname)], k) for k in REPORTED}
     mean_secs = {f"{g}:{s}": float(np.mean(seconds[(g, s)])) for g, s in systems}
     per_mixture = {f"{g}:{s}": [r["si_snri"] for r in scores[(g, s)]] for g, s in systems}
+    # the clusterer-free view: do the talkers form clusters at all (sepviz.geometry)
+    geo_rows = [g.to_dict() for g in geometry]
+    result["geometry"] = {k: mean_of(geo_rows, k) for k in ("silhouette", "closest_attractor_cosine")}
     result["extra"] = {
         "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
         "weighting": args.weighting, "mask_temperature": model.config.temperature(n_spk),
@@ -362,7 +368,8 @@ def cmd_evaluate(args) -> int:
         "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
         # Per mixture, so two systems (or two checkpoints on the same folder) can be compared pair by
         # pair: on 25-40 mixtures a 0.1 dB difference of means is within noise, a paired one may not be.
-        "per_mixture": {"files": done_names, "si_snri": per_mixture},
+        "per_mixture": {"files": done_names, "si_snri": per_mixture,
+                        "silhouette": [g.silhouette for g in geometry]},
         "si_snri_se": {key: _standard_error(vals) for key, vals in per_mixture.items()},
         "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
         "seconds": time.perf_counter() - t_start,
@@ -382,6 +389,10 @@ def cmd_evaluate(args) -> int:
     print(_evaluation_table(result, mean_secs))
     print("SI-SNRi standard error over the mixtures: " + ", ".join(
         f"{name} {_fmt(se, 0).strip()}" for name, se in result["extra"]["si_snri_se"].items()))
+    geo = result["geometry"]
+    print(f"embedding geometry (any clusterer): silhouette {_fmt(geo['silhouette'], 0).strip()} "
+          f"(cosine, salient bins by dominant talker; 1 = tight talker clusters, 0 = none), closest oracle "
+          f"attractors' cosine {_fmt(geo['closest_attractor_cosine'], 0).strip()}")
     for c, cnt in result["extra"].get("count", {}).items():
         print(f"auto count with {c}: {cnt['right']}/{n_done} right ({n_spk} talkers; found 2: "
               f"{cnt['found']['2']}, 3: {cnt['found']['3']})")

@@ -30,6 +30,16 @@ class DataConfig:
     speed_perturb: float = 0.0
     # training sources coloured by a random tilt and bell of up to this many dB (new timbres; 0 = off)
     eq_perturb: float = 0.0
+    # Several corpora at once: [[NAME, WEIGHT], ...], NAME a corpus of training.data.corpora.CORPORA
+    # (synth reads `root`, the real ones their default folders) or "union" (every named corpus's
+    # training talkers in one pool, so real voices meet synthetic ones).  Each training mixture is
+    # drawn from one pool with probability WEIGHT / sum; validation uses each corpus's validation
+    # talkers.  Empty: `corpus` alone (and `finetune_fsdd_fraction`), as before.
+    pools: list[list] = field(default_factory=list)
+    # shares of the training mixtures put in a simulated room (training.data.rooms: RT60 0.1-0.6 s,
+    # references = direct path + early reflections) and given coloured noise at 10-30 dB SNR
+    reverb: float = 0.0
+    noise: float = 0.0
 
 
 @dataclass

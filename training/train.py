@@ -27,13 +27,19 @@ class CurriculumMix(torch.utils.data.Dataset):
     """
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
-                 speed_perturb: float = 0.0, eq_perturb: float = 0.0) -> None:
+                 speed_perturb: float = 0.0, eq_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0) -> None:
         from .data.mixing import DynamicMixDataset, formable_counts
 
         counts = (n_speakers,) if isinstance(n_speakers, int) else tuple(n_speakers)
+        bank = None
+        if reverb > 0:
+            from .data.rooms import load_bank
+
+            bank = load_bank()  # one bank for every pool
         self.sets = [DynamicMixDataset(u, n_speakers=formable_counts(u, counts), segment_samples=6400,
                                        epoch_size=items, seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
-                                       eq_perturb=eq_perturb, n_rows=max(counts))
+                                       eq_perturb=eq_perturb, n_rows=max(counts), reverb=reverb, noise=noise,
+                                       rir_bank=bank)
                      for k, (u, _) in enumerate(pools)]
         probs = torch.tensor([p for _, p in pools], dtype=torch.float64)
         self.cum = (probs / probs.sum()).cumsum(0)
@@ -58,11 +64,54 @@ class CurriculumMix(torch.utils.data.Dataset):
         return self.sets[k][i]
 
 
+def _pooled(d) -> tuple[list, list, dict]:
+    """Training and validation pools of ``data.pools``, and their summary for the model card."""
+    from .data import corpora, splits
+
+    names = [str(n) for n, _ in d.pools]
+    unknown = sorted(set(names) - set(corpora.CORPORA) - {"union"})
+    if unknown:
+        raise ValueError(f"data.pools names unknown corpora {unknown}; choose from {sorted(corpora.CORPORA)} or 'union'")
+    parts: dict[str, dict[str, list]] = {}
+    for name in dict.fromkeys(n for n in names if n != "union"):
+        utts = corpora.CORPORA[name](d.root) if name == "synth" else corpora.CORPORA[name]()
+        scheme = {"fsdd_scheme": "finetune"} if name == "fsdd" else {}
+        parts[name] = {s: splits.split_utterances(utts, s, seed=d.seed, **scheme) for s in ("train", "valid")}
+    union_train = [u for p in parts.values() for u in p["train"]]
+    train = [(union_train if n == "union" else parts[n]["train"], float(w)) for n, w in d.pools]
+    valid = [(parts[n]["valid"], float(w)) for n, w in d.pools if n != "union" and len({
+        u.speaker for u in parts[n]["valid"]}) >= 2]
+    summary = {name: {"train": splits.describe(p["train"], hours=True), "valid": splits.describe(p["valid"])}
+               for name, p in parts.items()}
+    total = sum(float(w) for _, w in d.pools)
+    summary["weights"] = {n: round(float(w) / total, 4) for n, w in d.pools}
+    return train, valid, summary
+
+
 def build_datasets(cfg: TrainConfig):
     from .data import corpora, splits
 
     d = cfg.data
     n_spk = tuple(d.n_speakers) if len(d.n_speakers) > 1 else d.n_speakers[0]
+    if d.pools:
+        if d.finetune_fsdd_fraction or d.fsdd_shifts:
+            raise ValueError("data.pools names FSDD itself: leave finetune_fsdd_fraction and fsdd_shifts at 0")
+        train_pools, valid_pools, pools = _pooled(d)
+        summary = {"corpus": "+".join(dict.fromkeys(n for n, _ in d.pools if n != "union")), "pools": pools,
+                   "n_speakers": d.n_speakers, "mode": d.mode, "split": "speaker-disjoint (training.data.splits)",
+                   "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch,
+                   "train": splits.describe([x for pool, _ in train_pools for x in pool]),
+                   "valid": splits.describe([x for pool, _ in valid_pools for x in pool])}
+        for key in ("speed_perturb", "eq_perturb", "reverb", "noise"):
+            if getattr(d, key):
+                summary[key] = getattr(d, key)
+        mix_seed = d.seed if d.mix_seed is None else d.mix_seed
+        train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode,
+                              speed_perturb=d.speed_perturb, eq_perturb=d.eq_perturb, reverb=d.reverb, noise=d.noise)
+        valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
+        return train, valid, summary
+    if d.reverb or d.noise:
+        raise ValueError("data.reverb and data.noise need data.pools")
     utts = corpora.CORPORA[d.corpus](d.root)
     parts = {s: splits.split_utterances(utts, s, seed=d.seed) for s in ("train", "valid")}
     train_pools, valid_pools = [(parts["train"], 1.0 - d.finetune_fsdd_fraction)], [(parts["valid"], 1.0)]

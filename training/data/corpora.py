@@ -24,6 +24,8 @@ from scipy.signal import resample_poly
 SAMPLE_RATE = 8000
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_FSDD = REPO_ROOT.parent / "shared" / "data" / "fsdd"
+DEFAULT_LIBRISPEECH = REPO_ROOT.parent / "shared" / "data" / "librispeech"
+ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds")
 # All FSDD speakers are adult men (FSDD README); unknown names get "?".
 FSDD_GENDER = {"george": "m", "jackson": "m", "nicolas": "m", "theo": "m", "lucas": "m", "yweweler": "m"}
 
@@ -131,29 +133,45 @@ def _fsdd_cached(rec_dir: str, seed: int, min_s: float, max_s: float, gap_ms: tu
             by_speaker.setdefault(m.group(2), []).append(p)
     if not by_speaker:
         raise FileNotFoundError(f"no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav) in {rec_dir}; "
-                                "set SEPVIZ_FSDD or pass root")
-    out = []
+                                "set SEPVIZ_FSDD or pass root (the FSDD recordings folder)")
+    return tuple(join_prompts(by_speaker, corpus="fsdd", genders=FSDD_GENDER, languages=dict.fromkeys(by_speaker, "en"), seed=seed,
+                              min_seconds=min_s, max_seconds=max_s, gap_ms=gap_ms, cache_dir=cache_dir))
+
+
+def join_prompts(by_speaker: dict[str, list[Path]], *, corpus: str, genders: dict[str, str],
+                 languages: dict[str, str], seed: int = 0, min_seconds: float = 2.0, max_seconds: float = 6.0,
+                 gap_ms: tuple[float, float] = (50.0, 150.0), cache_dir: str | Path | None = None,
+                 loader: Callable[[Path], np.ndarray] | None = None) -> list[Utterance]:
+    """Join each speaker's short recordings into ``min_seconds``-``max_seconds`` utterances.
+
+    Why: spoken digits and telephone prompts last 0.3-1.5 s, shorter than a 3.2 s training chunk.
+    Files are shuffled per speaker (seeded by seed and speaker name) and concatenated with random
+    ``gap_ms`` silences, each file used once; a remainder under half of ``min_seconds`` is dropped.
+    Returned in memory; with ``cache_dir`` also written there as WAVs (and kept on later calls).
+    """
+    load = loader or load_audio
+    out: list[Utterance] = []
     for spk, files in sorted(by_speaker.items()):
         rng = np.random.default_rng([seed, *spk.encode()])
         order = [files[i] for i in rng.permutation(len(files))]
         k = 0
         while k < len(order):
-            target = rng.uniform(min_s, max_s) * SAMPLE_RATE
+            target = rng.uniform(min_seconds, max_seconds) * SAMPLE_RATE
             parts, n = [], 0
             while k < len(order) and n < target:
                 if parts:
                     gap = np.zeros(int(rng.uniform(*gap_ms) / 1000 * SAMPLE_RATE), np.float32)
                     parts.append(gap)
                     n += len(gap)
-                x = load_audio(order[k])
+                x = load(order[k])
                 parts.append(x)
                 n += len(x)
                 k += 1
-            if n < min_s * SAMPLE_RATE * 0.5:  # a short remainder: drop rather than make a 1-digit utterance
+            if n < min_seconds * SAMPLE_RATE * 0.5:  # a short remainder: drop rather than make a 1-prompt utterance
                 break
-            name = f"fsdd-{spk}-{len(out):04d}"
-            utt = Utterance(speaker=spk, gender=FSDD_GENDER.get(spk, "?"), corpus="fsdd",
-                            audio=np.concatenate(parts), language="en", group=spk, name=name)
+            name = f"{corpus}-{spk}-{len(out):04d}"
+            utt = Utterance(speaker=spk, gender=genders.get(spk, "?"), corpus=corpus, audio=np.concatenate(parts),
+                            language=languages.get(spk), group=spk, name=name)
             if cache_dir:
                 path = Path(cache_dir) / spk / f"{name}.wav"
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +179,7 @@ def _fsdd_cached(rec_dir: str, seed: int, min_s: float, max_s: float, gap_ms: tu
                     sf.write(str(path), utt.audio, SAMPLE_RATE, subtype="FLOAT")
                 utt.path = path
             out.append(utt)
-    return tuple(out)
+    return out
 
 
 def shifted_speakers(utterances: list[Utterance], n_shifts: int, seed: int = 0) -> list[Utterance]:
@@ -200,13 +218,124 @@ def _speakers_txt(root: Path) -> dict[str, str]:
     return {}
 
 
-def librispeech(root: str | Path, subset: str = "train-clean-100") -> list[Utterance]:
-    """LibriSpeech ``SUBSET/SPK/CHAPTER/*.flac`` (root may also be the subset folder itself)."""
-    root = Path(root)
+def librispeech_root(root: str | Path | None = None) -> Path:
+    """Argument, else $SEPVIZ_LIBRISPEECH, else ../shared/data/librispeech next to the repository."""
+    return Path(root or os.environ.get("SEPVIZ_LIBRISPEECH") or DEFAULT_LIBRISPEECH)
+
+
+def librispeech(root: str | Path | None = None, subset: str = "train-clean-100") -> list[Utterance]:
+    """LibriSpeech ``[SUBSET/]SPK/CHAPTER/*.flac`` with ``SPEAKERS.TXT`` (genders) beside or above it.
+
+    Without `root`: $SEPVIZ_LIBRISPEECH, else ``../shared/data/librispeech`` (191 readers, one
+    utterance each).  A missing folder or one without FLAC files raises FileNotFoundError naming it.
+    """
+    root = librispeech_root(root)
     base = root / subset if (root / subset).is_dir() else root
     genders = _speakers_txt(root if base != root else root.parent) or _speakers_txt(base)
-    return [Utterance(speaker=p.parts[-3], gender=genders.get(p.parts[-3], "?"), corpus="librispeech", path=p,
-                      language="en", group=p.parts[-3]) for p in sorted(base.glob("*/*/*.flac"))]
+    out = [Utterance(speaker=p.parts[-3], gender=genders.get(p.parts[-3], "?"), corpus="librispeech", path=p,
+                     language="en", group=p.parts[-3]) for p in sorted(base.glob("*/*/*.flac"))]
+    if not out:
+        raise FileNotFoundError(f"no LibriSpeech FLAC files (SPEAKER/CHAPTER/*.flac) under {base}; point "
+                                "SEPVIZ_LIBRISPEECH or --root at a LibriSpeech folder (e.g. ../shared/data/librispeech)")
+    return out
+
+
+@dataclass(frozen=True)
+class AsteriskVoice:
+    """One professional prompt voice packaged by Debian (../shared/data/asterisk/SOURCE.md)."""
+
+    name: str
+    gender: str
+    language: str
+    packages: tuple[str, ...]
+    folders: tuple[str, ...] = ()  # sub-folders of /usr/share/asterisk/sounds it owns; () = every file of its packages
+
+
+ASTERISK_VOICES: tuple[AsteriskVoice, ...] = (
+    AsteriskVoice("allison", "f", "en", ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-es-wav"),
+                  ("en_US_f_Allison", "es_MX_f_Allison")),
+    AsteriskVoice("june", "f", "fr", ("asterisk-core-sounds-fr-wav",), ("fr_CA_f_June",)),
+    AsteriskVoice("carlo", "m", "it", ("asterisk-core-sounds-it-wav",), ("it_IT_m_Carlo",)),
+    AsteriskVoice("ivrvoice_ru", "f", "ru", ("asterisk-core-sounds-ru-wav",), ("ru_RU_f_IvrvoiceRU",)),
+    AsteriskVoice("menardi", "f", "it", ("asterisk-prompt-it-menardi-wav",), ("it_IT_f_Menardi",)),
+    AsteriskVoice("armelle", "f", "fr", ("asterisk-prompt-fr-armelle",)),
+    AsteriskVoice("es_co", "f", "es", ("asterisk-prompt-es-co",)),
+)
+
+
+def install_asterisk_voices(voices: tuple[AsteriskVoice, ...] = ASTERISK_VOICES) -> None:
+    """apt-get the voices' Debian packages (and sox, which decodes the GSM ones); root only."""
+    packages = sorted({p for v in voices for p in v.packages} | {"sox"})
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise RuntimeError("installing the Asterisk voices needs root and apt-get: apt-get install " + " ".join(packages))
+    import subprocess
+
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env, stdout=subprocess.DEVNULL)
+
+
+def _package_files(package: str) -> list[Path]:
+    import subprocess
+
+    r = subprocess.run(["dpkg", "-L", package], capture_output=True, text=True)
+    return [Path(line) for line in r.stdout.splitlines() if line.endswith((".wav", ".gsm"))] if r.returncode == 0 else []
+
+
+def asterisk_files(voice: AsteriskVoice) -> list[Path]:
+    """The voice's prompt files (WAV or GSM) as its installed packages list them; [] if not installed.
+
+    Silence files and links are left out (several packages link digits into a shared folder)."""
+    files = []
+    for pkg in voice.packages:
+        for f in _package_files(pkg):
+            rel = f.relative_to(ASTERISK_SOUNDS).parts if f.is_relative_to(ASTERISK_SOUNDS) else f.parts
+            if voice.folders and not (rel and rel[0] in voice.folders):
+                continue
+            if "silence" in rel or f.is_symlink() or not f.is_file():
+                continue
+            files.append(f)
+    return sorted(set(files))
+
+
+def _load_prompt(path: Path) -> np.ndarray:
+    """A prompt at 8 kHz mono; GSM 06.10 files are decoded by sox, and leading/trailing silence trimmed."""
+    if path.suffix == ".gsm":
+        import subprocess
+
+        raw = subprocess.run(["sox", "-t", "gsm", "-r", "8000", "-c", "1", str(path), "-t", "raw", "-e", "float",
+                              "-b", "32", "-"], capture_output=True, check=True).stdout
+        x = np.frombuffer(raw, dtype=np.float32).copy()
+    else:
+        x = load_audio(path)
+    if not x.size:
+        return x
+    loud = np.flatnonzero(np.abs(x) > 10 ** (-40 / 20) * max(float(np.abs(x).max()), 1e-9))
+    pad = int(0.05 * SAMPLE_RATE)
+    return x[max(0, loud[0] - pad): loud[-1] + pad] if loud.size else x[:0]
+
+
+def asterisk(root: str | Path | None = "data/asterisk", *, voices: tuple[str, ...] | None = None, seed: int = 0,
+             install: bool = False) -> list[Utterance]:
+    """Real telephone-prompt voices from Debian's Asterisk packages: each voice's prompts joined into
+    2-6 s utterances (:func:`join_prompts`), cached as WAVs under `root` (None: in memory only).
+
+    With `install` the packages are apt-get installed first.  Voices whose packages are missing
+    raise FileNotFoundError naming the packages and the command that installs them.
+    """
+    chosen = [v for v in ASTERISK_VOICES if voices is None or v.name in voices]
+    if install:
+        install_asterisk_voices(tuple(chosen))
+    by_speaker = {v.name: asterisk_files(v) for v in chosen}
+    missing = [v for v in chosen if not by_speaker[v.name]]
+    if missing:
+        pkgs = " ".join(p for v in missing for p in v.packages)
+        raise FileNotFoundError(f"Asterisk voices {', '.join(v.name for v in missing)} are not installed: "
+                                f"apt-get install {pkgs} (or python -m training.data.real_corpus --install)")
+    cache = None if root is None else Path(root) / f"seed{seed}"
+    return join_prompts(by_speaker, corpus="asterisk", genders={v.name: v.gender for v in chosen},
+                        languages={v.name: v.language for v in chosen}, seed=seed, cache_dir=cache,
+                        loader=_load_prompt)
 
 
 def timit(root: str | Path, subsets: tuple[str, ...] = ("TRAIN", "TEST"), include_sa: bool = False) -> list[Utterance]:
@@ -258,5 +387,5 @@ def librimix(root: str | Path, mix_dir: str = "mix_clean") -> list[MixtureExampl
 
 
 CORPORA: dict[str, Callable[..., list[Utterance]]] = {
-    "synth": synth, "fsdd": fsdd, "librispeech": librispeech, "timit": timit}
+    "synth": synth, "fsdd": fsdd, "librispeech": librispeech, "asterisk": asterisk, "timit": timit}
 MIXTURE_CORPORA: dict[str, Callable[..., list[MixtureExample]]] = {"wsj0mix": wsj0mix, "librimix": librimix}

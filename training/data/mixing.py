@@ -22,6 +22,7 @@ import torch
 from training.data.corpora import SAMPLE_RATE, Utterance
 
 MAX_LEVEL_DB = 5.0
+GENDER_RULES = ("any", "mixed", "same")
 PEAK = 0.9
 
 
@@ -75,11 +76,19 @@ class _Picker:
         self.speakers = sorted(by_spk)
         self.by_speaker = by_spk
 
-    def pick(self, n: int, rng: np.random.Generator) -> list[int]:
+    def pick(self, n: int, rng: np.random.Generator, genders: str = "any") -> list[int]:
+        """Utterance indices of `n` different speakers; `genders` "mixed" wants both genders among
+        them, "same" one gender (drawn again until it holds; "any" draws once, as always)."""
         if n > len(self.speakers):
             raise ValueError(f"need {n} different speakers, have {len(self.speakers)}")
-        spk = rng.choice(len(self.speakers), size=n, replace=False)
-        return [int(rng.choice(self.by_speaker[self.speakers[s]])) for s in spk]
+        if genders not in GENDER_RULES:
+            raise ValueError(f"genders must be one of {GENDER_RULES}, not {genders!r}")
+        for _ in range(10000):
+            spk = rng.choice(len(self.speakers), size=n, replace=False)
+            kinds = {self.utterances[self.by_speaker[self.speakers[s]][0]].gender for s in spk}
+            if genders == "any" or (genders == "mixed" and kinds >= {"f", "m"}) or (genders == "same" and len(kinds) == 1):
+                return [int(rng.choice(self.by_speaker[self.speakers[s]])) for s in spk]
+        raise ValueError(f"cannot draw {n} speakers of {genders} gender from {len(self.speakers)} speakers")
 
 
 def formable_counts(utterances: Sequence[Utterance], counts: Sequence[int]) -> tuple[int, ...]:
@@ -108,8 +117,11 @@ class MixtureRecord:
 
 
 def write_mixture_folder(out: str | Path, utterances: Sequence[Utterance], n: int, n_speakers: int = 2,
-                         seed: int = 0, mode: str = "min", sample_rate: int = SAMPLE_RATE) -> list[MixtureRecord]:
+                         seed: int = 0, mode: str = "min", sample_rate: int = SAMPLE_RATE,
+                         genders: str = "any") -> list[MixtureRecord]:
     """Write `n` mixtures in the wsj0-2mix layout: out/mix, out/s1, out/s2 [, out/s3] + mixtures.tsv.
+
+    `genders`: "any", or "mixed" / "same" for mixtures of both genders / one gender.
 
     Files are float32 WAV, so mix == s1 + s2 (+ s3) holds exactly on disk.
     """
@@ -121,7 +133,7 @@ def write_mixture_folder(out: str | Path, utterances: Sequence[Utterance], n: in
     cache: dict[int, np.ndarray] = {}
     records = []
     for k in range(n):
-        idx = picker.pick(n_speakers, rng)
+        idx = picker.pick(n_speakers, rng, genders)
         levels = draw_levels(n_speakers, rng)
         sig = [cache.setdefault(i, utterances[i].load(sample_rate)) for i in idx]
         mix, src, gains = mix_signals(sig, levels, mode, sample_rate)
@@ -204,13 +216,25 @@ class DynamicMixDataset(torch.utils.data.Dataset):
     hundred voices invites. The speed is quantised to 1 % so the polyphase filter stays short.
     ``eq_perturb = g`` colours each source with a random tilt and bell of up to ±g dB
     (:func:`random_equaliser`): a new timbre at the same pitch.
+    ``reverb = p`` puts a share p of the items in a room drawn from ``rir_bank``
+    (:mod:`training.data.rooms`; references: each talker's direct path and early reflections),
+    ``noise = q`` adds coloured noise at 10-30 dB SNR to a share q; such an item's mixture is
+    then not the sum of its sources.
     """
 
     def __init__(self, utterances: Sequence[Utterance], n_speakers: int | Sequence[int] = 2,
                  segment_seconds: float | None = None, segment_samples: int | None = None,
                  epoch_size: int = 1000, seed: int = 0, mode: str = "min", sample_rate: int = SAMPLE_RATE,
                  max_level_db: float = MAX_LEVEL_DB, speed_perturb: float = 0.0,
-                 eq_perturb: float = 0.0, n_rows: int | None = None) -> None:
+                 eq_perturb: float = 0.0, n_rows: int | None = None, reverb: float = 0.0, noise: float = 0.0,
+                 rir_bank: dict | None = None) -> None:
+        if not (0.0 <= reverb <= 1.0 and 0.0 <= noise <= 1.0):
+            raise ValueError(f"reverb and noise are shares of the items, in [0, 1]; got {reverb}, {noise}")
+        if reverb > 0 and rir_bank is None:
+            from training.data.rooms import load_bank
+
+            rir_bank = load_bank()
+        self.reverb, self.noise, self.rir_bank = float(reverb), float(noise), rir_bank
         if not 0.0 <= speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must be in [0, 0.5), got {speed_perturb}")
         if not 0.0 <= eq_perturb <= 24.0:
@@ -262,13 +286,25 @@ class DynamicMixDataset(torch.utils.data.Dataset):
             signals = [change_speed(x, s) for x, s in zip(signals, speeds)]
         if self.eq_perturb > 0:  # drawn last, for the same reason
             signals = [random_equaliser(x, self.eq_perturb, rng, self.sample_rate) for x in signals]
-        _, src, _ = mix_signals(signals, levels, self.mode, self.sample_rate)
+        mix = None
+        if self.reverb > 0 or self.noise > 0:  # drawn last too: items without rooms or noise stay as they were
+            from training.data.rooms import room_mixture
+
+            wet, noisy = rng.random() < self.reverb, rng.random() < self.noise
+            if wet or noisy:
+                mix, src = room_mixture(signals, levels, rng, bank=self.rir_bank if wet else None,
+                                        snr_db=float(rng.uniform(10, 30)) if noisy else None, mode=self.mode,
+                                        sample_rate=self.sample_rate)
+        if mix is None:
+            _, src, _ = mix_signals(signals, levels, self.mode, self.sample_rate)
         sources = torch.zeros(self.n_out, src.shape[1])
         sources[:c] = torch.from_numpy(src)
+        mixture = sources.sum(0) if mix is None else torch.from_numpy(mix)
         if self.segment_samples is not None:
             start = int(rng.integers(0, max(1, sources.shape[1] - self.segment_samples + 1)))
             sources = _fit(sources, self.segment_samples, start)
-        return sources.sum(0), sources
+            mixture = _fit(mixture, self.segment_samples, start)
+        return mixture, sources
 
 
 class MixtureFolderDataset(torch.utils.data.Dataset):

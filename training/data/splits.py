@@ -30,6 +30,14 @@ FSDD_SPLITS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 
 
+# LibriSpeech (../shared/data/librispeech, 191 readers): 20 validation and 25 test readers, picked
+# evenly along the gender order so both sets are gender-balanced; the rest train.
+LIBRISPEECH_HELD_OUT = {"valid": 20, "test": 25}
+# The Asterisk prompt voices (7, one man): June (fr-CA) is never trained on, so a real voice of a
+# corpus left out of training is in the cross-corpus test folder; the others train.
+ASTERISK_SPLITS: dict[str, tuple[str, ...]] = {"valid": (), "test": ("june",)}
+
+
 def _key(seed: int, name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "little")
 
@@ -90,14 +98,33 @@ def split_utterances(utterances: list[Utterance], split: str, seed: int = 0,
     """Utterances of one split ("train" | "valid" | "test"); FSDD-only input uses FSDD_SPLITS."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    if utterances and all(u.corpus == "fsdd" for u in utterances):
+    corpora = {u.corpus for u in utterances}
+    if corpora == {"fsdd"}:
         return fsdd_split(utterances, split, fsdd_scheme)
+    if corpora == {"asterisk"}:
+        held = {v for k in ("valid", "test") for v in ASTERISK_SPLITS[k]}
+        if split == "train":
+            return [u for u in utterances if u.speaker not in held]
+        return [u for u in utterances if u.speaker in ASTERISK_SPLITS[split]]
+    if corpora == {"librispeech"}:
+        n = len({_group(u) for u in utterances})
+        if n >= 3 * sum(LIBRISPEECH_HELD_OUT.values()) // 2:
+            fractions = (1.0 - sum(LIBRISPEECH_HELD_OUT.values()) / n, LIBRISPEECH_HELD_OUT["valid"] / n,
+                         LIBRISPEECH_HELD_OUT["test"] / n)
     where = assign_groups(utterances, seed, fractions)
     return [u for u in utterances if where[_group(u)] == split]
 
 
-def describe(utterances: list[Utterance]) -> dict:
-    """Counts for logs/reports: speakers, female speakers, groups, utterances."""
+def describe(utterances: list[Utterance], hours: bool = False) -> dict:
+    """Counts for logs/reports: speakers, female speakers, groups, utterances (and with `hours`
+    the audio's duration, read from the file headers)."""
     spk = {u.speaker: u.gender for u in utterances}
-    return {"speakers": len(spk), "female": sum(g == "f" for g in spk.values()),
-            "groups": len({_group(u) for u in utterances}), "utterances": len(utterances)}
+    out = {"speakers": len(spk), "female": sum(g == "f" for g in spk.values()),
+           "groups": len({_group(u) for u in utterances}), "utterances": len(utterances)}
+    if hours:
+        import soundfile as sf
+
+        secs = sum(len(u.audio) / u.sample_rate if u.audio is not None else sf.info(str(u.path)).duration
+                   for u in utterances)
+        out["hours"] = round(secs / 3600, 2)
+    return out
