@@ -4,10 +4,11 @@ Committed examples live in ``examples/NAME/`` as ``mix.wav`` plus the reference 
 ``s1.wav``, ``s2.wav`` [, ``s3.wav``] (8 kHz, PCM16, a few seconds) and an optional
 ``meta.json`` (speakers, genders, SNRs, source corpus).  ``scripts/make_examples.py`` writes them.
 
-FSDD (the Free Spoken Digit Dataset, real recordings of a few speakers) is *not* copied into the
-repository: when ``../shared/data/fsdd/recordings`` exists, :func:`list_examples` builds a few
-mixtures from it at run time (each speaker says a string of digits) into a cache folder outside
-the repository.
+FSDD (the Free Spoken Digit Dataset, real recordings of a few speakers) and LibriSpeech (read
+audiobook speech) are *not* copied into the repository: when ``../shared/data/fsdd/recordings`` or
+``../shared/data/librispeech`` exists, :func:`list_examples` builds a few mixtures from them at run
+time into a cache folder outside the repository.  The LibriSpeech readers used are test readers
+that no shipped model trained on (``training.data.splits``).
 
 Examples are addressed by *name* only, so a client can never make the app read an arbitrary path.
 """
@@ -36,13 +37,22 @@ FSDD_MIXES = [
     ("fsdd_george+nicolas+theo", ("george", "nicolas", "theo"), 3),
 ]
 
+# LibriSpeech mixtures made at run time from test readers (held out of every recipe's training;
+# tests/test_examples checks they are in the test split): (name, readers, genders, seed).
+LIBRISPEECH_MIXES = [
+    ("librispeech_woman+man", ("2391", "1743"), ("f", "m"), 1),
+    ("librispeech_woman+woman", ("3526", "5393"), ("f", "f"), 2),
+    ("librispeech_man+man", ("2159", "6019"), ("m", "m"), 3),
+    ("librispeech_woman+man+man", ("289", "2384", "5104"), ("f", "m", "m"), 4),
+]
+
 
 @dataclass
 class Example:
     name: str
     mix: Path
     sources: list[Path]
-    origin: str = "bundled"               # bundled | fsdd
+    origin: str = "bundled"               # bundled | fsdd | librispeech
     meta: dict = field(default_factory=dict)
 
     @property
@@ -83,6 +93,10 @@ def examples_dir() -> Path:
 
 def fsdd_dir() -> Path:
     return Path(os.environ.get("SEPVIZ_FSDD", REPO_ROOT.parent / "shared" / "data" / "fsdd" / "recordings"))
+
+
+def librispeech_dir() -> Path:
+    return Path(os.environ.get("SEPVIZ_LIBRISPEECH", REPO_ROOT.parent / "shared" / "data" / "librispeech"))
 
 
 def cache_dir() -> Path:
@@ -220,6 +234,48 @@ def list_fsdd(root: Path | None = None, out_root: Path | None = None) -> list[Ex
     return out
 
 
+def make_librispeech_example(name: str, readers: tuple[str, ...], genders: tuple[str, ...], seed: int, *,
+                             root: Path | None = None, out_root: Path | None = None, seconds: float = 5.0) -> Example:
+    """Make (or reuse) one LibriSpeech mixture in the cache folder: each reader's utterance, trimmed,
+    cut to ``seconds`` from a seeded start, mixed at 0-5 dB."""
+    from .audio import load_audio
+
+    root = librispeech_dir() if root is None else Path(root)
+    out = (cache_dir() if out_root is None else Path(out_root)) / "librispeech_examples" / name
+    srcs = [out / f"s{i + 1}.wav" for i in range(len(readers))]
+    if not ((out / "mix.wav").is_file() and all(p.is_file() for p in srcs) and (out / "meta.json").is_file()):
+        rng = np.random.default_rng(seed)
+        waves = []
+        for r in readers:
+            files = sorted(root.glob(f"{r}/*/*.flac"))
+            if not files:
+                raise SepvizInputError(f"no LibriSpeech utterance of reader {r} in {root}")
+            w = trim_silence(load_audio(files[0], target_sr=SAMPLE_RATE)[0])
+            n = int(seconds * SAMPLE_RATE)
+            start = int(rng.integers(0, max(1, len(w) - n + 1)))
+            waves.append(w[start: start + n])
+        snrs = [float(rng.uniform(0, 5)) for _ in readers[1:]]
+        mix, sources = mix_sources(waves, snrs)
+        meta = {"source": "LibriSpeech real speech, test readers (made at run time)", "speakers": list(readers),
+                "genders": list(genders), "snr_db": snrs, "seed": seed}
+        write_example(out, mix, sources, meta=meta)
+    meta = json.loads((out / "meta.json").read_text())
+    return Example(name, out / "mix.wav", srcs, "librispeech", meta)
+
+
+def list_librispeech(root: Path | None = None, out_root: Path | None = None) -> list[Example]:
+    root = librispeech_dir() if root is None else Path(root)
+    if not root.is_dir():
+        return []
+    out = []
+    for name, readers, genders, seed in LIBRISPEECH_MIXES:
+        try:
+            out.append(make_librispeech_example(name, readers, genders, seed, root=root, out_root=out_root))
+        except (SepvizInputError, OSError):
+            continue  # a reader missing from this copy: skip that mixture
+    return out
+
+
 def fsdd_speakers(root: Path | None = None) -> list[str]:
     root = fsdd_dir() if root is None else Path(root)
     if not root.is_dir():
@@ -244,10 +300,11 @@ def list_atlas_examples(*, root: Path | None = None, fsdd_root: Path | None = No
 
 def list_examples(include_fsdd: bool = True, *, root: Path | None = None, fsdd_root: Path | None = None,
                   out_root: Path | None = None) -> dict[str, Example]:
-    """All examples by name: the committed ones first, then FSDD mixtures when FSDD is present."""
+    """All examples by name: the committed ones first, then real-speech mixtures (LibriSpeech, FSDD)
+    made from ../shared when it is there (``include_fsdd=False``: the committed ones only)."""
     ex = {e.name: e for e in list_bundled(root)}
     if include_fsdd:
-        for e in list_fsdd(fsdd_root, out_root):
+        for e in list_librispeech(out_root=out_root) + list_fsdd(fsdd_root, out_root):
             ex.setdefault(e.name, e)
     return ex
 

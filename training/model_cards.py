@@ -123,11 +123,44 @@ def _temperature_text(config: dict, training: dict) -> str:
     return f", mask temperature {parts}, chosen{how}{count}{track}{single}"
 
 
+def data_line(data: dict) -> str:
+    """The model card's training-data line: corpora with hours and talkers by gender for pooled
+    training (``data.pools``), else the single corpus as before."""
+    tr = data.get("train", {})
+    extras = "".join(f", {text}" for key, text in (
+        ("speed_perturb", f"each source at a random speed within ±{data.get('speed_perturb', 0):.0%}"),
+        ("reverb", f"{data.get('reverb', 0):.0%} of mixtures in simulated rooms (RT60 0.1-0.6 s; references: "
+                   "direct path + 50 ms early reflections)"),
+        ("noise", f"{data.get('noise', 0):.0%} with coloured noise at 10-30 dB SNR")) if data.get(key))
+    pools = data.get("pools")
+    if not pools:
+        return (f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
+                f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing"
+                + (f", each source at a random speed within ±{data['speed_perturb']:.0%} (last stage)" if data.get("speed_perturb") else "")
+                + "; validation talkers are unseen"
+                + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures"
+                   + (f", each with {data['fsdd_finetune']['shifted_copies_per_talker']} pitch/tempo-shifted copies"
+                      if data["fsdd_finetune"].get("shifted_copies_per_talker") else "") + ")"
+                   if data.get("fsdd_finetune") else ""))
+    weights = pools.get("weights", {})
+    parts = []
+    for name, p in pools.items():
+        if name == "weights":
+            continue
+        t = p["train"]
+        men = t["speakers"] - t["female"]
+        parts.append(f"{name} {t.get('hours', '?')} h, {t['speakers']} talkers ({t['female']} "
+                     f"{'woman' if t['female'] == 1 else 'women'}, {men} {'man' if men == 1 else 'men'}), "
+                     f"{weights.get(name, 0):.0%} of mixtures")
+    union = f"; {weights['union']:.0%} of mixtures pool every corpus's talkers" if weights.get("union") else ""
+    return (f"- data (last stage): {'; '.join(parts)}{union}; dynamic 0-5 dB mixing{extras}; validation and test "
+            "talkers are unseen (speaker-disjoint splits, training.data.splits)")
+
+
 def card(path: Path, results: dict) -> str:
     m = load_checkpoint(path)
     c, t = m.card["config"], m.card["training"]
     data = t.get("data", {})
-    tr = data.get("train", {})
     lines = [f"## `{path.name}`", "", INTENDED.get(path.stem, ""), "",
              f"- network: `{c['model']}` {c['model_kwargs']}, K = {m.emb_dim}, {m.card['n_parameters'] / 1e6:.2f} M parameters, "
              f"{path.stat().st_size / 2**20:.1f} MB (fp16)",
@@ -136,14 +169,7 @@ def card(path: Path, results: dict) -> str:
              + _temperature_text(c, t),
              f"- clusterers: {', '.join(available_clusterers(m))} (+ oracle with references)",
              _trained_line(t),
-             f"- data: {data.get('corpus', '?')} corpus, {tr.get('speakers', '?')} training talkers ({tr.get('female', '?')} female), "
-             f"{tr.get('utterances', '?')} utterances, dynamic 0-5 dB mixing"
-             + (f", each source at a random speed within ±{data['speed_perturb']:.0%} (last stage)" if data.get("speed_perturb") else "")
-             + "; validation talkers are unseen"
-             + (f"; FSDD fine-tuning on {', '.join(data['fsdd_finetune']['speakers'])} ({data['fsdd_finetune']['fraction']:.0%} of mixtures"
-                + (f", each with {data['fsdd_finetune']['shifted_copies_per_talker']} pitch/tempo-shifted copies"
-                   if data["fsdd_finetune"].get("shifted_copies_per_talker") else "") + ")"
-                if data.get("fsdd_finetune") else ""),
+             data_line(data),
              _recipe_line(t.get("recipe") or {}, averaged=averaged_from(t) is not None)]
     history = _history_line(training_stages(path.with_suffix(".log.jsonl")))
     if history:
