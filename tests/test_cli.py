@@ -77,7 +77,7 @@ def test_evaluate_prints_table_and_json_last_line(capsys, tmp_path, tiny_checkpo
         for name, m in result[group].items():
             assert set(m) == keys, (group, name)
             assert all(v is None or isinstance(v, float) for v in m.values())
-    assert set(result) <= {"n", "model", "oracle", "extra"}
+    assert set(result) <= {"n", "model", "oracle", "geometry", "extra"}
     # The oracles separate tones/noise far better than a random network.
     assert result["oracle"]["wfm"]["si_snri"] > 8
     assert result["oracle"]["ibm"]["si_snri"] > result["model"]["kmeans"]["si_snri"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,13 +70,13 @@ def _prompt_table(speakers=("ann", "bob"), n=14):
     for s, spk in enumerate(speakers):
         by_speaker[spk] = []
         for j in range(n):
-            p = corpora.Path(f"/fake/{spk}/{j:02d}.wav")
+            p = Path(f"/fake/{spk}/{j:02d}.wav")
             by_speaker[spk].append(p)
             audio[p] = np.full(int(rng.uniform(0.4, 0.8) * SR), (s * 100 + j + 1) / 1e4, np.float32)
     return by_speaker, audio
 
 
-def test_join_prompts_builds_2_to_6_second_utterances_using_each_prompt_once(tmp_path):
+def test_join_prompts_builds_2_to_6_second_utterances_using_each_prompt_once():
     by_speaker, audio = _prompt_table()
     calls = []
 
@@ -180,13 +180,19 @@ def test_asterisk_adapter_on_fake_packages(fake_asterisk, tmp_path, monkeypatch)
     assert {(u.speaker, u.gender, u.language) for u in utts} == {("alice", "f", "en"), ("bruno", "m", "it"),
                                                                  ("clara", "f", "fr")}
     for u in utts:
-        assert u.path.parent == tmp_path / "cache" / "seed0" / u.speaker and u.path.is_file()
+        # one cache per choice of voices (utterance names count over the chosen voices)
+        assert u.path.parent == tmp_path / "cache" / "seed0" / "alice+bruno+clara" / u.speaker and u.path.is_file()
         assert 1.0 <= len(u.audio) / SR <= 6.0 + 0.6 + 0.15
     # every prompt of the three voices read once; silence, links and the foreign folder never
     assert sorted(loaded) == sorted(fake_asterisk["alice"] + fake_asterisk["bruno"] + fake_asterisk["clara"])
     in_memory = corpora.asterisk(None, voices=("alice", "bruno", "clara"), seed=0)
     assert all(u.path is None for u in in_memory)
     assert all(np.array_equal(a.audio, b.audio) for a, b in zip(utts, in_memory))
+
+
+def test_asterisk_unknown_voice_is_refused(fake_asterisk, tmp_path):
+    with pytest.raises(ValueError, match="unknown Asterisk voices"):
+        corpora.asterisk(tmp_path / "cache", voices=("alice", "zoe"))
 
 
 def test_asterisk_missing_voice_names_its_packages_and_apt_get(fake_asterisk, tmp_path):

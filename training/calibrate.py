@@ -121,6 +121,22 @@ def choose_one_talker_cosine(pairs: list[float], singles: list[float], grid: np.
     return float(grid[best[len(best) // 2]]), pairs_right, singles_right
 
 
+def copy_main(target: Path, source: Path) -> int:
+    """Write `source`'s test-time settings into `target` (same talker counts)."""
+    try:
+        cfg = load_checkpoint(source).card["config"]
+        load_checkpoint(target)  # refuse a corrupt target before writing
+    except (CheckpointError, SepvizInputError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    tracking = {c: t for c, t in (cfg.get("attractor_tracking") or {}).items()}
+    write_calibration(target, cfg.get("mask_temperature") or {}, {"copied_from": str(source)},
+                      merge_cosine=cfg.get("merge_cosine"), tracking=tracking or None,
+                      one_talker_cosine=cfg.get("one_talker_cosine"))
+    print(f"copied {source}'s test-time settings into {target}")
+    return 0
+
+
 def one_talker_main(a, argv) -> int:
     """``--one-talker``: choose and store the two-voice threshold of the one-talker warning."""
     try:
@@ -192,7 +208,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="instead: choose the cosine above which two voices are one talker split in two (the "
                          "one-talker warning), from 2-talker folders' mixtures and their sources alone")
     ap.add_argument("--write", action="store_true", help="store what was chosen in the checkpoint")
+    ap.add_argument("--copy-from", type=Path, default=None, metavar="CKPT",
+                    help="instead: give the checkpoint CKPT's test-time settings (temperatures, tracking, count and "
+                         "one-talker thresholds), e.g. to compare a continuation with its parent before calibrating it")
     a = ap.parse_args(argv)
+    if a.copy_from is not None:
+        return copy_main(a.checkpoint, a.copy_from)
     if a.one_talker:
         return one_talker_main(a, argv)
     try:

@@ -323,6 +323,9 @@ def asterisk(root: str | Path | None = "data/asterisk", *, voices: tuple[str, ..
     With `install` the packages are apt-get installed first.  Voices whose packages are missing
     raise FileNotFoundError naming the packages and the command that installs them.
     """
+    known = {v.name for v in ASTERISK_VOICES}
+    if voices is not None and set(voices) - known:
+        raise ValueError(f"unknown Asterisk voices {sorted(set(voices) - known)}; choose from {sorted(known)}")
     chosen = [v for v in ASTERISK_VOICES if voices is None or v.name in voices]
     if install:
         install_asterisk_voices(tuple(chosen))
@@ -332,7 +335,8 @@ def asterisk(root: str | Path | None = "data/asterisk", *, voices: tuple[str, ..
         pkgs = " ".join(p for v in missing for p in v.packages)
         raise FileNotFoundError(f"Asterisk voices {', '.join(v.name for v in missing)} are not installed: "
                                 f"apt-get install {pkgs} (or python -m training.data.real_corpus --install)")
-    cache = None if root is None else Path(root) / f"seed{seed}"
+    # utterance names count over the chosen voices, so each choice of voices gets its own cache
+    cache = None if root is None else Path(root) / f"seed{seed}" / ("all" if voices is None else "+".join(v.name for v in chosen))
     return join_prompts(by_speaker, corpus="asterisk", genders={v.name: v.gender for v in chosen},
                         languages={v.name: v.language for v in chosen}, seed=seed, cache_dir=cache,
                         loader=_load_prompt)
