@@ -121,3 +121,82 @@ def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, e
     others = total - matched
     c = pair.shape[-1]
     return (matched - disc_weight * others / max(c - 1, 1)).mean()
+
+
+SCE_SAMPLING = ("random", "knn")
+
+
+def sample_negatives(speaker_vectors: torch.Tensor, speaker_ids: torch.Tensor, k: int, sampling: str = "random",
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+    """Indices ``(B, C, k)`` of `k` speaker vectors to push away from each talker ``(B, C)``.
+
+    ``random``: drawn uniformly from every training speaker but the talker itself (without
+    replacement within one talker); ``knn``: the `k` speaker vectors nearest (Euclidean) to the
+    talker's own. A talker's own id is never drawn; absent talkers (id < 0) get index 0, which
+    the loss masks out.
+    """
+    if sampling not in SCE_SAMPLING:
+        raise ValueError(f"sampling must be one of {SCE_SAMPLING}, not {sampling!r}")
+    n_spk = speaker_vectors.shape[0]
+    if not 0 < k < n_spk:
+        raise ValueError(f"negative sampling needs 0 < k < {n_spk} (the training speakers), got {k}")
+    ids = speaker_ids.clamp_min(0)
+    if sampling == "knn":
+        with torch.no_grad():
+            d = torch.cdist(speaker_vectors[ids].reshape(-1, speaker_vectors.shape[1]).float(),
+                            speaker_vectors.float())
+            d.scatter_(1, ids.reshape(-1, 1), float("inf"))  # never the talker itself
+            return d.topk(k, dim=1, largest=False).indices.reshape(*ids.shape, k)
+    scores = torch.rand(*ids.shape, n_spk, generator=generator, device="cpu").to(ids.device)
+    scores.scatter_(-1, ids.unsqueeze(-1), -1.0)  # the talker itself ranks last
+    return scores.topk(k, dim=-1).indices
+
+
+def source_contrastive_loss(v: torch.Tensor, assignment: torch.Tensor, speaker_vectors: torch.Tensor,
+                            speaker_ids: torch.Tensor, weights: torch.Tensor, *, negatives: int = 0,
+                            mu: float = 0.1, sampling: str = "random",
+                            generator: torch.Generator | None = None) -> torch.Tensor:
+    """Source-contrastive estimation (Stephenson et al. 2017; D'Amato 2018, ch. 3.2 and 4.4).
+
+    Every salient bin's embedding is pulled towards its dominant talker's speaker vector and
+    pushed from the other talkers' of the mixture: per bin ``-sum_s log sigmoid(Y_s v . w_s)``
+    with ``Y_s = +1`` for the dominant talker and ``-1`` for the others, averaged over the bins
+    ``weights`` keeps (the "silenced" loss leaves quiet bins out through them). With `negatives`
+    = K, each talker's bins also push away K more speaker vectors (:func:`sample_negatives`,
+    drawn per talker and batch), ``- mu / K * sum_k log sigmoid(-v . w_k)``.
+
+    Args:
+        v: embeddings ``(B, T, F, D)``.
+        assignment: ideal binary masks ``(B, C, T, F)`` (one-hot over present talkers).
+        speaker_vectors: the trainable table ``(S, D)`` of the S training speakers.
+        speaker_ids: ``(B, C)`` long, rows of the table; < 0 for absent or unknown talkers, whose
+            bins and terms are left out (an item with no known talker adds nothing).
+        weights: ``(B, T, F)`` bins that count (salient, or not silenced).
+    Returns:
+        scalar loss.
+    """
+    known = speaker_ids >= 0  # (B, C)
+    w = speaker_vectors[speaker_ids.clamp_min(0)] * known.unsqueeze(-1).to(speaker_vectors.dtype)  # (B, C, D)
+    logits = torch.einsum("btfd,bcd->bctf", v.to(w.dtype), w)
+    sign = 2 * assignment.to(logits.dtype) - 1  # +1 dominant, -1 the others
+    present = known[:, :, None, None].to(logits.dtype)
+    per_bin = -(torch.nn.functional.logsigmoid(sign * logits) * present).sum(1)  # (B, T, F)
+    # bins owned by a known talker only (an unknown dominant talker has no vector to pull to)
+    owner_known = (assignment.to(logits.dtype) * present).sum(1)
+    bin_w = weights.to(logits.dtype) * owner_known
+    if negatives:
+        neg = sample_negatives(speaker_vectors, speaker_ids, negatives, sampling, generator)  # (B, C, K)
+        wn = speaker_vectors[neg]  # (B, C, K, D)
+        neg_logits = torch.einsum("btfd,bckd->bcktf", v.to(wn.dtype), wn)
+        own = (assignment.to(logits.dtype) * present).unsqueeze(2)  # each bin pushes its own talker's negatives
+        push = -(torch.nn.functional.logsigmoid(-neg_logits) * own).sum((1, 2)) / negatives
+        per_bin = per_bin + mu * push
+    return (per_bin * bin_w).sum() / bin_w.sum().clamp_min(EPS)
+
+
+def silenced_weights(mag: torch.Tensor, tau_db: float) -> torch.Tensor:
+    """``(B, T, F)`` 1 for bins within `tau_db` of each utterance's loudest bin, 0 below it
+    (the thesis's "silenced" SCE loss, ch. 4.5.1: quiet bins carry no talker)."""
+    db = 20 * torch.log10(mag.clamp_min(1e-8))
+    top = db.flatten(1).amax(1)[:, None, None]
+    return (db > top - tau_db).to(mag.dtype)

@@ -84,6 +84,16 @@ class TrainConfig:
     tracked_weight: float = 0.0
     tracked: list[float] = field(default_factory=lambda: [16, 0.5])
     tracked_temperature: float = 1.6
+    # danet/adanet: weight of a source-contrastive term (SCE, sepviz.losses.source_contrastive_loss):
+    # a trainable vector per training speaker; every salient bin is pulled to its dominant talker's
+    # vector and pushed from the other talkers' (and from ``sce_negatives`` more, "random" or "knn",
+    # weight ``sce_mu``).  It asks for what the studio shows: each talker's bins in one cluster.
+    # ``sce_silence_db`` > 0 scores only bins within that many dB of the loudest (else the salient bins).
+    sce_weight: float = 0.0
+    sce_negatives: int = 0
+    sce_mu: float = 0.1
+    sce_sampling: str = "random"
+    sce_silence_db: float = 0.0
     # Start from this checkpoint's weights (same architecture).  A list averages the checkpoints'
     # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
     # different seeds or weights stay in one basin, and their mean can beat each of them.

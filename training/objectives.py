@@ -13,7 +13,8 @@ from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
 from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
-                           reconstruction_loss, si_snr_db, upit_discriminative_loss)
+                           reconstruction_loss, si_snr_db, silenced_weights, source_contrastive_loss,
+                           upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
 from sepviz.separate import fit_weight_map
 from sepviz.tracking import Tracking, windowed_attractors
@@ -125,9 +126,23 @@ def tracked_clustered_attractors(v: torch.Tensor, b: Batch, clustered: torch.Ten
     return windowed_attractors(v, resp, tracking, clustered)
 
 
+@dataclass
+class SceTerm:
+    """The source-contrastive term's table and settings (see ``TrainConfig.sce_*``)."""
+
+    weight: float
+    speaker_vectors: torch.Tensor   # (S, K), trainable
+    speaker_ids: torch.Tensor       # (B, C) long, -1 for absent or unseen talkers
+    negatives: int = 0
+    mu: float = 0.1
+    sampling: str = "random"
+    silence_db: float = 0.0
+
+
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
                aux_dc_weight: float = 0.0, clustered_weight: float = 0.0, tracked_weight: float = 0.0,
-               tracking: Tracking | None = None, tracked_temperature: float = 1.6) -> tuple[torch.Tensor, torch.Tensor]:
+               tracking: Tracking | None = None, tracked_temperature: float = 1.6,
+               sce: SceTerm | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
     att = ideal_attractors(v, b.ibm, b.weights)
@@ -157,4 +172,9 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
     if aux_dc_weight and cfg.objective in ("danet", "adanet"):
         unit = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-8)
         loss = loss + aux_dc_weight * deep_clustering_loss(unit, b.ibm, b.weights)
+    if sce is not None and sce.weight and cfg.objective in ("danet", "adanet"):
+        bins = silenced_weights(b.mag, sce.silence_db) if sce.silence_db > 0 else b.weights
+        loss = loss + sce.weight * source_contrastive_loss(
+            v, b.ibm, sce.speaker_vectors, sce.speaker_ids.to(v.device), bins, negatives=sce.negatives,
+            mu=sce.mu, sampling=sce.sampling)
     return loss, att.detach()

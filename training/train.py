@@ -24,10 +24,12 @@ class CurriculumMix(torch.utils.data.Dataset):
 
     ``pools`` is a list of ``(utterances, probability)``: each item is drawn from one pool (e.g.
     the synthetic corpus, or FSDD real speech for fine-tuning) with the given probability.
+    ``speaker_index`` (speaker -> row) makes items carry speaker ids (:class:`DynamicMixDataset`).
     """
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
-                 speed_perturb: float = 0.0, eq_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0) -> None:
+                 speed_perturb: float = 0.0, eq_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0,
+                 speaker_index: dict[str, int] | None = None) -> None:
         from .data.mixing import DynamicMixDataset, formable_counts
 
         counts = (n_speakers,) if isinstance(n_speakers, int) else tuple(n_speakers)
@@ -39,8 +41,9 @@ class CurriculumMix(torch.utils.data.Dataset):
         self.sets = [DynamicMixDataset(u, n_speakers=formable_counts(u, counts), segment_samples=6400,
                                        epoch_size=items, seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
                                        eq_perturb=eq_perturb, n_rows=max(counts), reverb=reverb, noise=noise,
-                                       rir_bank=bank)
+                                       rir_bank=bank, speaker_index=speaker_index)
                      for k, (u, _) in enumerate(pools)]
+        self.speaker_index = speaker_index
         probs = torch.tensor([p for _, p in pools], dtype=torch.float64)
         self.cum = (probs / probs.sum()).cumsum(0)
         self.items, self.seed, self.fixed, self.epoch = items, seed, fixed, 0
@@ -88,6 +91,11 @@ def _pooled(d) -> tuple[list, list, dict]:
     return train, valid, summary
 
 
+def speaker_index(pools) -> dict[str, int]:
+    """Speaker name -> row of the source-contrastive speaker table, over every training pool."""
+    return {s: i for i, s in enumerate(sorted({u.speaker for pool, _ in pools for u in pool}))}
+
+
 def build_datasets(cfg: TrainConfig):
     from .data import corpora, splits
 
@@ -106,9 +114,14 @@ def build_datasets(cfg: TrainConfig):
             if getattr(d, key):
                 summary[key] = getattr(d, key)
         mix_seed = d.seed if d.mix_seed is None else d.mix_seed
+        index = speaker_index(train_pools) if cfg.sce_weight else None
         train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode,
-                              speed_perturb=d.speed_perturb, eq_perturb=d.eq_perturb, reverb=d.reverb, noise=d.noise)
-        valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
+                              speed_perturb=d.speed_perturb, eq_perturb=d.eq_perturb, reverb=d.reverb, noise=d.noise,
+                              speaker_index=index)
+        # validation talkers are unseen: they have no speaker vector (ids -1), so the
+        # source-contrastive term adds nothing there and the validation loss stays comparable
+        valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True,
+                              speaker_index={} if index is not None else None)
         return train, valid, summary
     if d.reverb or d.noise:
         raise ValueError("data.reverb and data.noise need data.pools")
@@ -138,9 +151,11 @@ def build_datasets(cfg: TrainConfig):
                                     "utterances": len(fs_train), "scheme": "finetune (test speakers held out)",
                                     "shifted_copies_per_talker": d.fsdd_shifts}
     mix_seed = d.seed if d.mix_seed is None else d.mix_seed
+    index = speaker_index(train_pools) if cfg.sce_weight else None
     train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode, speed_perturb=d.speed_perturb,
-                          eq_perturb=d.eq_perturb)
-    valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True)
+                          eq_perturb=d.eq_perturb, speaker_index=index)
+    valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True,
+                          speaker_index={} if index is not None else None)
     return train, valid, summary
 
 

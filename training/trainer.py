@@ -24,7 +24,7 @@ from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
 from .config import TrainConfig
-from .objectives import TARGETS, batch_loss, make_batch
+from .objectives import TARGETS, SceTerm, batch_loss, make_batch
 
 
 def build_model(cfg: TrainConfig) -> DANet:
@@ -86,7 +86,18 @@ class Trainer:
         self.model = build_model(cfg).to(self.device)
         if cfg.init_from:
             self._init_weights(cfg.init_from)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        params = list(self.model.parameters())
+        self.speaker_vectors: torch.nn.Parameter | None = None
+        if cfg.sce_weight:  # the source-contrastive table: one vector per training speaker, training only
+            index = getattr(train_set, "speaker_index", None)
+            if not index:
+                raise ValueError("sce_weight needs a training set that carries speaker ids (training.train.build_datasets)")
+            g = torch.Generator().manual_seed(cfg.seed)
+            dim = self.model.emb_dim
+            self.speaker_vectors = torch.nn.Parameter(
+                (torch.randn(len(index), dim, generator=g) / dim ** 0.5).to(self.device))
+            params.append(self.speaker_vectors)
+        self.opt = torch.optim.Adam(params, lr=cfg.lr)
         self.train_set, self.valid_set = train_set, valid_set
         self.stft_cfg = StftConfig()
         self.data_summary = data_summary or {}
@@ -119,7 +130,8 @@ class Trainer:
             fh.write(json.dumps(rec) + "\n")
 
     def save_state(self) -> None:
-        torch.save({"model": self.model.state_dict(), "opt": self.opt.state_dict(),
+        extra = {"speaker_vectors": self.speaker_vectors.detach()} if self.speaker_vectors is not None else {}
+        torch.save({**extra, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                     "best": self.best_state or self.model.state_dict(),
                     "counters": {"stage": self.stage, "epoch_in_stage": self.epoch_in_stage,
                                  "global_epoch": self.global_epoch, "steps": self.steps,
@@ -131,6 +143,9 @@ class Trainer:
             return False
         st = torch.load(self.state_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(st["model"])
+        if self.speaker_vectors is not None and "speaker_vectors" in st:
+            with torch.no_grad():
+                self.speaker_vectors.copy_(st["speaker_vectors"])
         self.opt.load_state_dict(st["opt"])
         self.best_state = st["best"]
         for k, v in st["counters"].items():
@@ -144,13 +159,18 @@ class Trainer:
                           num_workers=self.num_workers,
                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
 
-    def _step_loss(self, mix, sources):
+    def _step_loss(self, mix, sources, speaker_ids=None):
         b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
+        c = self.cfg
+        sce = None
+        if self.speaker_vectors is not None and speaker_ids is not None:
+            sce = SceTerm(c.sce_weight, self.speaker_vectors, speaker_ids.to(self.device), negatives=c.sce_negatives,
+                          mu=c.sce_mu, sampling=c.sce_sampling, silence_db=c.sce_silence_db)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            return batch_loss(self.model, b, dc_weight=self.cfg.dc_weight, disc_weight=self.cfg.disc_weight,
-                              aux_dc_weight=self.cfg.aux_dc_weight, clustered_weight=self.cfg.clustered_weight,
-                              tracked_weight=self.cfg.tracked_weight, tracked_temperature=self.cfg.tracked_temperature,
-                              tracking=self.tracking)
+            return batch_loss(self.model, b, dc_weight=c.dc_weight, disc_weight=c.disc_weight,
+                              aux_dc_weight=c.aux_dc_weight, clustered_weight=c.clustered_weight,
+                              tracked_weight=c.tracked_weight, tracked_temperature=c.tracked_temperature,
+                              tracking=self.tracking, sce=sce)
 
     def train_epoch(self, frames: int) -> float:
         self.model.train()
@@ -159,8 +179,8 @@ class Trainer:
         total, n = 0.0, 0
         bar = tqdm(self._loader(self.train_set, True), desc=f"epoch {self.global_epoch} ({frames} fr)",
                    leave=False, mininterval=5, disable=not sys.stderr.isatty())
-        for mix, sources in bar:
-            loss, _ = self._step_loss(mix, sources)
+        for batch in bar:  # (mix, sources) or (mix, sources, speaker_ids)
+            loss, _ = self._step_loss(*batch)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
@@ -194,9 +214,9 @@ class Trainer:
     def validate(self, collect_attractors: bool = False):
         self.model.eval()
         total, n, atts = 0.0, 0, []
-        for mix, sources in self._loader(self.valid_set, False):
-            loss, att = self._step_loss(mix, sources)
-            total, n = total + float(loss) * mix.shape[0], n + mix.shape[0]
+        for batch in self._loader(self.valid_set, False):
+            loss, att = self._step_loss(*batch)
+            total, n = total + float(loss) * batch[0].shape[0], n + batch[0].shape[0]
             if collect_attractors:
                 atts.append(att.float().cpu())
         return total / max(n, 1), (torch.cat(atts) if atts else None)

@@ -220,6 +220,9 @@ class DynamicMixDataset(torch.utils.data.Dataset):
     (:mod:`training.data.rooms`; references: each talker's direct path and early reflections),
     ``noise = q`` adds coloured noise at 10-30 dB SNR to a share q; such an item's mixture is
     then not the sum of its sources.
+    With ``speaker_index`` (speaker name -> row of a speaker table) items are ``(mixture, sources,
+    speaker_ids (C_max,))``, -1 for absent talkers and speakers not in the index (the
+    source-contrastive objective's targets).
     """
 
     def __init__(self, utterances: Sequence[Utterance], n_speakers: int | Sequence[int] = 2,
@@ -227,7 +230,7 @@ class DynamicMixDataset(torch.utils.data.Dataset):
                  epoch_size: int = 1000, seed: int = 0, mode: str = "min", sample_rate: int = SAMPLE_RATE,
                  max_level_db: float = MAX_LEVEL_DB, speed_perturb: float = 0.0,
                  eq_perturb: float = 0.0, n_rows: int | None = None, reverb: float = 0.0, noise: float = 0.0,
-                 rir_bank: dict | None = None) -> None:
+                 rir_bank: dict | None = None, speaker_index: dict[str, int] | None = None) -> None:
         if not (0.0 <= reverb <= 1.0 and 0.0 <= noise <= 1.0):
             raise ValueError(f"reverb and noise are shares of the items, in [0, 1]; got {reverb}, {noise}")
         if reverb > 0 and rir_bank is None:
@@ -235,6 +238,7 @@ class DynamicMixDataset(torch.utils.data.Dataset):
 
             rir_bank = load_bank()
         self.reverb, self.noise, self.rir_bank = float(reverb), float(noise), rir_bank
+        self.speaker_index = speaker_index
         if not 0.0 <= speed_perturb < 0.5:
             raise ValueError(f"speed_perturb must be in [0, 0.5), got {speed_perturb}")
         if not 0.0 <= eq_perturb <= 24.0:
@@ -304,7 +308,11 @@ class DynamicMixDataset(torch.utils.data.Dataset):
             start = int(rng.integers(0, max(1, sources.shape[1] - self.segment_samples + 1)))
             sources = _fit(sources, self.segment_samples, start)
             mixture = _fit(mixture, self.segment_samples, start)
-        return mixture, sources
+        if self.speaker_index is None:
+            return mixture, sources
+        ids = torch.full((self.n_out,), -1, dtype=torch.long)
+        ids[:c] = torch.tensor([self.speaker_index.get(self.utterances[k].speaker, -1) for k in idx])
+        return mixture, sources, ids
 
 
 class MixtureFolderDataset(torch.utils.data.Dataset):
