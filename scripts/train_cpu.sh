@@ -24,6 +24,8 @@
 #   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
 #                not part of `default`, not run by default)
 #   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped, not run by default
+#   real_trials  continuations of the shipped default on real and synthetic voices with rooms and noise
+#                (issue 24, docs/real_voices.md), not run by default
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -182,6 +184,21 @@ danet_3spk_trial() {  # a dedicated 3-talker DANet (thirteenth session), not shi
     --grid 1,1.2,1.4,1.6,1.8,2 --tracking-grid off,16:0.5,32:0.5,48:0.5 --data data/mix/synth3_valid --limit 40 \
     --write > runs/calibrate_track_danet_3spk.out 2>&1
 }
+real_trials() {  # issue 24 (docs/real_voices.md): the shipped default continued on real + synthetic voices,
+  # rooms and noise (profile `real` of danet_blstm_3spk); (a) and (b) side by side, then (c) with the
+  # source-contrastive term, and the average of (a) and (b); each compared with the parent on validation
+  # with the parent's test-time settings copied in (training.calibrate --copy-from)
+  train danet_blstm_3spk runs/real_a.pt --profile real --max-minutes 75 &
+  train danet_blstm_3spk runs/real_b.pt --profile real --max-minutes 75 --set aux_dc_weight=100.0 --set data.mix_seed=51 &
+  wait
+  train danet_blstm_3spk runs/real_c.pt --profile real --max-minutes 75 --set sce_weight=10.0 --set sce_negatives=5 \
+    --set sce_mu=0.1 --set data.mix_seed=52
+  train danet_blstm_3spk runs/real_ab.pt --profile real --set init_from='["runs/real_a.pt","runs/real_b.pt"]' \
+    --set 'curriculum=[[400,0]]'
+  local r; for r in a b c ab; do
+    python -m training.calibrate --checkpoint "runs/real_$r.pt" --copy-from checkpoints/default.pt
+  done
+}
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
   train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
@@ -223,7 +240,7 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_trials|danet_3spk_trial|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_trials|danet_3spk_trial|real_trials|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done

@@ -604,3 +604,18 @@ def test_calibrate_scores_a_folder_whose_references_differ_in_length(tmp_path, w
     model = load_checkpoint(save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm")))
     c, scores, _ = folder_scores(model, folder, None, ["kmeans"], (1.0,))
     assert c == 2 and scores["kmeans"].shape == (3, 1, 1) and np.isfinite(scores["kmeans"]).all()
+
+
+def test_calibrate_copy_from_gives_a_checkpoint_its_parent_s_test_time_settings(tmp_path, checkpoint_factory, capsys):
+    from sepviz.checkpoint import write_calibration
+    from training.calibrate import main
+
+    parent, child = checkpoint_factory(tmp_path / "parent.pt"), checkpoint_factory(tmp_path / "child.pt", seed=1)
+    write_calibration(parent, {"2": 1.6}, {"note": "test"}, merge_cosine=0.8, one_talker_cosine=0.9,
+                      tracking={"2": {"frames": 16, "strength": 0.5}})
+    assert main(["--checkpoint", str(child), "--copy-from", str(parent)]) == 0
+    cfg = load_checkpoint(child).config
+    assert cfg.temperature(2) == 1.6 and cfg.merge_cosine == 0.8 and cfg.one_talker_cosine == 0.9
+    assert cfg.tracking(2).frames == 16
+    assert main(["--checkpoint", str(child), "--copy-from", str(tmp_path / "missing.pt")]) == 2
+    assert "not found" in capsys.readouterr().err

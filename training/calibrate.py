@@ -193,7 +193,7 @@ def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--checkpoint", required=True, type=Path)
-    ap.add_argument("--data", required=True, nargs="+", type=Path,
+    ap.add_argument("--data", nargs="+", type=Path,
                     help="validation folders (mix/ s1/ s2/ [s3/]), one per talker count")
     ap.add_argument("--limit", type=int, default=None, help="first N mixtures of each folder")
     ap.add_argument("--clusterer", nargs="+", default=["kmeans"],
@@ -214,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.copy_from is not None:
         return copy_main(a.checkpoint, a.copy_from)
+    if not a.data:
+        ap.error("--data is required (validation folders), except with --copy-from")
     if a.one_talker:
         return one_talker_main(a, argv)
     try:

@@ -187,7 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_recipe(args.recipe, args.profile, overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
-    train, valid, summary = build_datasets(cfg)
+    try:
+        train, valid, summary = build_datasets(cfg)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:  # a missing corpus or a bad data setting
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(f"training {cfg.name} ({cfg.model} {cfg.model_kwargs}, {cfg.objective}) on {summary['train']} "
           f"-> {args.out}", flush=True)
     trainer = Trainer(cfg, args.out, train, valid, device=args.device, data_summary=summary)

@@ -94,6 +94,9 @@ def _gender(g: str) -> str:
 def synth(root: str | Path = "data/synth") -> list[Utterance]:
     """The TTS corpus written by `training.data.synth_corpus` (reads OUT/manifest.tsv)."""
     root = Path(root)
+    if not (root / "manifest.tsv").is_file():
+        raise FileNotFoundError(f"no synthetic corpus at {root} (manifest.tsv missing): build it with "
+                                f"python -m training.data.synth_corpus --out {root}")
     with open(root / "manifest.tsv", newline="") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     return [Utterance(speaker=r["speaker"], gender=_gender(r["gender"]), corpus="synth", path=root / r["path"],
@@ -236,7 +239,7 @@ def librispeech(root: str | Path | None = None, subset: str = "train-clean-100")
                      language="en", group=p.parts[-3]) for p in sorted(base.glob("*/*/*.flac"))]
     if not out:
         raise FileNotFoundError(f"no LibriSpeech FLAC files (SPEAKER/CHAPTER/*.flac) under {base}; point "
-                                "SEPVIZ_LIBRISPEECH or --root at a LibriSpeech folder (e.g. ../shared/data/librispeech)")
+                                "$SEPVIZ_LIBRISPEECH (or the root argument) at a LibriSpeech folder, e.g. ../shared/data/librispeech")
     return out
 
 
