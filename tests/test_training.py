@@ -619,3 +619,20 @@ def test_calibrate_copy_from_gives_a_checkpoint_its_parent_s_test_time_settings(
     assert cfg.tracking(2).frames == 16
     assert main(["--checkpoint", str(child), "--copy-from", str(tmp_path / "missing.pt")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_status_table_reports_kmeans_or_the_best_clusterer_with_share_of_wfm_and_silhouette():
+    from training.report import status_table
+
+    def res(model, se, geo=0.3):
+        return {"n": 10, "model": model, "oracle": {"wfm": {"si_snri": 10.0}}, "geometry": {"silhouette": geo},
+                "extra": {"si_snri_se": se}}
+
+    table = status_table({
+        "default": {"real2": res({"kmeans": {"si_snri": 6.0, "sdri": 7.0, "pesq": 2.5},
+                                  "gmm": {"si_snri": 8.0, "sdri": 9.0, "pesq": 2.9}}, {"model:kmeans": 0.4})},
+        "def_upit": {"real2": res({"head": {"si_snri": 5.0, "sdri": 6.0, "pesq": None},
+                                   "soft_kmeans": {"si_snri": 4.0}}, {"model:head": 0.5}, geo=float("nan"))}})
+    lines = table.splitlines()
+    assert lines[2] == "| `default` | `real2` | 10 | kmeans | 6.00 (0.40) | 60 % | 7.00 | 2.50 | 0.30 |"
+    assert lines[3] == "| `def_upit` | `real2` | 10 | head | 5.00 (0.50) | 50 % | 6.00 | - | - |"

@@ -72,6 +72,38 @@ def table(result: dict) -> str:
     count = (result.get("extra") or {}).get("count")
     if count and (line := count_line(count, result["n"], result["extra"].get("n_speakers"))):
         rows.append(line)
+    geo = result.get("geometry")
+    if geo:
+        rows.append(f"\nEmbedding geometry (no clusterer): silhouette {fmt(geo.get('silhouette'))}, closest oracle "
+                    f"attractors' cosine {fmt(geo.get('closest_attractor_cosine'))}.")
+    return "\n".join(rows)
+
+
+def status_row_system(result: dict) -> str:
+    """The clusterer a status row reports: k-means where the model has it, else its best."""
+    models = result["model"]
+    if "kmeans" in models:
+        return "kmeans"
+    return max(models, key=lambda n: models[n].get("si_snri") if models[n].get("si_snri") is not None else float("-inf"))
+
+
+def status_table(results: dict[str, dict[str, dict]]) -> str:
+    """One markdown table, checkpoint x test folder: SI-SNRi (standard error), share of the WFM
+    oracle, SDRi, PESQ (each with k-means, or the checkpoint's best clusterer where it has none)
+    and the embedding silhouette.  ``results[checkpoint][folder]`` is an evaluate JSON."""
+    rows = ["| checkpoint | test folder | mixtures | clusterer | SI-SNRi dB (se) | share of WFM | SDRi dB | PESQ | silhouette |",
+            "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+    for ckpt, sets in results.items():
+        for folder, r in sets.items():
+            name = status_row_system(r)
+            m = r["model"][name]
+            extra = r.get("extra") or {}
+            se = (extra.get("si_snri_se") or {}).get(f"model:{name}")
+            wfm = (r.get("oracle") or {}).get("wfm", {}).get("si_snri")
+            share = f"{100 * m['si_snri'] / wfm:.0f} %" if wfm and m.get("si_snri") is not None else "-"
+            geo = (r.get("geometry") or {}).get("silhouette")
+            rows.append(f"| `{ckpt}` | `{folder}` | {r['n']} | {name} | {fmt(m.get('si_snri'))} ({fmt(se)}) | {share} | "
+                        f"{fmt(m.get('sdri'))} | {fmt(m.get('pesq'))} | {fmt(geo)} |")
     return "\n".join(rows)
 
 
