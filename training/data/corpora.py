@@ -13,13 +13,13 @@ import re
 import shutil
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from math import gcd
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
+
+from sepviz.audio import resample as audio_resample
 
 SAMPLE_RATE = 8000
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -37,10 +37,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 
 def resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    if sr_in == sr_out:
-        return np.ascontiguousarray(x, dtype=np.float32)
-    g = gcd(int(sr_in), int(sr_out))
-    return resample_poly(x, sr_out // g, sr_in // g).astype(np.float32)
+    """The library's one resampler (:func:`sepviz.audio.resample`), contiguous float32."""
+    return np.ascontiguousarray(audio_resample(x, sr_in, sr_out))
 
 
 @dataclass
