@@ -18,7 +18,7 @@ from .models import EmbeddingNet
 
 EPS = 1e-8
 
-OBJECTIVES = ("danet", "adanet", "dpcl", "upit")
+OBJECTIVES = ("danet", "adanet", "dpcl", "upit", "sce")
 MASK_KINDS = ("softmax", "sigmoid")
 
 
@@ -28,7 +28,9 @@ class DANetConfig:
 
     model: str = "blstm"
     model_kwargs: dict = field(default_factory=dict)
-    objective: str = "danet"      # danet | adanet | dpcl | upit (DEF: uPIT on DC embeddings)
+    # danet | adanet | dpcl | upit (DEF: uPIT on DC embeddings) | sce (source-contrastive estimation:
+    # raw embeddings, clustered at test time and masked like a DANet's)
+    objective: str = "danet"
     mask: str = "softmax"         # softmax | sigmoid
     n_speakers: int = 2           # outputs of the model (max talkers it was trained on)
     keep: float = 0.9             # salient-bin fraction used to form attractors

@@ -160,6 +160,15 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
             if tracked_weight:  # ... and the attractors that follow the talkers from there
                 tracks = tracked_clustered_attractors(v, b, clustered, tracking, tracked_temperature)
                 loss = loss + tracked_weight * reconstruction(b, masks_from_attractors(v, tracks, cfg.mask), pit=True)
+    elif cfg.objective == "sce":  # the thesis's source-contrastive estimation alone
+        if sce is None:
+            raise ValueError("objective 'sce' needs speaker ids and a speaker table (set sce_weight > 0)")
+        loss = torch.zeros((), device=v.device)
+        if not bool((sce.speaker_ids >= 0).any()):
+            # unseen (validation) talkers have no speaker vector: score the same clusters without
+            # one, by the deep-clustering affinity loss of the unit embeddings
+            unit = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+            loss = deep_clustering_loss(unit, b.ibm, b.weights)
     elif b.target is None:
         raise ValueError(f"the sisnr target needs attractor masks; objective {cfg.objective!r} has none")
     elif cfg.objective == "dpcl":
@@ -172,7 +181,7 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
     if aux_dc_weight and cfg.objective in ("danet", "adanet"):
         unit = v / v.norm(dim=-1, keepdim=True).clamp_min(1e-8)
         loss = loss + aux_dc_weight * deep_clustering_loss(unit, b.ibm, b.weights)
-    if sce is not None and sce.weight and cfg.objective in ("danet", "adanet"):
+    if sce is not None and sce.weight and cfg.objective in ("danet", "adanet", "sce"):
         bins = silenced_weights(b.mag, sce.silence_db) if sce.silence_db > 0 else b.weights
         loss = loss + sce.weight * source_contrastive_loss(
             v, b.ibm, sce.speaker_vectors, sce.speaker_ids.to(v.device), bins, negatives=sce.negatives,

@@ -163,7 +163,9 @@ class Trainer:
         b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
         c = self.cfg
         sce = None
-        if self.speaker_vectors is not None and speaker_ids is not None:
+        if self.speaker_vectors is not None and speaker_ids is None:  # a set without ids: no talker is known
+            speaker_ids = torch.full(sources.shape[:2], -1, dtype=torch.long)
+        if self.speaker_vectors is not None:
             sce = SceTerm(c.sce_weight, self.speaker_vectors, speaker_ids.to(self.device), negatives=c.sce_negatives,
                           mu=c.sce_mu, sampling=c.sce_sampling, silence_db=c.sce_silence_db)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
