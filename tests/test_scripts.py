@@ -1,4 +1,4 @@
-"""The diagnostic scripts under scripts/ that print numbers quoted in docs/results.md."""
+"""The tool scripts under scripts/ and the research probes under research/ that print numbers quoted in docs."""
 from __future__ import annotations
 
 import importlib.util
@@ -9,8 +9,8 @@ from _synth import tiny_danet
 from sepviz.checkpoint import save_checkpoint
 
 
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+def _script(name: str, folder: str = "scripts"):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / folder / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -26,7 +26,7 @@ def _summary(out: str) -> list[float]:
 def test_shift_average_undoes_each_delay_before_averaging(tmp_path, capsys, wsj0_2mix_dir):
     """The same run twice averages to itself; delayed runs are put back in time (a voice left 16
     samples late would cost the WFM oracle's average far more than the framing does)."""
-    script = _script("shift_average")
+    script = _script("shift_average", "research")
     path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))
     args = ["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--limit", "2"]
     assert script.main(args + ["--shifts", "0,0"]) == 0

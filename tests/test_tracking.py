@@ -78,7 +78,7 @@ def test_the_tracking_bound_script_prints_its_four_rows(tmp_path, capsys, wsj0_2
     from sepviz.checkpoint import save_checkpoint
 
     spec = importlib.util.spec_from_file_location(
-        "tracking_bound", Path(__file__).resolve().parents[1] / "scripts" / "tracking_bound.py")
+        "tracking_bound", Path(__file__).resolve().parents[1] / "research" / "tracking_bound.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     path = save_checkpoint(tmp_path / "m.pt", tiny_danet("blstm"))

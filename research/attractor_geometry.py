@@ -1,6 +1,6 @@
 """Why `fixed` attractors or k-means fail or work for a checkpoint: the embedding geometry per mixture.
 
-    python scripts/attractor_geometry.py --checkpoint checkpoints/default.pt --data data/mix/synth2_test --limit 25
+    python research/attractor_geometry.py --checkpoint checkpoints/default.pt --data data/mix/synth2_test --limit 25
 
 Prints the stored fixed attractors' lengths and the cosine between them, then, over the mixtures,
 the mean cosine between the talkers' oracle attractors (how far apart two talkers sit), the

@@ -1,6 +1,6 @@
 """Does averaging separations over shifted STFT frames help? (test-time augmentation, a probe)
 
-    python scripts/shift_average.py --checkpoint checkpoints/default.pt --data data/mix/synth2_valid --limit 40
+    python research/shift_average.py --checkpoint checkpoints/default.pt --data data/mix/synth2_valid --limit 40
 
 Demucs-style "shifts": the mixture is delayed by a fraction of the hop (0, 16, 32, 48 samples of
 a 64-sample hop), so every run sees other frames; each run is separated with the checkpoint's

@@ -1,6 +1,6 @@
 """How much moving attractors could give, and how much attractor tracking gets, for a checkpoint.
 
-    python scripts/tracking_bound.py --checkpoint checkpoints/default.pt --data data/mix/synth2_valid --limit 40
+    python research/tracking_bound.py --checkpoint checkpoints/default.pt --data data/mix/synth2_valid --limit 40
 
 Prints mean SI-SNRi (dB) over the folder's mixtures for four ways to form the masks from the same
 embeddings:
