@@ -272,7 +272,8 @@ def aggregate(plan: EvaluationPlan, outcomes: list[MixtureScore | SkippedMixture
         "per_mixture": {"files": [o.name for o in done], "si_snri": per_mixture,
                         "silhouette": [g.silhouette for g in geometry]},
         "si_snri_se": {key: standard_error(vals) for key, vals in per_mixture.items()},
-        "seconds_per_mixture": {"embed": float(np.mean([o.embed_seconds for o in done])), **mean_secs},  # without scoring
+        # without scoring
+        "seconds_per_mixture": {"embed": float(np.mean([o.embed_seconds for o in done])), **mean_secs},
         "seconds": time.perf_counter() - t_start,
         "skipped_clusterers": notes, "skipped_mixtures": skipped, "sepviz": __version__,
     }

@@ -224,7 +224,8 @@ def test_separate_a_folder_in_two_worker_processes_writes_the_voices_of_one(caps
 
 
 def test_bad_jobs_and_folders_are_one_line_errors(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
-    for argv in (["separate", wsj0_2mix_dir / "mix", "--jobs", "0"], ["evaluate", "--data", wsj0_2mix_dir, "--jobs", "-2"],
+    for argv in (["separate", wsj0_2mix_dir / "mix", "--jobs", "0"],
+                 ["evaluate", "--data", wsj0_2mix_dir, "--jobs", "-2"],
                  ["evaluate", "--data", wsj0_2mix_dir, "--jobs", "many"]):
         code, _, err = run(capsys, argv)
         assert_user_error(code, err, "--jobs")

@@ -228,8 +228,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if dist.is_main:
-        where = (f" on {dist.world_size} processes ({dist.backend}; {plan.micro_batch} items x "
-                 f"{plan.accumulation} passes each per update of {plan.batch_size})" if dist.enabled else "")
+        where = (f" on {dist.world_size} processes ({dist.backend}; each update's {plan.batch_size} items: "
+                 f"{plan.per_rank} per process, in passes of {plan.micro_batch})" if dist.enabled else "")
         print(f"training {cfg.name} ({cfg.model} {cfg.model_kwargs}, {cfg.objective}) on {summary['train']} "
               f"-> {args.out}{where}", flush=True)
     if args.resume:
