@@ -111,9 +111,12 @@ def _precomputed(cfg: TrainConfig):
         if not folder.is_dir():
             raise ValueError(f"{d.corpus} folder not found: {folder} (set data.root, data.train_dir, data.valid_dir)")
     rows = max(d.n_speakers)
-    train = MixtureFolderDataset(dirs[0], 6400, corpus=d.corpus, random_crop=True, seed=d.seed if d.mix_seed is None
-                                 else d.mix_seed, n_rows=rows)
-    valid = MixtureFolderDataset(dirs[1], 6400, corpus=d.corpus, n_rows=rows, limit=d.valid_items)
+    seed = d.seed if d.mix_seed is None else d.mix_seed
+    try:
+        train = MixtureFolderDataset(dirs[0], 6400, corpus=d.corpus, random_crop=True, seed=seed, n_rows=rows)
+        valid = MixtureFolderDataset(dirs[1], 6400, corpus=d.corpus, n_rows=rows, limit=d.valid_items)
+    except FileNotFoundError as exc:  # a folder without its mix/ s1/ s2/ files
+        raise ValueError(str(exc)) from None
     summary = {"corpus": d.corpus, "root": d.root, "n_speakers": d.n_speakers,
                "train": {"folder": str(dirs[0]), "mixtures": len(train), "talkers": train.n_sources},
                "valid": {"folder": str(dirs[1]), "mixtures": len(valid), "talkers": valid.n_sources},
