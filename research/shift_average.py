@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sepviz.cli import _dataset, _read_reference, read_references
+from sepviz.evaluation import mixture_folder, read_reference, read_references
 from sepviz.metrics import best_permutation, ideal_mask_separation, si_snr_improvement
 from sepviz.separate import separate
 
@@ -38,10 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--clusterer", default="kmeans")
     args = ap.parse_args(argv)
     shifts = [int(s) for s in args.shifts.split(",")]
-    mixes, src_dirs, names = _dataset(args.data, args.limit)
+    mixes, src_dirs, names = mixture_folder(args.data, args.limit)
     rows = []
     for path, name in zip(mixes, names):
-        mix = _read_reference(path, SR).astype(np.float32)
+        mix = read_reference(path, SR).astype(np.float32)
         n = len(mix)
         refs = read_references(src_dirs, name, SR, n)
         runs, oracle_runs = [], []

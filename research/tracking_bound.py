@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sepviz.checkpoint import load_checkpoint  # noqa: E402
-from sepviz.cli import _dataset, read_references  # noqa: E402
+from sepviz.evaluation import mixture_folder, read_references  # noqa: E402
 from sepviz.danet import Tracking, ideal_attractors, masks_from_attractors  # noqa: E402
 from sepviz.separate import (cluster_embedding, embed, embedding_masks, embedding_tracks,  # noqa: E402
                              reference_assignment)
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tracking", default=None, help="FRAMES:STRENGTH instead of the model's own tracking")
     a = ap.parse_args(argv)
     model = load_checkpoint(a.checkpoint)
-    mixes, src_dirs, names = _dataset(a.data, a.limit)
+    mixes, src_dirs, names = mixture_folder(a.data, a.limit)
     c = len(src_dirs)
     tracking = Tracking.parse(a.tracking) if a.tracking else model.config.tracking(c)
     if tracking is None:

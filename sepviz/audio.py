@@ -22,6 +22,8 @@ MIN_SECONDS = 0.25
 SILENCE_RMS = 1e-4  # about -80 dBFS
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MIN_SR, MAX_SR = 1000, 768000
+# the file names a folder of mixtures is read from (sepviz separate DIR, sepviz evaluate --data)
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au"}
 
 AudioSource = Union[str, os.PathLike, bytes, tuple]
 
@@ -129,6 +131,14 @@ def _decode(source: AudioSource, max_seconds: float | None = None) -> tuple[np.n
         except Exception:  # noqa: BLE001
             pass
     raise SepvizInputError(f"{path.name} is not an audio file sepviz can read (try WAV, FLAC, OGG or MP3)")
+
+
+def decode(source: AudioSource, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
+    """Samples and rate as stored (float32; mono for files), without the checks of :func:`load_audio`.
+
+    For references, which may be quiet or short where a mixture may not; a file that is not audio
+    still raises :class:`SepvizInputError`."""
+    return _decode(source, max_seconds)
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:

@@ -1,16 +1,20 @@
 """Command line: ``python -m sepviz separate | evaluate | info``.
 
-* ``separate MIX.wav`` writes ``OUT/MIX_voice1.wav ...`` at the input sample rate.
+* ``separate MIX.wav`` writes ``OUT/MIX_voice1.wav ...`` at the input sample rate; ``separate DIR``
+  does so for every audio file in DIR (``--jobs N``: in N worker processes).
 * ``evaluate --data DIR`` scores a checkpoint's clusterers and the ideal-mask oracles on a
-  folder in the wsj0-2mix layout (``mix/``, ``s1/``, ``s2/`` [, ``s3/``], same file names).
+  folder in the wsj0-2mix layout (``mix/``, ``s1/``, ``s2/`` [, ``s3/``], same file names),
+  with the engine of :mod:`sepviz.evaluation` (``--jobs N``: in N worker processes, same scores).
   Each mixture is embedded once and every clusterer runs on the cached embeddings.  A table
   goes to stdout, then, as the *last line*, one JSON object (also written to ``--json``)::
 
       {"n": N, "model": {"<clusterer>": {"si_snri", "sdri", "sir", "sar", "pesq"}},
-       "oracle": {"ibm": {...}, "irm": {...}, "wfm": {...}}, "extra": {...}}
+       "oracle": {"ibm": {...}, "irm": {...}, "wfm": {...}},
+       "geometry": {"silhouette", "closest_attractor_cosine"}, "extra": {...}}
 
   (``NaN`` is written as ``null`` so any JSON parser reads it; ``extra`` holds the run's
-  details: checkpoint, data, timings, skipped items.)  Progress goes to stderr.
+  details: checkpoint, data, timings, skipped items.)  Progress goes to stderr (with a bar on a
+  terminal).
 * ``info CKPT`` prints the model card.
 
 Every :class:`~sepviz.errors.SepvizError` (and OS errors such as an unwritable output folder)
@@ -30,12 +34,10 @@ import numpy as np
 from . import __version__
 from .audio import DEFAULT_MAX_SECONDS
 from .errors import CheckpointError, SepvizError, SepvizInputError
+from .evaluation import ORACLES, REPORTED
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = REPO_ROOT / "checkpoints" / "default.pt"
-AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif", ".au"}
-REPORTED = ("si_snri", "sdri", "sir", "sar", "pesq")  # the JSON keys per system (fixed contract)
-ORACLES = ("ibm", "irm", "wfm")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -124,127 +126,115 @@ def _write_text(path: str | Path, text: str) -> None:
         raise SepvizInputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """Per-item lines on stderr, under a progress bar when stderr is a terminal."""
+
+    def __init__(self, total: int, unit: str) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True,
+                        disable=total < 2 or not sys.stderr.isatty())
+
+    def line(self, msg: str) -> None:
+        if self.bar.disable:
+            _progress(msg)
+        else:
+            self.bar.write(msg, file=sys.stderr)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of worker processes, not {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _run_folder(task, items: list, model, ckpt: Path, jobs: int, on_done) -> list:
+    """``task`` on every item, in ``jobs`` worker processes when ``jobs > 1`` (sepviz.jobs)."""
+    from .jobs import ModelSpec, run_tasks
+
+    return run_tasks(task, items, model=model, spec=ModelSpec.of(model, ckpt), jobs=jobs, on_done=on_done)
+
+
 # --------------------------------------------------------------------------- separate
 
 
+def _print_voices(res, name: str, clusterer: str) -> None:
+    print(f"{res.n_speakers} voices from {res.mixture} ({res.seconds:.2f} s, {res.sample_rate} Hz) "
+          f"with {name} + {clusterer}:")
+    for p, e in zip(res.paths, res.energies_db):
+        print(f"  {p}  ({e:+.1f} dB)")
+    t = res.timings
+    parts = [f"{k} {t[k]:.3f}" for k in ("load", "stft", "network", "cluster", "masks_istft") if k in t]
+    print(f"timings (s): {', '.join(parts)}; total {res.elapsed:.3f} "
+          f"(real-time factor {res.elapsed / max(res.seconds, 1e-9):.3f})")
+    for w in res.warnings:
+        print(f"warning: {w}")
+
+
 def cmd_separate(args) -> int:
-    import soundfile as sf
+    import functools
 
-    from .separate import separate
+    from .voice_files import FailedFile, SeparateOptions, mixture_files, separate_or_fail, separate_to_files
 
-    model = _load_model(args.checkpoint, args.mask_temperature, args.tracking)
-    t0 = time.perf_counter()
-    sep = separate(args.mixture, None, model, args.clusterer, args.n_speakers, beta=args.beta, seed=args.seed,
-                   max_seconds=args.max_seconds, weighting=args.weighting)
-    elapsed = time.perf_counter() - t0
+    ckpt = _checkpoint_path(args.checkpoint)
+    model = _load_model(str(ckpt), args.mask_temperature, args.tracking)
+    options = SeparateOptions(args.clusterer, args.n_speakers, beta=args.beta, seed=args.seed,
+                              max_seconds=args.max_seconds, weighting=args.weighting)
+    folder = Path(args.mixture)
+    files = mixture_files(folder) if folder.is_dir() else None
     out = Path(args.out)
+    if files is None:  # one file: any problem is the run's error
+        _print_voices(separate_to_files(options, model, args.mixture, out), model.card["name"], args.clusterer)
+        return 0
+    if out.resolve() == folder.resolve():  # the voices would join the mixtures of a second run
+        raise SepvizInputError(f"--out {out} is the input folder; give another one for the voices")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise SepvizInputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    voices = [np.asarray(v, dtype=np.float32) for v in sep.voices]
-    peak = max(float(np.max(np.abs(v))) if v.size else 0.0 for v in voices)
-    if peak > 1.0:  # 16-bit WAV would clip: scale all voices alike (keeps their relative levels)
-        voices = [v / peak for v in voices]
-        sep.warnings.append(f"the voices were scaled by {1 / peak:.3f} to avoid clipping")
-    stem = Path(args.mixture).stem
-    paths = []
-    for i, v in enumerate(voices, 1):
-        p = out / f"{stem}_voice{i}.wav"
-        try:
-            sf.write(str(p), v, sep.sample_rate, subtype="PCM_16")
-        except (OSError, RuntimeError) as exc:  # soundfile reports I/O failures as RuntimeError
-            raise SepvizInputError(f"cannot write {p}: {exc}") from None
-        paths.append(p)
-    print(f"{sep.n_speakers} voices from {args.mixture} ({sep.embedding.seconds:.2f} s, {sep.sample_rate} Hz) "
-          f"with {model.card['name']} + {args.clusterer}:")
-    for p, e in zip(paths, sep.energies_db):
-        print(f"  {p}  ({e:+.1f} dB)")
-    t = sep.timings
-    parts = [f"{k} {t[k]:.3f}" for k in ("load", "stft", "network", "cluster", "masks_istft") if k in t]
-    print(f"timings (s): {', '.join(parts)}; total {elapsed:.3f} "
-          f"(real-time factor {elapsed / max(sep.embedding.seconds, 1e-9):.3f})")
-    for w in sep.warnings:
-        print(f"warning: {w}")
+    # A folder: each file's report in the folder's order, printed as soon as all before it are done.
+    results: list = [None] * len(files)
+    printed = 0
+    progress = _Progress(len(files), "file")
+
+    def on_done(i: int, res) -> None:
+        nonlocal printed
+        results[i] = res
+        progress.line(f"[{i + 1}/{len(files)}] {files[i].name}: "
+                      + (f"skipped ({res.reason})" if isinstance(res, FailedFile) else f"{res.elapsed:.2f} s"))
+        while printed < len(files) and results[printed] is not None:
+            if not isinstance(results[printed], FailedFile):
+                _print_voices(results[printed], model.card["name"], args.clusterer)
+            printed += 1
+
+    try:
+        _run_folder(functools.partial(separate_or_fail, options), [(f, out) for f in files], model, ckpt,
+                    args.jobs, on_done)
+    finally:
+        progress.close()
+    failed = [r for r in results if isinstance(r, FailedFile)]
+    if len(failed) == len(files):
+        raise SepvizInputError(f"none of the {len(files)} files in {folder} could be separated "
+                               f"(first problem: {failed[0].reason})")
+    for r in failed:
+        print(f"warning: skipped {r.mixture}: {r.reason}")
+    print(f"{len(files) - len(failed)} of {len(files)} mixtures separated into {out}"
+          + (f" with {args.jobs} worker processes" if args.jobs > 1 else ""))
     return 0
 
 
 # --------------------------------------------------------------------------- evaluate
-
-
-def _read_reference(path: Path, sr: int) -> np.ndarray:
-    """A source file as mono float64 at ``sr``; no silence/length validation (a source may be quiet)."""
-    from .audio import _decode, resample, to_mono
-
-    data, in_sr = _decode(path, max_seconds=None)
-    return resample(to_mono(data), in_sr, sr).astype(np.float64)
-
-
-def read_references(src_dirs: list[Path], name: str, sr: int, n: int) -> np.ndarray:
-    """The sources of mixture ``name`` as ``(C, n)``: cut or zero-padded to the mixture's ``n``
-    samples, so every score compares signals of one length (evaluate and the diagnostic scripts)."""
-    refs = []
-    for d in src_dirs:
-        r = _read_reference(d / name, sr)[:n]
-        refs.append(np.pad(r, (0, n - len(r))))
-    return np.stack(refs)
-
-
-def _dataset(data: Path, limit: int | None) -> tuple[list[Path], list[Path], list[str]]:
-    if not data.is_dir():
-        raise SepvizInputError(f"data folder not found: {data}")
-    mix_dir = data / "mix"
-    if not mix_dir.is_dir():
-        raise SepvizInputError(f"{data} has no mix/ folder (expected the wsj0-2mix layout: mix/, s1/, s2/ [, s3/])")
-    src_dirs = []
-    for i in range(1, 10):
-        d = data / f"s{i}"
-        if not d.is_dir():
-            break
-        src_dirs.append(d)
-    if len(src_dirs) < 2:
-        raise SepvizInputError(f"{data} needs at least s1/ and s2/ next to mix/")
-    if len(src_dirs) > 3:
-        raise SepvizInputError(f"{data} has {len(src_dirs)} source folders; sepviz separates 2 or 3 talkers")
-    names = sorted(p.name for p in mix_dir.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
-    if not names:
-        raise SepvizInputError(f"no audio files in {mix_dir}")
-    if limit is not None:
-        if limit < 1:
-            raise SepvizInputError("--limit must be at least 1")
-        names = names[:limit]
-    missing = [f"{d.name}/{n}" for n in names for d in src_dirs if not (d / n).is_file()]
-    if missing:
-        more = f" (and {len(missing) - 3} more)" if len(missing) > 3 else ""
-        raise SepvizInputError(f"missing source files in {data}: {', '.join(missing[:3])}{more}")
-    return [mix_dir / n for n in names], src_dirs, names
-
-
-def _runnable(model, clusterers: list[str], n_speakers: int) -> tuple[list[str], list[str]]:
-    """Split the requested clusterers into those this model can run and notes for the others."""
-    from .clusterers import CLUSTERERS, available_clusterers
-
-    ok, notes = [], []
-    avail = available_clusterers(model, has_references=True)
-    for name in dict.fromkeys(clusterers):  # de-duplicate, keep order
-        if name not in CLUSTERERS:
-            raise SepvizInputError(f"unknown clusterer {name!r}; choose from {', '.join(CLUSTERERS)}")
-        if name not in avail:
-            why = {"anchors": "the model has no ADANet anchors",
-                   "head": "the model has no DEF (uPIT) mask head",
-                   "fixed": "the checkpoint stores no fixed attractors"}.get(name, "not available for this model")
-            notes.append(f"skipping clusterer {name}: {why}")
-        elif name == "anchors" and model.anchors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer anchors: {model.anchors.shape[0]} anchors < {n_speakers} talkers")
-        elif name == "head" and model.mask_head.out_features != n_speakers:
-            notes.append(f"skipping clusterer head: the mask head has {model.mask_head.out_features} outputs, "
-                         f"the data has {n_speakers} talkers")
-        elif name == "fixed" and model.fixed_attractors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer fixed: the checkpoint has fixed attractors for "
-                         f"{model.fixed_attractors.shape[0]} talkers, the data has {n_speakers}")
-        else:
-            ok.append(name)
-    return ok, notes
 
 
 def _evaluation_table(result: dict, extra_means: dict) -> str:
@@ -258,25 +248,18 @@ def _evaluation_table(result: dict, extra_means: dict) -> str:
     return "\n".join(lines)
 
 
-def _standard_error(values: list[float]) -> float:
-    """Standard error of a mean over mixtures (NaN with fewer than two)."""
-    v = np.asarray(values, dtype=np.float64)
-    v = v[~np.isnan(v)]
-    return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-
-
 def cmd_evaluate(args) -> int:
-    from .geometry import embedding_geometry
-    from .metrics import evaluate_estimates, ideal_mask_separation, mixture_baseline
-    from .separate import embed, estimate_speaker_count, reference_assignment, separate_embedding, speaker_count_plan
+    from .evaluation import (DEFAULT_CLUSTERERS, EvaluationPlan, SkippedMixture, aggregate, mixture_folder,
+                             runnable_clusterers, score_folder)
+    from .jobs import ModelSpec
 
     t_start = time.perf_counter()
     ckpt = _checkpoint_path(args.checkpoint)
     model = _load_model(str(ckpt), args.mask_temperature, args.tracking)
-    mixes, src_dirs, names = _dataset(Path(args.data), args.limit)
+    mixes, src_dirs, names = mixture_folder(Path(args.data), args.limit)
     n_spk = len(src_dirs)
-    requested = args.clusterer or [c for c in ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")]
-    clusterers, notes = _runnable(model, requested, n_spk)
+    requested = args.clusterer or list(DEFAULT_CLUSTERERS)
+    clusterers, notes = runnable_clusterers(model, requested, n_spk)
     if args.clusterer is None:  # defaults: silently drop what this model cannot run
         notes = []
     for note in notes:
@@ -287,98 +270,30 @@ def cmd_evaluate(args) -> int:
             raise SepvizInputError(f"unknown oracle {o!r}; choose from {', '.join(ORACLES)}")
     if not clusterers and not oracles:
         raise SepvizInputError("nothing to evaluate: no runnable clusterer and no oracle")
-
-    systems = [("model", c) for c in clusterers] + [("oracle", o) for o in oracles]
-    scores: dict[tuple, list[dict]] = {s: [] for s in systems}
-    seconds: dict[tuple, list[float]] = {s: [] for s in systems}
-    embed_seconds, skipped, done_names, geometry = [], [], [], []
     counted = [c for c in clusterers if c != "oracle"] if args.count else []
-    found_counts: dict[str, list[int]] = {c: [] for c in counted}  # talkers found by the auto count
+    plan = EvaluationPlan(tuple(src_dirs), tuple(clusterers), tuple(oracles), tuple(counted), pesq=args.pesq,
+                          seed=args.seed, beta=args.beta, weighting=args.weighting, max_seconds=args.max_seconds)
+    jobs = min(args.jobs, len(mixes))
     _progress(f"evaluating {ckpt.name} on {len(mixes)} mixtures of {n_spk} talkers from {args.data}: "
               f"{', '.join(clusterers) or '-'} + oracles {', '.join(oracles) or '-'}"
-              f"{'' if args.pesq else ' (no PESQ)'}")
-    for i, (mix_path, name) in enumerate(zip(mixes, names), 1):
-        t0 = time.perf_counter()
-        try:
-            emb = embed(mix_path, None, model, max_seconds=args.max_seconds)
-            t_emb = time.perf_counter() - t0
-            sr = emb.stft_config.sample_rate
-            mixture = emb.wave.astype(np.float64)
-            n = len(mixture)
-            refs = read_references(src_dirs, name, sr, n)
-            base = mixture_baseline(refs, mixture)
-            geo = embedding_geometry(emb.v, reference_assignment(emb, refs), emb.salient, seed=args.seed)
-            row, row_secs = {}, {}
-            for group, sysname in systems:
-                t1 = time.perf_counter()
-                if group == "model":
-                    sep = separate_embedding(emb, sysname, n_spk, seed=args.seed, beta=args.beta,
-                                             references=list(refs) if sysname == "oracle" else None,
-                                             weighting=args.weighting)
-                    est = np.stack(sep.voices_model_sr)
-                else:
-                    est = ideal_mask_separation(mixture, refs, sysname, emb.stft_config)
-                row_secs[(group, sysname)] = time.perf_counter() - t1  # separation only, not scoring
-                row[(group, sysname)] = evaluate_estimates(est, refs, mixture, sr, pesq=args.pesq,
-                                                           baseline=base)["mean"]
-            by_plan: dict[tuple, int] = {}  # clusterers that count the same way share one count
-            row_counts = {}
-            for c in counted:
-                plan = speaker_count_plan(model, c)
-                if plan not in by_plan:
-                    by_plan[plan] = estimate_speaker_count(emb, c, seed=args.seed, beta=args.beta,
-                                                           weighting=args.weighting)
-                row_counts[c] = by_plan[plan]
-        except SepvizInputError as exc:
-            skipped.append({"file": name, "reason": str(exc)})
-            _progress(f"[{i}/{len(mixes)}] {name}: skipped ({exc})")
-            continue
-        embed_seconds.append(t_emb)
-        done_names.append(name)
-        geometry.append(geo)
-        for s in systems:
-            scores[s].append(row[s])
-            seconds[s].append(row_secs[s])
-        for c in counted:
-            found_counts[c].append(row_counts[c])
-        best = max((row[s]["si_snri"] for s in systems if s[0] == "model"), default=float("nan"))
-        _progress(f"[{i}/{len(mixes)}] {name}: {time.perf_counter() - t0:.2f} s"
-                  + (f", best model SI-SNRi {best:.2f} dB" if clusterers else ""))
-    n_done = len(embed_seconds)
-    if n_done == 0:
-        raise SepvizInputError(f"none of the {len(mixes)} mixtures could be evaluated "
-                               f"(first problem: {skipped[0]['reason']})")
+              f"{'' if args.pesq else ' (no PESQ)'}" + (f" in {jobs} worker processes" if jobs > 1 else ""))
+    progress = _Progress(len(mixes), "mixture")
 
-    def mean_of(rows: list[dict], key: str) -> float:
-        vals = np.array([r[key] for r in rows], dtype=np.float64)
-        return float(np.nanmean(vals)) if np.any(~np.isnan(vals)) else float("nan")
+    def on_done(i: int, res) -> None:
+        if isinstance(res, SkippedMixture):
+            progress.line(f"[{i + 1}/{len(mixes)}] {res.name}: skipped ({res.reason})")
+        else:
+            progress.line(f"[{i + 1}/{len(mixes)}] {res.name}: {res.total_seconds:.2f} s"
+                          + (f", best model SI-SNRi {res.best_model_si_snri:.2f} dB" if clusterers else ""))
 
-    result = {"n": n_done, "model": {}, "oracle": {}}
-    for group, sysname in systems:
-        result[group][sysname] = {k: mean_of(scores[(group, sysname)], k) for k in REPORTED}
-    mean_secs = {f"{g}:{s}": float(np.mean(seconds[(g, s)])) for g, s in systems}
-    per_mixture = {f"{g}:{s}": [r["si_snri"] for r in scores[(g, s)]] for g, s in systems}
-    # the clusterer-free view: do the talkers form clusters at all (sepviz.geometry)
-    geo_rows = [g.to_dict() for g in geometry]
-    result["geometry"] = {k: mean_of(geo_rows, k) for k in ("silhouette", "closest_attractor_cosine")}
-    result["extra"] = {
-        "checkpoint": str(ckpt), "data": str(args.data), "n_speakers": n_spk, "pesq": bool(args.pesq),
-        "weighting": args.weighting, "mask_temperature": model.config.temperature(n_spk),
-        "attractor_tracking": tracking.to_dict() if (tracking := model.config.tracking(n_spk)) else None,
-        "si_snr": {f"{g}:{s}": mean_of(scores[(g, s)], "si_snr") for g, s in systems},
-        # Per mixture, so two systems (or two checkpoints on the same folder) can be compared pair by
-        # pair: on 25-40 mixtures a 0.1 dB difference of means is within noise, a paired one may not be.
-        "per_mixture": {"files": done_names, "si_snri": per_mixture,
-                        "silhouette": [g.silhouette for g in geometry]},
-        "si_snri_se": {key: _standard_error(vals) for key, vals in per_mixture.items()},
-        "seconds_per_mixture": {"embed": float(np.mean(embed_seconds)), **mean_secs},  # without scoring
-        "seconds": time.perf_counter() - t_start,
-        "skipped_clusterers": notes, "skipped_mixtures": skipped, "sepviz": __version__,
-    }
-    if counted:
-        result["extra"]["count"] = {c: {"right": sum(n == n_spk for n in found),
-                                        "found": {str(k): found.count(k) for k in (2, 3)}}
-                                    for c, found in found_counts.items()}
+    try:
+        outcomes = score_folder(plan, model, mixes, names, spec=ModelSpec.of(model, ckpt), jobs=jobs, on_done=on_done)
+    finally:
+        progress.close()
+    result = aggregate(plan, outcomes, model=model, checkpoint=ckpt, data=args.data, notes=notes, t_start=t_start)
+    n_done = result["n"]
+    skipped = result["extra"]["skipped_mixtures"]
+    mean_secs = {k: v for k, v in result["extra"]["seconds_per_mixture"].items() if k != "embed"}
     result = _json_safe(result)
     line = json.dumps(result, allow_nan=False)
     if args.json:
@@ -507,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "by STRENGTH); default: the checkpoint's own, chosen on validation talkers (sepviz info)")
 
     p = sub.add_parser("separate", help="separate one mixture into voices (WAV files)")
-    p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate")
+    p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate, or a folder of them "
+                                   "(OUT/NAME_voice1.wav ... for each)")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: {DEFAULT_CHECKPOINT})")
     p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=[c for c in CLUSTERERS if c != "oracle"],
                    help=f"attractor estimator (default: {DEFAULT_CLUSTERER})")
@@ -517,6 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_clustering_options(p)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS,
                    help=f"refuse longer audio (default: {DEFAULT_MAX_SECONDS:.0f})")
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="a folder: separate its files in N worker processes, one thread each (default: 1, "
+                        "in this process); the voices are the same")
     p.set_defaults(func=cmd_separate)
 
     p = sub.add_parser("evaluate", help="score clusterers and ideal-mask oracles on a wsj0-2mix style folder")
@@ -534,6 +453,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "how often each clusterer finds the folder's number of talkers")
     _add_clustering_options(p)
     p.add_argument("--max-seconds", type=float, default=DEFAULT_MAX_SECONDS)
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+                   help="score the mixtures in N worker processes, one thread each (default: 1, in this "
+                        "process); the scores are the same, to the last digit")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="print a checkpoint's model card")
@@ -541,14 +463,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     p.set_defaults(func=cmd_info)
     return ap
-
-
-def _limit_threads(n: int) -> None:
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(n)
-    threadpool_limits(n)  # k-means / GMM (sklearn) and numpy's BLAS
 
 
 def _one_line(exc: BaseException) -> str:
@@ -563,7 +477,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 0:
             raise SepvizInputError("--threads must be 0 (torch's default) or a positive number")
         if args.threads:
-            _limit_threads(args.threads)
+            from .jobs import limit_threads
+
+            limit_threads(args.threads)
         return int(args.func(args) or 0)
     except SystemExit as exc:  # --help / --version
         return exc.code if isinstance(exc.code, int) else 0

@@ -169,6 +169,74 @@ def test_evaluate_skips_clusterers_the_model_cannot_run(capsys, tmp_path, wsj0_2
     assert len(result["extra"]["skipped_clusterers"]) == 2
 
 
+# --------------------------------------------------------------------------- --jobs
+
+
+def _without_timings(result: dict) -> dict:
+    """An evaluate result less the wall-clock fields (``extra.seconds*``), which may differ run to run."""
+    extra = {k: v for k, v in result["extra"].items() if not k.startswith("seconds")}
+    return {**result, "extra": extra}
+
+
+def _scores_table(out: str) -> list[str]:
+    """The printed report less its timings (the 'sep s' column and the seconds to embed)."""
+    import re
+
+    lines = out.strip().splitlines()[:-1]
+    return [re.sub(r"\(\+ [\d.]+ s to embed\)", "", ln)[:-9] if ln.startswith(("model +", "oracle "))
+            else re.sub(r"\(\+ [\d.]+ s to embed\)", "", ln) for ln in lines]
+
+
+def test_evaluate_in_two_worker_processes_gives_the_scores_of_one(capsys, tiny_checkpoint, wsj0_2mix_dir):
+    """--jobs 2 scores the mixtures in two one-thread worker processes: the JSON (every score, the
+    geometry, the counts, the per-mixture lists in the folder's order) and the table are those of
+    --jobs 1 run on one thread, to the last digit."""
+    argv = ["evaluate", "--checkpoint", tiny_checkpoint, "--data", wsj0_2mix_dir, "--clusterer", "kmeans", "fixed",
+            "--count"]
+    code, out1, err1 = run(capsys, ["--threads", "1", *argv])  # the suite runs on 1 thread
+    assert code == 0, err1
+    code, out2, err2 = run(capsys, [*argv, "--jobs", "2"])
+    assert code == 0, err2
+    one, two = json.loads(out1.strip().splitlines()[-1]), json.loads(out2.strip().splitlines()[-1])
+    assert "geometry" in two and two["extra"]["count"]["kmeans"]["right"] == one["extra"]["count"]["kmeans"]["right"]
+    assert _without_timings(two) == _without_timings(one)
+    assert _scores_table(out2) == _scores_table(out1)
+    assert "in 2 worker processes" in err2 and all(f"[{i}/3]" in err2 for i in (1, 2, 3))
+
+
+def test_separate_a_folder_in_two_worker_processes_writes_the_voices_of_one(capsys, tmp_path, tiny_checkpoint,
+                                                                            wsj0_2mix_dir):
+    mix_dir = wsj0_2mix_dir / "mix"
+    code, out1, err = run(capsys, ["separate", mix_dir, "--checkpoint", tiny_checkpoint, "--out", tmp_path / "one"])
+    assert code == 0, err
+    code, out2, err = run(capsys, ["separate", mix_dir, "--checkpoint", tiny_checkpoint, "--out", tmp_path / "two",
+                                   "--jobs", "2"])
+    assert code == 0, err
+    names = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert names == [f"mix{m:02d}_voice{i}.wav" for m in range(3) for i in (1, 2)]
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == names
+    for name in names:
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes(), name
+    # each file's report in the folder's order, whichever worker finished first
+    reports = [ln.split(" from ")[1].split(" (")[0] for ln in out2.splitlines() if " voices from " in ln]
+    assert reports == [str(mix_dir / f"mix{m:02d}.wav") for m in range(3)]
+    assert "3 of 3 mixtures separated" in out2 and "[3/3]" in err
+
+
+def test_bad_jobs_and_folders_are_one_line_errors(capsys, tmp_path, tiny_checkpoint, wsj0_2mix_dir):
+    for argv in (["separate", wsj0_2mix_dir / "mix", "--jobs", "0"],
+                 ["evaluate", "--data", wsj0_2mix_dir, "--jobs", "-2"],
+                 ["evaluate", "--data", wsj0_2mix_dir, "--jobs", "many"]):
+        code, _, err = run(capsys, argv)
+        assert_user_error(code, err, "--jobs")
+    code, _, err = run(capsys, ["separate", wsj0_2mix_dir / "mix", "--checkpoint", tiny_checkpoint,
+                                "--out", wsj0_2mix_dir / "mix"])
+    assert_user_error(code, err, "input folder")
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, ["separate", tmp_path / "empty", "--checkpoint", tiny_checkpoint, "--out", tmp_path])
+    assert_user_error(code, err, "no audio files")
+
+
 # --------------------------------------------------------------------------- info
 
 

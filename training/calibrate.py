@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from sepviz.checkpoint import load_checkpoint, write_calibration
-from sepviz.cli import _dataset, read_references
+from sepviz.evaluation import mixture_folder, read_references
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
@@ -53,7 +53,7 @@ def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], g
     """C; per clusterer the SI-SNRi ``(mixtures, len(trackings), len(grid))`` of its masks with each
     tracking at each temperature; and, with ``count_plan = (counter, most talkers)``, each
     mixture's counting fit ``(energies, cosine)``."""
-    mixes, src_dirs, names = _dataset(data, limit)
+    mixes, src_dirs, names = mixture_folder(data, limit)
     c = len(src_dirs)
     sr = model.config.stft.get("sample_rate", 8000)
     rows: dict[str, list] = {k: [] for k in clusterers}
@@ -90,7 +90,7 @@ def choose_merge_cosine(fits_by_count: dict[int, list], grid: np.ndarray) -> tup
 def one_talker_cosines(model, data: Path, limit: int | None) -> tuple[list[float], list[float]]:
     """Cosine between the two k-means attractors of each 2-talker validation mixture, and of each
     of its sources alone (one talker fitted with two attractors)."""
-    mixes, src_dirs, names = _dataset(data, limit)
+    mixes, src_dirs, names = mixture_folder(data, limit)
     if len(src_dirs) != 2:
         raise SepvizInputError(f"--one-talker needs a 2-talker folder; {data} has {len(src_dirs)} sources")
     pairs, singles = [], []

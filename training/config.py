@@ -15,8 +15,15 @@ RECIPES_DIR = Path(__file__).parent / "recipes"
 
 @dataclass
 class DataConfig:
-    corpus: str = "synth"              # synth | fsdd (see training.data.corpora.CORPORA)
+    # an utterance corpus mixed on the fly (synth, fsdd, ...: training.data.corpora.CORPORA), or a
+    # precomputed mixture folder read lazily (wsj0mix, librimix: MIXTURE_CORPORA; `root` holds the
+    # `train_dir` and `valid_dir` subfolders, and an epoch is one pass over `train_dir`)
+    corpus: str = "synth"
     root: str = "data/synth"
+    # precomputed folders: subfolders of `root` ("" = the corpus's own: tr/cv for wsj0-2mix,
+    # train-360/dev for LibriMix); the validation loss reads `valid_items` of them, evenly spread
+    train_dir: str = ""
+    valid_dir: str = ""
     n_speakers: list[int] = field(default_factory=lambda: [2])  # e.g. [2, 3] for a mixed model
     mode: str = "min"
     train_items_per_epoch: int = 4000

@@ -1,9 +1,13 @@
 """Train a seed system from its recipe.
 
     python -m training.train danet_blstm --profile cpu --out checkpoints/default.pt
+    torchrun --nproc_per_node=4 -m training.train danet_blstm --out my.pt      # 4 GPUs (or CPU processes)
 
 Data: on-the-fly mixing (wsj0-2mix recipe) of the speaker-disjoint train split of the corpus;
-validation on a fixed, seeded set of mixtures of the *validation* speakers.
+validation on a fixed, seeded set of mixtures of the *validation* speakers.  Or, with
+``data.corpus = "wsj0mix"`` / ``"librimix"``, a precomputed folder read lazily (its train and
+validation subfolders).  Under torchrun the run is data-parallel (training.distributed): each
+process draws its own share of the items, and every update still sees the recipe's batch_size.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .config import TrainConfig, load_recipe
 from .trainer import Trainer
 
@@ -96,10 +101,44 @@ def speaker_index(pools) -> dict[str, int]:
     return {s: i for i, s in enumerate(sorted({u.speaker for pool, _ in pools for u in pool}))}
 
 
+# the training and validation subfolders of a precomputed corpus (wsj0-2mix's scripts; LibriMix's)
+MIXTURE_SPLITS = {"wsj0mix": ("tr", "cv"), "librimix": ("train-360", "dev")}
+
+
+def _precomputed(cfg: TrainConfig):
+    """Training and validation sets of a precomputed mixture folder, read lazily (paths only)."""
+    from .data.mixing import MixtureFolderDataset
+
+    d = cfg.data
+    if d.pools or d.finetune_fsdd_fraction or d.fsdd_shifts or d.speed_perturb or d.eq_perturb or d.reverb or d.noise:
+        raise ValueError(f"data.corpus = {d.corpus!r} reads fixed mixtures: pools, FSDD fine-tuning and "
+                         "perturbations need a corpus mixed on the fly")
+    dirs = [Path(d.root) / (given or default) for given, default in zip((d.train_dir, d.valid_dir),
+                                                                      MIXTURE_SPLITS[d.corpus])]
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ValueError(f"{d.corpus} folder not found: {folder} (set data.root, data.train_dir, data.valid_dir)")
+    rows = max(d.n_speakers)
+    seed = d.seed if d.mix_seed is None else d.mix_seed
+    try:
+        train = MixtureFolderDataset(dirs[0], 6400, corpus=d.corpus, random_crop=True, seed=seed, n_rows=rows)
+        valid = MixtureFolderDataset(dirs[1], 6400, corpus=d.corpus, n_rows=rows, limit=d.valid_items)
+    except FileNotFoundError as exc:  # a folder without its mix/ s1/ s2/ files
+        raise ValueError(str(exc)) from None
+    summary = {"corpus": d.corpus, "root": d.root, "n_speakers": d.n_speakers,
+               "train": {"folder": str(dirs[0]), "mixtures": len(train), "talkers": train.n_sources},
+               "valid": {"folder": str(dirs[1]), "mixtures": len(valid), "talkers": valid.n_sources},
+               "mixing": "precomputed, read lazily; a random chunk of each mixture per epoch",
+               "items_per_epoch": len(train)}
+    return train, valid, summary
+
+
 def build_datasets(cfg: TrainConfig):
     from .data import corpora, splits
 
     d = cfg.data
+    if d.corpus in corpora.MIXTURE_CORPORA:
+        return _precomputed(cfg)
     n_spk = tuple(d.n_speakers) if len(d.n_speakers) > 1 else d.n_speakers[0]
     if d.pools:
         if d.finetune_fsdd_fraction or d.fsdd_shifts:
@@ -165,13 +204,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", default=None, help="override table in the recipe, e.g. 'cpu'")
     ap.add_argument("--out", required=True, help="checkpoint to write")
     ap.add_argument("--root", default=None, help="corpus folder (default from the recipe)")
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+                    help="cuda or cpu; under torchrun each process takes GPU LOCAL_RANK")
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                     help="override a recipe key, e.g. --set batch_size=8 --set data.train_items_per_epoch=100")
-    ap.add_argument("--resume", action="store_true", help="continue from OUT.state.pt if present")
+    ap.add_argument("--resume", action="store_true", help="continue from OUT.state.pt if present (every rank)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=0, metavar="N",
+                    help="DataLoader worker processes per rank that mix (or read) the training items "
+                         "(default 0: in the training process)")
+    ap.add_argument("--micro-batch", type=int, default=0, metavar="N",
+                    help="at most N items per pass through the network; an update's other items are "
+                         "accumulated over further passes, so it still sees the recipe's batch_size "
+                         "(default 0: each process's whole share at once)")
     args = ap.parse_args(argv)
+    if args.workers < 0 or args.micro_batch < 0:
+        ap.error("--workers and --micro-batch must be 0 or more")
     overrides: dict = {}
     for item in args.set:
         key, _, val = item.partition("=")
@@ -184,23 +233,30 @@ def main(argv: list[str] | None = None) -> int:
         overrides.setdefault("data", {})["root"] = args.root
     if args.max_minutes is not None:
         overrides["max_minutes"] = args.max_minutes
-    cfg = load_recipe(args.recipe, args.profile, overrides)
     if args.threads:
         torch.set_num_threads(args.threads)
-    try:
+    try:  # a recipe, split or corpus that cannot work: one line, not a traceback
+        cfg = load_recipe(args.recipe, args.profile, overrides)
+        dist, device = distributed.setup(args.device)  # a world of one without torchrun
+        plan = distributed.batch_plan(cfg.batch_size, dist.world_size, args.micro_batch)
         train, valid, summary = build_datasets(cfg)
+        trainer = Trainer(cfg, args.out, train, valid, device=device, data_summary=summary,
+                          num_workers=args.workers, dist=dist, micro_batch=args.micro_batch)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # a missing corpus or a bad data setting
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"training {cfg.name} ({cfg.model} {cfg.model_kwargs}, {cfg.objective}) on {summary['train']} "
-          f"-> {args.out}", flush=True)
-    trainer = Trainer(cfg, args.out, train, valid, device=args.device, data_summary=summary)
+    if dist.is_main:
+        where = (f" on {dist.world_size} processes ({dist.backend}; each update's {plan.batch_size} items: "
+                 f"{plan.per_rank} per process, in passes of {plan.micro_batch})" if dist.enabled else "")
+        print(f"training {cfg.name} ({cfg.model} {cfg.model_kwargs}, {cfg.objective}) on {summary['train']} "
+              f"-> {args.out}{where}", flush=True)
     if args.resume:
         trainer.try_resume()
     path = trainer.fit()
-    print(f"wrote {path}")
+    distributed.shutdown(dist)  # every rank waits for rank 0's checkpoint
+    if dist.is_main:
+        print(f"wrote {path}")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,9 +4,17 @@ Adam; the learning rate is halved when the validation loss stops improving and t
 early after ``patience`` epochs without gain (per curriculum stage); gradient-norm clipping;
 bf16 autocast on GPU; a JSON-lines log; resumable from ``<out>.state.pt``.  At the end the mean
 training attractors (fixed-attractor inference) are stored and the checkpoint is written in fp16.
+
+Under ``torchrun`` (a :class:`~training.distributed.DistContext` of several ranks) the loss runs in
+``DistributedDataParallel``: each rank draws its own share of every epoch's items, the gradients
+are averaged over the ranks, and each update still sees the recipe's ``batch_size`` items (split
+over ranks and, with ``micro_batch``, accumulated over passes).  Rank 0 alone validates, logs and
+writes the state and the checkpoint; the numbers every rank acts on (the validation loss, the
+time budget) are sent to all, so the ranks take the same learning-rate and curriculum steps.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import math
@@ -24,6 +32,7 @@ from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
 from .config import TrainConfig
+from .distributed import DistContext, RankShare, any_rank, batch_plan, from_main, sum_over_ranks
 from .objectives import TARGETS, SceTerm, batch_loss, make_batch
 
 
@@ -71,9 +80,42 @@ def average_state_dicts(paths: list[str]) -> dict[str, torch.Tensor]:
             for k in first}
 
 
+class BatchLoss(torch.nn.Module):
+    """The training loss as a module, so ``DistributedDataParallel`` sees the whole step (the
+    network and every parameter the loss touches: anchors, the uPIT head) in one ``forward``."""
+
+    def __init__(self, model: DANet, cfg: TrainConfig, stft_cfg: StftConfig, tracking: Tracking,
+                 speaker_vectors: torch.nn.Parameter | None = None) -> None:
+        super().__init__()
+        self.model, self.cfg, self.stft_cfg, self.tracking = model, cfg, stft_cfg, tracking
+        self.speaker_vectors = speaker_vectors  # the source-contrastive table (S, K), or None
+
+    def forward(self, mix: torch.Tensor, sources: torch.Tensor,
+                speaker_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``mix (B, samples)``, ``sources (B, C, samples)`` on the model's device, ``speaker_ids
+        (B, C)`` rows of the speaker table (-1: absent or unseen) -> ``(loss, ideal attractors (B, C, K))``."""
+        cfg = self.cfg
+        b = make_batch(mix, sources, self.stft_cfg, cfg.keep, cfg.target)
+        sce = None
+        if self.speaker_vectors is not None:
+            if speaker_ids is None:  # a set without ids: no talker is known
+                speaker_ids = torch.full(sources.shape[:2], -1, dtype=torch.long, device=mix.device)
+            sce = SceTerm(cfg.sce_weight, self.speaker_vectors, speaker_ids, negatives=cfg.sce_negatives,
+                          mu=cfg.sce_mu, sampling=cfg.sce_sampling, silence_db=cfg.sce_silence_db)
+        with torch.autocast(mix.device.type, dtype=torch.bfloat16, enabled=mix.device.type == "cuda"):
+            return batch_loss(self.model, b, dc_weight=cfg.dc_weight, disc_weight=cfg.disc_weight,
+                              aux_dc_weight=cfg.aux_dc_weight, clustered_weight=cfg.clustered_weight,
+                              tracked_weight=cfg.tracked_weight, tracked_temperature=cfg.tracked_temperature,
+                              tracking=self.tracking, sce=sce)
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, out: str | Path, train_set, valid_set, *, device: str = "cpu",
-                 data_summary: dict | None = None, num_workers: int = 0) -> None:
+                 data_summary: dict | None = None, num_workers: int = 0, dist: DistContext | None = None,
+                 micro_batch: int = 0) -> None:
+        """``dist``: this process's rank in a torchrun world (default: a world of one, no
+        process group); ``micro_batch``: at most this many items per pass (0: the rank's whole
+        share of ``batch_size``), the rest of an update's items accumulated over further passes."""
         if cfg.target not in TARGETS:
             raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
         # the tracked term's window, checked as the studio's own setting is
@@ -82,10 +124,14 @@ class Trainer:
         self.tracking = Tracking.checked(*cfg.tracked)
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
-        torch.manual_seed(cfg.seed)
+        self.dist = dist or DistContext()
+        self.batches = batch_plan(cfg.batch_size, self.dist.world_size, micro_batch)
+        torch.manual_seed(cfg.seed)  # every rank builds the same network (DDP also sends rank 0's)
         self.model = build_model(cfg).to(self.device)
         if cfg.init_from:
             self._init_weights(cfg.init_from)
+        if self.dist.rank:  # rank 0 keeps the single-process stream; the others draw their own dropout
+            torch.manual_seed(cfg.seed + 7919 * self.dist.rank)
         params = list(self.model.parameters())
         self.speaker_vectors: torch.nn.Parameter | None = None
         if cfg.sce_weight:  # the source-contrastive table: one vector per training speaker, training only
@@ -100,6 +146,16 @@ class Trainer:
         self.opt = torch.optim.Adam(params, lr=cfg.lr)
         self.train_set, self.valid_set = train_set, valid_set
         self.stft_cfg = StftConfig()
+        self.loss = BatchLoss(self.model, cfg, self.stft_cfg, self.tracking, self.speaker_vectors)
+        self.train_loss = self.loss
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            # anchors of a model whose objective never uses them get no gradient
+            unused = self.model.anchors is not None and cfg.objective != "adanet"
+            self.train_loss = DistributedDataParallel(
+                self.loss, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=unused)
         self.data_summary = data_summary or {}
         self.num_workers = num_workers
         self.log_path = self.out.with_suffix(".log.jsonl")
@@ -121,15 +177,22 @@ class Trainer:
             raise ValueError(f"{path}: embedding-net weights do not match this recipe's architecture "
                              f"({', '.join(missing[:3])})")
         self.model.load_state_dict(same, strict=False)
-        print(f"initialised {len(same)}/{len(own)} tensors from {path}", flush=True)
+        self._say(f"initialised {len(same)}/{len(own)} tensors from {path}")
 
     # -- bookkeeping -----------------------------------------------------------------------
+    def _say(self, msg: str) -> None:
+        if self.dist.is_main:
+            print(msg, flush=True)
+
     def _log(self, rec: dict) -> None:
         self.history.append(rec)
-        with self.log_path.open("a") as fh:
-            fh.write(json.dumps(rec) + "\n")
+        if self.dist.is_main:
+            with self.log_path.open("a") as fh:
+                fh.write(json.dumps(rec) + "\n")
 
     def save_state(self) -> None:
+        if not self.dist.is_main:
+            return
         extra = {"speaker_vectors": self.speaker_vectors.detach()} if self.speaker_vectors is not None else {}
         torch.save({**extra, "model": self.model.state_dict(), "opt": self.opt.state_dict(),
                     "best": self.best_state or self.model.state_dict(),
@@ -139,7 +202,13 @@ class Trainer:
                                  "train_seconds": self.train_seconds}}, self.state_path)
 
     def try_resume(self) -> bool:
-        if not self.state_path.exists():
+        """Continue from ``<out>.state.pt``; every rank reads the same file (on shared storage)."""
+        found = self.state_path.exists()
+        seen = round(sum_over_ranks([float(found)], self.dist, self.device)[0])
+        if seen not in (0, self.dist.world_size):
+            raise RuntimeError(f"--resume: {self.state_path} is visible to {seen} of {self.dist.world_size} "
+                               "processes; put --out on storage every node shares")
+        if not found:
             return False
         st = torch.load(self.state_path, map_location=self.device, weights_only=True)
         self.model.load_state_dict(st["model"])
@@ -150,48 +219,65 @@ class Trainer:
         self.best_state = st["best"]
         for k, v in st["counters"].items():
             setattr(self, k, v)
-        print(f"resumed from {self.state_path} at stage {self.stage}, epoch {self.global_epoch}")
+        self._say(f"resumed from {self.state_path} at stage {self.stage}, epoch {self.global_epoch}")
         return True
 
     # -- loops -----------------------------------------------------------------------------
-    def _loader(self, dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=self.cfg.batch_size, shuffle=shuffle, drop_last=shuffle,
+    def _loader(self, dataset, shuffle: bool, batch_size: int | None = None) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size or self.cfg.batch_size, shuffle=shuffle, drop_last=shuffle,
+                          num_workers=self.num_workers,
+                          generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
+
+    def _train_loader(self) -> DataLoader:
+        """One pass's batches of this epoch; with several ranks, this rank's slice of each update's."""
+        if not self.dist.enabled:
+            return self._loader(self.train_set, True, self.batches.micro_batch)
+        # the order one process draws (the same seeded shuffle through the same loader), dealt out
+        order = DataLoader(range(len(self.train_set)), batch_size=None, shuffle=True,
+                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
+        share = RankShare([int(i) for i in order], self.cfg.batch_size, self.dist)
+        return DataLoader(self.train_set, batch_size=self.batches.micro_batch, sampler=share, drop_last=True,
                           num_workers=self.num_workers,
                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
 
     def _step_loss(self, mix, sources, speaker_ids=None):
-        b = make_batch(mix.to(self.device), sources.to(self.device), self.stft_cfg, self.cfg.keep, self.cfg.target)
-        c = self.cfg
-        sce = None
-        if self.speaker_vectors is not None and speaker_ids is None:  # a set without ids: no talker is known
-            speaker_ids = torch.full(sources.shape[:2], -1, dtype=torch.long)
-        if self.speaker_vectors is not None:
-            sce = SceTerm(c.sce_weight, self.speaker_vectors, speaker_ids.to(self.device), negatives=c.sce_negatives,
-                          mu=c.sce_mu, sampling=c.sce_sampling, silence_db=c.sce_silence_db)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-            return batch_loss(self.model, b, dc_weight=c.dc_weight, disc_weight=c.disc_weight,
-                              aux_dc_weight=c.aux_dc_weight, clustered_weight=c.clustered_weight,
-                              tracked_weight=c.tracked_weight, tracked_temperature=c.tracked_temperature,
-                              tracking=self.tracking, sce=sce)
+        ids = None if speaker_ids is None else speaker_ids.to(self.device)
+        return self.loss(mix.to(self.device), sources.to(self.device), ids)
 
     def train_epoch(self, frames: int) -> float:
+        """One epoch of updates; the mean training loss (over every rank's items)."""
         self.model.train()
         self.train_set.set_segment(frames * self.stft_cfg.hop_length)
         self.train_set.set_epoch(self.global_epoch)
-        total, n = 0.0, 0
-        bar = tqdm(self._loader(self.train_set, True), desc=f"epoch {self.global_epoch} ({frames} fr)",
-                   leave=False, mininterval=5, disable=not sys.stderr.isatty())
-        for batch in bar:  # (mix, sources) or (mix, sources, speaker_ids)
-            loss, _ = self._step_loss(*batch)
-            self.opt.zero_grad(set_to_none=True)
-            loss.backward()
+        acc = self.batches.accumulation
+        loader = self._train_loader()
+        passes = len(loader) // acc * acc  # whole updates only: every rank takes the same number
+        total, n, group = 0.0, 0, 0.0
+        bar = tqdm(loader, desc=f"epoch {self.global_epoch} ({frames} fr)", total=passes,
+                   leave=False, mininterval=5, disable=not sys.stderr.isatty() or not self.dist.is_main)
+        for k, batch in enumerate(bar):  # (mix, sources) or (mix, sources, speaker_ids)
+            mix, sources = batch[0], batch[1]
+            ids = batch[2].to(self.device) if len(batch) > 2 else None
+            if k >= passes:
+                break
+            last = (k + 1) % acc == 0
+            # DDP averages the gradients over ranks on the update's last pass only
+            with self.train_loss.no_sync() if self.dist.enabled and not last else contextlib.nullcontext():
+                loss, _ = self.train_loss(mix.to(self.device), sources.to(self.device), ids)
+                if k % acc == 0:
+                    self.opt.zero_grad(set_to_none=True)
+                (loss if acc == 1 else loss / acc).backward()
+            group += loss.item()
+            if not last:
+                continue
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
             self._optimizer_step()
             self.steps += 1
-            total, n = total + loss.item(), n + 1
+            total, n, group = total + (group if acc == 1 else group / acc), n + 1, 0.0
             bar.set_postfix(loss=f"{total / n:.4f}")
-            if self._out_of_time():
+            if self._stop_now():
                 break
+        total, n = sum_over_ranks([total, float(n)], self.dist, self.device)
         return total / max(n, 1)
 
     def warmup_factor(self) -> float:
@@ -226,10 +312,22 @@ class Trainer:
     def _out_of_time(self) -> bool:
         return bool(self.cfg.max_minutes) and (self.train_seconds + time.perf_counter() - self._t0) > 60 * self.cfg.max_minutes
 
+    def _stop_now(self) -> bool:
+        """Out of time on any rank: all ranks stop together (a rank that ran on would wait forever
+        for the others' gradients)."""
+        if not self.cfg.max_minutes:
+            return False
+        return any_rank(self._out_of_time(), self.dist, self.device)
+
+    def _validation_loss(self) -> float:
+        """Rank 0 validates; every rank gets its loss, so all take the same schedule decisions."""
+        val = self.validate()[0] if self.dist.is_main else 0.0
+        return from_main([val], self.dist, self.device)[0]
+
     def fit(self) -> Path:
         self._t0 = time.perf_counter()
         cfg = self.cfg
-        while self.stage < len(cfg.curriculum) and not self._out_of_time():
+        while self.stage < len(cfg.curriculum) and not self._stop_now():
             frames, epochs = cfg.curriculum[self.stage]
             self.valid_set.set_segment(frames * self.stft_cfg.hop_length)
             if self.epoch_in_stage >= epochs or self.bad_epochs > cfg.patience:
@@ -239,7 +337,7 @@ class Trainer:
                 continue
             t = time.perf_counter()
             train_loss = self.train_epoch(frames)
-            val_loss, _ = self.validate()
+            val_loss = self._validation_loss()
             if val_loss < self.best_val - 1e-6:
                 self.best_val, self.bad_epochs = val_loss, 0
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
@@ -251,9 +349,8 @@ class Trainer:
             self._log({"epoch": self.global_epoch, "stage": self.stage, "frames": frames, "train_loss": train_loss,
                        "valid_loss": val_loss, "lr": self.opt.param_groups[0]["lr"], "steps": self.steps,
                        "epoch_seconds": time.perf_counter() - t})
-            print(f"epoch {self.global_epoch} stage {self.stage} ({frames} frames): train {train_loss:.4f} "
-                  f"valid {val_loss:.4f} lr {self.opt.param_groups[0]['lr']:.2e} ({time.perf_counter() - t:.0f} s)",
-                  flush=True)
+            self._say(f"epoch {self.global_epoch} stage {self.stage} ({frames} frames): train {train_loss:.4f} "
+                      f"valid {val_loss:.4f} lr {self.opt.param_groups[0]['lr']:.2e} ({time.perf_counter() - t:.0f} s)")
             self.global_epoch += 1
             self.epoch_in_stage += 1
             self.train_seconds += time.perf_counter() - self._t0
@@ -264,6 +361,10 @@ class Trainer:
         return self.finish()
 
     def finish(self) -> Path:
+        """Rank 0: the best weights, their fixed attractors and the fp16 checkpoint; other ranks
+        write nothing and return the same path."""
+        if not self.dist.is_main:
+            return self.out
         if self.best_state is not None:
             self.model.load_state_dict(self.best_state)
         val_loss, atts = self.validate(collect_attractors=True)
@@ -283,5 +384,10 @@ class Trainer:
             "history": self.history[-50:],
             "n_parameters": count_parameters(self.model),
         }
+        if self.dist.enabled or self.batches.accumulation > 1:
+            training["distributed"] = {"world_size": self.dist.world_size, "backend": self.dist.backend or None,
+                                       "batch_size": self.batches.batch_size,
+                                       "micro_batch": self.batches.micro_batch,
+                                       "accumulation": self.batches.accumulation}
         self.model.to("cpu")
         return save_checkpoint(self.out, self.model, training=training, half=True)

@@ -313,26 +313,57 @@ class DynamicMixDataset(torch.utils.data.Dataset):
 
 
 class MixtureFolderDataset(torch.utils.data.Dataset):
-    """A fixed wsj0-2mix-layout folder (mix/ s1/ s2/ [s3/]); optional fixed-length segments.
+    """A fixed wsj0-2mix-layout folder (mix/ s1/ s2/ [s3/]), or LibriMix's (mix_clean/ s1/ ...).
 
-    With `segment` (samples) items are cut from the start or zero-padded at the end, so the same
-    folder always yields the same tensors.
+    Lazy: the folder is listed once (paths only) and item i reads its own files when asked, so a
+    30-hour wsj0-2mix or a 100-hour LibriMix never sits in memory, and DataLoader workers share
+    the reading.  With `segment` (samples) items are cut from the start or zero-padded at the end,
+    so the same folder always yields the same tensors; with `random_crop` (training) the cut starts
+    at a random sample drawn from (seed, epoch, i), a new chunk of each long mixture every epoch.
+    `n_rows` pads the sources with all-zero rows (absent talkers) for a model of more outputs;
+    `limit` keeps that many mixtures spread evenly over the sorted folder (a validation subset).
+    `set_segment` and `set_epoch` are what the trainer calls between curriculum stages and epochs.
     """
 
-    def __init__(self, root: str | Path, segment: int | None = None, sample_rate: int = SAMPLE_RATE) -> None:
-        from training.data.corpora import wsj0mix
+    def __init__(self, root: str | Path, segment: int | None = None, sample_rate: int = SAMPLE_RATE, *,
+                 corpus: str = "wsj0mix", random_crop: bool = False, seed: int = 0, n_rows: int | None = None,
+                 limit: int | None = None) -> None:
+        from training.data.corpora import MIXTURE_CORPORA
 
-        self.examples = wsj0mix(root)
-        if not self.examples:
+        if corpus not in MIXTURE_CORPORA:
+            raise ValueError(f"unknown mixture corpus {corpus!r}; choose from {sorted(MIXTURE_CORPORA)}")
+        examples = MIXTURE_CORPORA[corpus](root)
+        if not examples:
             raise FileNotFoundError(f"no mix/ s1/ s2/ examples under {root}")
-        self.segment, self.sample_rate = segment, sample_rate
+        if limit is not None and 0 < limit < len(examples):
+            examples = [examples[int(k)] for k in np.unique(np.linspace(0, len(examples) - 1, limit).round())]
+        counts = {len(ex.sources) for ex in examples}
+        self.n_sources = max(counts)
+        self.n_rows = self.n_sources if n_rows is None else int(n_rows)
+        if self.n_rows < self.n_sources:
+            raise ValueError(f"{root} has mixtures of {self.n_sources} talkers; the model separates {self.n_rows}")
+        self.examples, self.segment, self.sample_rate = examples, segment, sample_rate
+        self.random_crop, self.seed, self.epoch = random_crop, seed, 0
+
+    def set_segment(self, samples: int | None) -> None:
+        self.segment = samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
 
     def __len__(self) -> int:
         return len(self.examples)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mixture (T,), sources (n_rows, T))`` float32, T = ``segment`` when set."""
         mix, src = self.examples[i].load(self.sample_rate)
-        mixture, sources = torch.from_numpy(mix), torch.from_numpy(src)
+        mixture = torch.from_numpy(mix)
+        sources = torch.zeros(self.n_rows, src.shape[1])
+        sources[: src.shape[0]] = torch.from_numpy(src)
         if self.segment is not None:
-            mixture, sources = _fit(mixture, self.segment, 0), _fit(sources, self.segment, 0)
+            start = 0
+            if self.random_crop and sources.shape[1] > self.segment:
+                rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+                start = int(rng.integers(0, sources.shape[1] - self.segment + 1))
+            mixture, sources = _fit(mixture, self.segment, start), _fit(sources, self.segment, start)
         return mixture, sources
