@@ -54,6 +54,9 @@ class DANetConfig:
     # clusterer's attractors follow each talker through time (sepviz.tracking).  Absent = off.
     # Chosen on validation talkers by ``python -m training.calibrate --tracking-grid``.
     attractor_tracking: dict = field(default_factory=dict)
+    # DPCL++ enhancement layer (sepviz.models.enhance), e.g. {"hidden": 300, "layers": 2}: refines
+    # the clusterer's masks from the mixture and each estimate.  Empty = none (every older checkpoint).
+    enhance: dict = field(default_factory=dict)
 
     def tracking(self, n_speakers: int) -> Tracking | None:
         """The attractor tracking for ``n_speakers`` talkers (None: one attractor per talker)."""
@@ -264,6 +267,12 @@ class DANet(nn.Module):
         self.register_buffer("fixed_attractors", torch.zeros(config.n_speakers, k))
         # DEF (uPIT on deep-clustering embeddings): a per-bin linear mask head on the embeddings.
         self.mask_head = nn.Linear(k, config.n_speakers) if config.objective == "upit" else None
+        self.enhancer = None
+        if config.enhance:
+            from .models.enhance import Enhancer
+
+            n_fft = int((config.stft or {}).get("n_fft", 256))
+            self.enhancer = Enhancer(n_freq=n_fft // 2 + 1, **config.enhance)
 
     @property
     def emb_dim(self) -> int:
@@ -275,6 +284,11 @@ class DANet(nn.Module):
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         return self.net(feats)
+
+    def enhance(self, mag: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """DPCL++: refined masks ``(B, C, T, F)`` from the mixture magnitude ``(B, T, F)`` and the
+        clusterer's masks; unchanged without an enhancement layer."""
+        return masks if self.enhancer is None else self.enhancer(mag, masks)
 
     def head_masks(self, v: torch.Tensor) -> torch.Tensor:
         """Masks from the uPIT head: ``(B, T, F, K)`` -> ``(B, C, T, F)``."""

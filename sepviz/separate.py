@@ -228,9 +228,9 @@ def embedding_tracks(emb: Embedding, res: ClusterResult, tracking: Tracking | No
         return tracked_attractors(emb.v, res.attractors, fit_weights(emb, c, weighting), tracking, temperature)
 
 
-def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None, *,
+def _clusterer_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None, *,
                     tracks: torch.Tensor | None = None) -> torch.Tensor:
-    """Masks ``(C, T, F)`` for a clustering result.
+    """Masks ``(C, T, F)`` for a clustering result, before any enhancement layer.
 
     DANet-style models (raw embeddings) use the soft attractor masks, at the model's calibrated
     temperature for C talkers unless ``temperature`` is given, with the per-frame attractors
@@ -250,6 +250,17 @@ def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | Non
         temperature = emb.model.config.temperature(res.attractors.shape[0])
     attractors = res.attractors if tracks is None else tracks  # (C, K), or (C, T, K) per frame
     return masks_from_attractors(emb.v.unsqueeze(0), attractors.unsqueeze(0), emb.model.config.mask, temperature)[0]
+
+
+def embedding_masks(emb: Embedding, res: ClusterResult, temperature: float | None = None, *,
+                    tracks: torch.Tensor | None = None) -> torch.Tensor:
+    """Masks ``(C, T, F)`` for a clustering result (:func:`_clusterer_masks`), refined by the
+    model's DPCL++ enhancement layer when it has one (:meth:`sepviz.danet.DANet.enhance`)."""
+    masks = _clusterer_masks(emb, res, temperature, tracks=tracks)
+    if emb.model.enhancer is None:
+        return masks
+    with torch.inference_mode():
+        return emb.model.enhance(emb.mag.unsqueeze(0).float(), masks.unsqueeze(0).float())[0]
 
 
 def _output_energies_db(masks: torch.Tensor, mag: torch.Tensor) -> list[float]:

@@ -101,6 +101,15 @@ class TrainConfig:
     sce_mu: float = 0.1
     sce_sampling: str = "random"
     sce_silence_db: float = 0.0
+    # DPCL++ (Isik et al. 2016): an enhancement layer (sepviz.models.enhance; e.g. {"hidden": 300,
+    # "layers": 2}) refines the masks soft k-means gives, trained on the voices' SI-SNR (PIT) with
+    # weight ``enhance_weight``; deep-clustering embeddings are soft-assigned at stiffness
+    # ``enhance_beta``.  ``freeze_embedding`` trains the layer alone (the thesis's first step),
+    # then a run without it fine-tunes the whole chain through soft k-means.
+    enhance: dict = field(default_factory=dict)
+    enhance_weight: float = 0.0
+    enhance_beta: float = 10.0
+    freeze_embedding: bool = False
     # Start from this checkpoint's weights (same architecture).  A list averages the checkpoints'
     # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
     # different seeds or weights stay in one basin, and their mean can beat each of them.

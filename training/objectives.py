@@ -142,9 +142,14 @@ class SceTerm:
 def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: float = 0.1,
                aux_dc_weight: float = 0.0, clustered_weight: float = 0.0, tracked_weight: float = 0.0,
                tracking: Tracking | None = None, tracked_temperature: float = 1.6,
-               sce: SceTerm | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+               sce: SceTerm | None = None, enhance_weight: float = 0.0, enhance_beta: float = 10.0,
+               freeze_embedding: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     cfg = model.config
     v = model(b.feats)
+    if freeze_embedding:  # DPCL++'s first step: the enhancement layer learns on fixed embeddings
+        if model.enhancer is None or not enhance_weight:
+            raise ValueError("freeze_embedding trains the enhancement layer alone: set enhance and enhance_weight")
+        v = v.detach()
     att = ideal_attractors(v, b.ibm, b.weights)
     if cfg.objective in ("danet", "adanet"):
         # DANet: the ideal attractors, speaker order known; ADANet: the anchors' pick, so PIT.
@@ -186,4 +191,23 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
         loss = loss + sce.weight * source_contrastive_loss(
             v, b.ibm, sce.speaker_vectors, sce.speaker_ids.to(v.device), bins, negatives=sce.negatives,
             mu=sce.mu, sampling=sce.sampling)
+    if model.enhancer is not None and enhance_weight:
+        term = enhancement_loss(model, v, b, enhance_beta)
+        loss = enhance_weight * term if freeze_embedding else loss + enhance_weight * term
     return loss, att.detach()
+
+
+def enhancement_loss(model: DANet, v: torch.Tensor, b: Batch, beta: float = 10.0) -> torch.Tensor:
+    """DPCL++: ``-SI-SNR`` (PIT) of the voices the enhancement layer makes from soft k-means masks.
+
+    The clusterer's fit carries no gradient (:func:`clustered_attractors`), its attractors and the
+    masks do, so the signal loss reaches the embeddings through soft k-means, as the thesis's
+    end-to-end fine-tuning does.  Deep-clustering embeddings are unit-norm, so their masks are
+    soft assignments at stiffness `beta`; attractor models use their own masks."""
+    clustered = clustered_attractors(v, b)  # (B, C, K), any order
+    if model.config.objective in ("dpcl", "upit"):
+        unit = torch.nn.functional.normalize(clustered, dim=-1)
+        first = torch.softmax(beta * similarity(v, unit).float(), dim=1)
+    else:
+        first = masks_from_attractors(v, clustered, model.config.mask)
+    return waveform_loss(b, model.enhance(b.mag, first.float()), pit=True)

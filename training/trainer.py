@@ -40,7 +40,7 @@ def build_model(cfg: TrainConfig) -> DANet:
     n_out = max(cfg.data.n_speakers)
     return build_danet(DANetConfig(model=cfg.model, model_kwargs=dict(cfg.model_kwargs), objective=cfg.objective,
                                    mask=cfg.mask, n_speakers=n_out, keep=cfg.keep, n_anchors=cfg.n_anchors,
-                                   stft=StftConfig().to_dict()))
+                                   stft=StftConfig().to_dict(), enhance=dict(cfg.enhance)))
 
 
 def fixed_attractors_from(attractors: torch.Tensor, n_speakers: int, seed: int = 0) -> torch.Tensor:
@@ -106,7 +106,8 @@ class BatchLoss(torch.nn.Module):
             return batch_loss(self.model, b, dc_weight=cfg.dc_weight, disc_weight=cfg.disc_weight,
                               aux_dc_weight=cfg.aux_dc_weight, clustered_weight=cfg.clustered_weight,
                               tracked_weight=cfg.tracked_weight, tracked_temperature=cfg.tracked_temperature,
-                              tracking=self.tracking, sce=sce)
+                              tracking=self.tracking, sce=sce, enhance_weight=cfg.enhance_weight,
+                              enhance_beta=cfg.enhance_beta, freeze_embedding=cfg.freeze_embedding)
 
 
 class Trainer:
