@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
 # Rebuild docs/results.md, docs/results.json and checkpoints/README.md, and stamp each checkpoint's
 # held-out metrics into it (needs data/mix from scripts/make_test_sets.sh).
-# Evaluates every shipped checkpoint on the whole held-out test folders (100 / 60 / 60 mixtures; about
-# 75 min of evaluation, one process on one core, 2026-12-02). A part whose
-# docs/results_parts/<part>.json exists is reused: delete it to evaluate that part again.
+# Evaluates every shipped checkpoint on the whole held-out test folders: the real-voice folders
+# (LibriSpeech test readers, the cross-corpus voices) and the synthetic and FSDD ones (the synthetic
+# and FSDD parts alone took about 75 min of evaluation, one process on one core, 2026-12-02). A part
+# whose docs/results_parts/<part>.json exists is reused: delete it to evaluate that part again.
+# docs/results.md starts with the status table (training.report --status: every checkpoint x folder).
 cd "$(dirname "$0")/.."
 set -euo pipefail
 source scripts/cpu_env.sh
 report() { local part=$1; shift; [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
+REAL=(real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test)
+report real_default --checkpoints checkpoints/default.pt --sets "${REAL[@]}" real3=data/mix/real3_test
+for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do
+  report "real_$ck" --checkpoints "checkpoints/$ck.pt" --sets "${REAL[@]}"
+done
 report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test synth3_unseen=data/mix/synth3_test
 report danet_2spk --checkpoints checkpoints/danet_2spk.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
 report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
@@ -19,7 +26,8 @@ report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synt
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
-parts = ("default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "stress")
+parts = ("real_default", "real_danet_2spk", "real_bgru_gmm", "real_adanet", "real_dilated_cnn", "real_dpcl",
+         "real_def_upit", "default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "stress")
 merged = {}
 for name in parts:
     for ck, sets in json.loads((d / "results_parts" / f"{name}.json").read_text()).items():
@@ -28,7 +36,10 @@ for name in parts:
 body = "\n".join((d / "results_parts" / f"{n}.md").read_text().split("\n", 1)[1] for n in parts[:-1])
 stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
-(d / "results.md").write_text(head + body + "\n# Generalisation tests (default model)\n" + stress)
+from training.report import status_table
+shown = {ck: {k: v for k, v in sets.items() if k not in ("long_32s", "noise_burst")} for ck, sets in merged.items()}
+(d / "results.md").write_text(head.replace("{STATUS_TABLE}", status_table(shown)) + body
+                              + "\n# Generalisation tests (default model)\n" + stress)
 PY
 SHIPPED=(checkpoints/default.pt checkpoints/danet_2spk.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
 python -m training.stamp_metrics "${SHIPPED[@]}"
