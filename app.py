@@ -27,7 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import gradio.utils
 import numpy as np
+from gradio.exceptions import InvalidPathError
+from pydantic import ValidationError
 
 from sepviz import viz
 from sepviz.checkpoint import summarize_metrics
@@ -57,6 +60,11 @@ REF_TOLERANCE_S = 0.5
 MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
 N_MAIN_OUTPUTS = 9  # status, 3 voices, files, embedding, spectrograms, masks, metrics
 
+# One answer for every file a client names instead of uploading, whether it exists or not, so
+# the refusal tells nothing about the server's files.
+REFUSAL = ("The studio reads only audio uploaded with the request or a bundled example: send the file "
+           "itself (gradio_client's handle_file uploads it) or pick an example by name.")
+
 CSS = """
 .sv-status p {margin: 2px 0;}
 .sv-card {font-size: 0.9em;}
@@ -83,6 +91,21 @@ def _close(fn):
                            print_exception=False) from None
 
     return wrapper
+
+
+class StudioBlocks(gr.Blocks):
+    """gr.Blocks whose refusal of a file named by path says so in words.
+
+    Gradio already refuses an input file that was not uploaded to its cache (or that is not a file
+    description at all), but answers with a bare ``"error": null``; this turns both into the
+    studio's one refusal (:data:`REFUSAL`), the same for every path."""
+
+    async def preprocess_data(self, *args, **kwargs):
+        try:
+            return await super().preprocess_data(*args, **kwargs)
+        except (InvalidPathError, ValidationError) as err:
+            log.info("refused an input file that was not uploaded: %s", str(err).splitlines()[0][:300])
+            raise gr.Error(REFUSAL, print_exception=False) from None
 
 
 class LRU(OrderedDict):
@@ -211,7 +234,12 @@ class Studio:
 
     def __init__(self, checkpoints: str | os.PathLike | None = None, *, max_seconds: float = 60.0,
                  examples: dict[str, Example] | None = None, include_fsdd: bool = True,
-                 work_dir: str | os.PathLike | None = None) -> None:
+                 work_dir: str | os.PathLike | None = None,
+                 read_dirs: list[str | os.PathLike] = ()) -> None:
+        """``read_dirs``: folders besides Gradio's upload cache whose files the handlers may read
+        (tests and scripts that call the handlers with their own files); the examples' own files
+        are always readable."""
+        self.read_dirs = [Path(d) for d in read_dirs]
         self.checkpoint_dir = Path(checkpoints or os.environ.get("SEPVIZ_CHECKPOINTS") or REPO / "checkpoints")
         self.max_seconds = float(max_seconds)
         self.include_fsdd = include_fsdd
@@ -319,6 +347,28 @@ class Studio:
         except SepvizError:
             model = None
         return available_clusterers(model, has_refs)
+
+    # ------------------------------------------------------------------ what may be read
+    def readable(self, path):
+        """``path`` (resolved) when the handlers may read it, else :data:`REFUSAL`.
+
+        Readable: files in Gradio's upload cache (where every upload, and every example the UI
+        picked, lands), the examples' own files, and ``read_dirs``.  Links are followed first, so
+        a link in the cache to a file elsewhere is elsewhere.  A missing file gets the same answer
+        as a forbidden one."""
+        if not path:
+            return path
+        try:
+            real = Path(os.path.realpath(os.fspath(path)))
+            ok = real.is_file()
+        except (TypeError, ValueError, OSError):
+            ok = False
+        if ok:
+            roots = [gradio.utils.get_upload_folder(), *self.read_dirs]
+            files = {Path(os.path.realpath(f)) for ex in self.examples.values() for f in (ex.mix, *ex.sources)}
+            if real in files or any(real.is_relative_to(os.path.realpath(r)) for r in roots):
+                return str(real)
+        raise SepvizInputError(REFUSAL)
 
     # ------------------------------------------------------------------ cached pipeline
     def get_embedding(self, audio_path: str, model_name: str | None, keep: float | None):
@@ -541,6 +591,7 @@ class Studio:
                 raise SepvizInputError(self.no_models_message())
         if not audio:
             raise SepvizInputError("Upload or record a mixture first, or pick an example.")
+        audio, refs_paths = self.readable(audio), [self.readable(p) for p in refs_paths]
         _progress(progress, 0.05, "Loading the audio and running the network")
         emb, emb_key, cached = self.get_embedding(audio, model, keep)
         refs, refs_key = self.get_references(list(refs_paths), emb)
@@ -690,6 +741,7 @@ class Studio:
         """API: one audio file in, the separated voices out (three outputs; unused ones None)."""
         if not audio:
             raise gr.Error("send an audio file")
+        audio = self.readable(audio)
         emb, emb_key, _ = self.get_embedding(audio, model or self.default_model, None)
         sep, key = self.get_separation(emb, emb_key, clusterer or DEFAULT_CLUSTERER, n_speakers or "2", 10.0, None, None)
         paths = self.voice_files(sep, key)
@@ -785,7 +837,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
     keep0 = float(studio.get_model(default).config.keep) if models else 0.9
     toys = viz.toy_figures()
 
-    with gr.Blocks(title="sepviz studio", delete_cache=(1800, 3600), fill_width=True) as demo:
+    with StudioBlocks(title="sepviz studio", delete_cache=(1800, 3600), fill_width=True) as demo:
         gr.Markdown("# sepviz studio\nHear and see single-channel speech separation with the **Deep Attractor "
                     "Network** family: upload a mixture of 2-3 talkers, pick a model and a clusterer, and look "
                     "inside: embeddings, attractors, masks.", elem_id="sv-title")

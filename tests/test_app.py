@@ -88,7 +88,7 @@ def audio(tmp_path_factory) -> dict:
 @pytest.fixture()
 def studio(ckpt_dir, audio, tmp_path) -> app.Studio:
     return app.Studio(ckpt_dir, max_seconds=8, examples={"ex2": audio["example"]}, include_fsdd=False,
-                      work_dir=tmp_path / "work")
+                      work_dir=tmp_path / "work", read_dirs=[Path(audio["mix2"]).parent, tmp_path])
 
 
 def run(studio, audio_path, refs=(None, None, None), model=None, clusterer="kmeans", n="2", beta=10,
@@ -204,7 +204,8 @@ def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "broken.pt").write_bytes(b"\x00not a checkpoint")
-    s = app.Studio(bad, include_fsdd=False, examples={}, work_dir=tmp_path / "w2")
+    s = app.Studio(bad, include_fsdd=False, examples={}, work_dir=tmp_path / "w2",
+                   read_dirs=[Path(audio["mix2"]).parent])
     assert "not a readable sepviz checkpoint" in s.model_card("broken")
     with pytest.raises(gr.Error) as excinfo:
         app._close(s.separate)(audio["mix2"], None, None, None, "broken", "kmeans", "2", 10, "PCA 2D",
@@ -354,3 +355,95 @@ def test_attractor_tracking_is_a_control_and_part_of_the_cache_key(studio, audio
     finally:
         model.config.attractor_tracking = saved
         model.config.one_talker_cosine = None
+
+
+# ----------------------------------------------------------------------------- files named by path
+def test_handlers_read_only_uploads_examples_and_their_own_folders(studio, audio, tmp_path_factory):
+    """A path outside the readable folders, a missing one and a link out of a readable folder all
+    get the one refusal, for the mixture and the references alike, on every handler."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "real.wav"
+    elsewhere.write_bytes(Path(audio["mix2"]).read_bytes())
+    link = Path(audio["mix2"]).parent / "link_out.wav"
+    link.unlink(missing_ok=True)
+    link.symlink_to(elsewhere)
+    missing = str(Path(audio["mix2"]).parent / "missing.wav")
+    for bad in ("/etc/passwd", str(elsewhere), missing, str(link), "/nonexistent/x.wav"):
+        for call in (lambda p: run(studio, p),
+                     lambda p: run(studio, audio["mix2"], refs=(audio["s1"], p, None)),
+                     lambda p: studio.api_separate(p),
+                     lambda p: studio.compare(p, None, None, None, None, ["kmeans"], "2", 10, "PCA 2D", None, 800,
+                                              0, 0)):
+            with pytest.raises(SepvizInputError) as excinfo:
+                call(bad)
+            assert str(excinfo.value) == app.REFUSAL, bad
+    assert studio.network_runs == 0
+    ex = audio["example"]  # an example's own files are readable wherever they are
+    assert "2 voices" in run(studio, str(ex.mix), refs=(str(ex.sources[0]), str(ex.sources[1]), None))[0]
+
+
+def _queue_call(base: str, fn_index: int, trigger_id: int, data: list) -> dict:
+    """One event through Gradio's queue, as the browser sends it: the last message's output."""
+    import uuid
+
+    import httpx
+
+    session = uuid.uuid4().hex
+    r = httpx.post(f"{base}/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "trigger_id": trigger_id,
+                                                          "session_hash": session, "event_data": None})
+    r.raise_for_status()
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    return msg.get("output") or {}
+    raise AssertionError("the queue closed without an answer")
+
+
+def test_a_client_cannot_name_server_files(studio, audio, tmp_path_factory):
+    """Through HTTP a client may describe an input file by its server path instead of uploading
+    it: every such path, on the API endpoint and on the UI's own event (references too), gets the
+    same refusal, and nothing is separated."""
+    import httpx
+
+    elsewhere = tmp_path_factory.mktemp("server_only") / "secret_mix.wav"
+    elsewhere.write_bytes(Path(audio["mix2"]).read_bytes())
+    demo = app.build_demo(studio)
+    demo.queue(default_concurrency_limit=2)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size="10mb", **app.launch_kwargs(studio))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        paths = ["/etc/passwd", "/nonexistent/mix.wav", str(elsewhere), str(audio["example"].mix)]
+        for p in paths:
+            for value in ({"path": p, "meta": {"_type": "gradio.FileData"}}, p):  # a file description, a bare path
+                r = httpx.post(f"{base}/gradio_api/call/separate", json={"data": [value, None, None, None]})
+                r.raise_for_status()
+                reply = httpx.get(f"{base}/gradio_api/call/separate/{r.json()['event_id']}", timeout=60).text
+                assert "event: error" in reply and json.loads(reply.split("data:", 1)[1])["error"] == app.REFUSAL, (p, reply)
+        # the UI's main event (private, but reachable by HTTP): a named reference is refused too
+        run_btn = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sv-run")
+        fn_index, fn = next((i, f) for i, f in demo.fns.items() if (run_btn._id, "click") in f.targets)
+        upload = _upload(base, audio["mix2"])
+        for i, block in enumerate(fn.inputs):
+            assert block.elem_id in (None, "sv-audio", "sv-ref1", "sv-ref2", "sv-ref3") or i > 3
+        data = [getattr(b, "value", None) for b in fn.inputs]
+        data[0] = upload
+        data[1] = _upload(base, audio["s1"])
+        data[2] = {"path": str(elsewhere), "meta": {"_type": "gradio.FileData"}}
+        out = _queue_call(base, fn_index, run_btn._id, data)
+        assert out.get("error") == app.REFUSAL, out
+        assert studio.network_runs == 0
+    finally:
+        demo.close()
+
+
+def _upload(base: str, path: str) -> dict:
+    """Upload a file as a client does; its description names the copy in Gradio's cache."""
+    import httpx
+
+    with open(path, "rb") as fh:
+        r = httpx.post(f"{base}/gradio_api/upload", files={"files": (Path(path).name, fh, "audio/wav")})
+    r.raise_for_status()
+    return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": Path(path).name}
