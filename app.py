@@ -237,9 +237,20 @@ def evaluate(voices: list[np.ndarray], refs: list[np.ndarray], mixture: np.ndarr
     return {"rows": rows, "means": means}
 
 
+METRICS_HELP = ("**SI-SNRi**: how many dB clearer each voice is than the mixture (higher is better) · "
+                "**SDRi**: the same, forgiving a fixed change of tone · **SIR**: how far down the other talkers "
+                "are · **SAR**: how little the separation itself added (warble, gaps); all in dB, higher is better.")
+
+
+def voice_label(i: int, level_db: float) -> str:
+    """A voice player's label: how loud it is next to the loudest voice, in words."""
+    return f"Voice {i + 1} (the loudest)" if level_db > -0.05 else f"Voice {i + 1} ({-level_db:.1f} dB quieter)"
+
+
 def metrics_markdown(ev: dict | None) -> str:
     if not ev:
-        return "*Upload the reference sources (s1, s2[, s3]) or pick an example to see SI-SNRi, SDRi, SIR and SAR.*"
+        return ("*With the isolated sources (References, or any example) the voices are also scored: how much "
+                "clearer each one is than the mixture.*")
     lines = ["| voice | reference | SI-SNRi (dB) | SDRi (dB) | SIR (dB) | SAR (dB) |", "|---|---|---|---|---|---|"]
     for r in sorted(ev["rows"], key=lambda r: r.get("voice", 0)):
         lines.append(f"| {r.get('voice', '')} | s{r.get('reference', '')} | {r['si_snri']:.1f} | {r.get('sdri', float('nan')):.1f} "
@@ -247,7 +258,7 @@ def metrics_markdown(ev: dict | None) -> str:
     m = ev["means"]
     lines.append(f"| **mean** | | **{m.get('si_snri', float('nan')):.1f}** | **{m.get('sdri', float('nan')):.1f}** "
                  f"| {m.get('sir', float('nan')):.1f} | {m.get('sar', float('nan')):.1f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", METRICS_HELP])
 
 
 class Studio:
@@ -312,6 +323,23 @@ class Studio:
             if name not in self.models:
                 raise SepvizInputError(f"unknown model {name!r}; choose one of {sorted(self.models)}")
         return resolve_model(self.models[name])
+
+    def model_label(self, name: str | None) -> str:
+        """A model's name with what it is, in words: "default (DANet, BLSTM, 2-3 talkers)"."""
+        name = name or self.default_model
+        try:
+            model = self.get_model(name)
+        except SepvizError:
+            return str(name)
+        card = getattr(model, "card", {}) or {}
+        cfg = card.get("config", {}) or {}
+        family = {"danet": "DANet", "adanet": "Anchored DANet", "dpcl": "deep clustering",
+                  "upit": "DEF (mask head)"}.get(cfg.get("objective"), cfg.get("objective") or "?")
+        arch = {"blstm": "BLSTM", "bgru": "BGRU", "dilated_cnn": "dilated CNN"}.get(cfg.get("model"), cfg.get("model"))
+        trained = (((card.get("training") or {}).get("data") or {}).get("n_speakers")
+                   or [cfg.get("n_speakers", model.config.n_speakers)])
+        talkers = f"{min(trained)}-{max(trained)}" if len(set(trained)) > 1 else f"{trained[0]}"
+        return f"{name} ({family}, {arch}, {talkers} talkers)"
 
     def model_card(self, name: str | None) -> str:
         if not self.models:
@@ -525,10 +553,15 @@ class Studio:
         emb = sep.embedding
         levels = emb.input_levels or {}
         warnings = []
+        n = sep.n_speakers
+        plain = {"quiet_voice": f"one voice is very faint (more than 20 dB below the loudest): the mixture may hold "
+                                f"fewer than {n} talkers",
+                 "same_attractor": f"two of the voices came out nearly alike: the mixture may hold fewer than {n} "
+                                   "talkers, and one talker may be split in two"}
         for w in sep.warnings:  # sepviz.separate's: both kinds say "fewer talkers than asked"
             reason = getattr(w, "code", "other")
-            code = "fewer_talkers" if reason in ("quiet_voice", "same_attractor") else reason
-            warnings.append({"code": code, "reason": reason, "message": str(w)})
+            code = "fewer_talkers" if reason in plain else reason
+            warnings.append({"code": code, "reason": reason, "message": plain.get(reason, str(w)), "detail": str(w)})
         rms = levels.get("rms_dbfs")
         if rms is not None and rms < QUIET_DBFS:
             warnings.append({"code": "too_quiet", "message": f"the mixture is very quiet ({rms:.0f} dB below full "
@@ -657,7 +690,7 @@ class Studio:
         mag = emb.mag.numpy()
         grid = self._grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
-        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB re. mixture peak)", **grid)
+        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)", **grid)
         mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
                                     time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
         return emb_fig, spec_fig, mask_fig
@@ -700,8 +733,7 @@ class Studio:
         voices = []
         for i in range(MAX_VOICES):
             if i < len(paths):
-                voices.append(gr.update(value=paths[i], visible=True,
-                                        label=f"Voice {i + 1} ({sep.energies_db[i]:+.1f} dB re. loudest)"))
+                voices.append(gr.update(value=paths[i], visible=True, label=voice_label(i, sep.energies_db[i])))
             else:
                 voices.append(gr.update(value=None, visible=False))
         return (self.status_text(report, sep, projection), *voices, gr.update(value=zpath, visible=True),
@@ -710,19 +742,20 @@ class Studio:
     def status_text(self, report: dict, sep, projection) -> str:
         """The status line: what was found, how long it took, and the report's warnings."""
         t = report["timings_s"]
-        net = "cached ✓" if report["network_cached"] else f"{t.get('network', 0.0):.2f} s"
-        status = [f"**{sep.n_speakers} voices** from {report['audio']['seconds']:.1f} s of audio · "
-                  f"{report['clusterer_label']} · model `{report['model']}`",
-                  f"network {net} · load+embed {t['load_and_embed']:.2f} s · cluster+masks "
-                  f"{t['cluster_and_masks']:.2f} s · plots {t['plots']:.2f} s · total {t['total']:.2f} s"]
+        net = "the network's output was reused" if report["network_cached"] else f"network {t.get('network', 0.0):.2f} s"
+        status = [f"**{sep.n_speakers} voices** from {report['audio']['seconds']:.1f} s of audio, found by "
+                  f"{report['clusterer_label']} with the model {self.model_label(report['model'])}",
+                  f"took {t['total']:.2f} s ({net}, finding the voices {t['cluster_and_masks']:.2f} s, "
+                  f"drawing {t['plots']:.2f} s)"]
         tracked = sep.embedding.model.config.tracking(sep.n_speakers)
         if sep.attractor_tracks is not None and tracked is not None:
             span = (2 * tracked.frames + 1) * sep.embedding.stft_config.hop_length / sep.embedding.stft_config.sample_rate
-            status.append(f"attractors follow the talkers ({span:.2f} s windows): the lines in the cloud are their "
-                          "paths, ◆ the clusterer's attractors they are pulled back to")
+            status.append(f"attractors follow the talkers ({span:.2f} s windows): the lines in the cloud are the "
+                          "paths they take, ◆ where they sit on average")
         status += [f"⚠️ {w['message']}" for w in report["warnings"]]
         if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
-            status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")
+            status.append("UMAP is slow the first time after the server starts (it is being prepared); later "
+                          "pictures are fast.")
         if "note" in report["talkers"]:
             status.append(f"auto: {report['talkers']['note']}")
         return "\n\n".join(status)
@@ -812,14 +845,17 @@ class Studio:
         mismatch_fig, dist = None, {}
         if refs is not None:
             oracle, _ = self.get_separation(emb, emb_key, "oracle", len(refs), beta, refs, refs_key)
-            est = {k: v for k, v in estimates.items() if k != "oracle"}
+            est = {CLUSTERER_LABELS.get(k, k): v for k, v in estimates.items() if k != "oracle"}
             mismatch_fig, dist = viz.center_mismatch_figure(
                 cloud, oracle.attractors, est, true_labels=cloud.take(self.true_labels(emb, emb_key, refs, refs_key)))
         lines = ["| clusterer | speakers | SI-SNRi (dB) | distance to ideal attractors | cluster + masks (s) |", "|---|---|---|---|---|"]
         for name, score, dt, c in rows:
-            d = dist.get(name)
+            d = dist.get(CLUSTERER_LABELS.get(name, name))
             lines.append(f"| {CLUSTERER_LABELS.get(name, name)} | {c} | {'' if score is None else f'{score:.1f}'} | "
                          f"{'' if d is None else f'{d:.3f}'} | {dt:.2f} |")
+        lines.append("\n*SI-SNRi*: how many dB clearer the voices are than the mixture (higher is better). "
+                     "*Distance to ideal attractors*: how far each clusterer's talker centres land from those the "
+                     "isolated sources give (lower is better).")
         if refs is None:
             lines.append("\n*Give the references (or pick an example) for SI-SNRi and the center-mismatch view.*")
         return grid, mismatch_fig, "\n".join(lines)
@@ -1016,12 +1052,13 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                       elem_id="sv-example")
                 example_info = gr.Markdown("", elem_classes="sv-help", visible=False)
                 clusterer0 = DEFAULT_CLUSTERER if DEFAULT_CLUSTERER in clusterers0 else clusterers0[0]
+                model = gr.Dropdown(choices=[(studio.model_label(m), m) for m in models], value=default,
+                                    label="Model", elem_id="sv-model")
                 with gr.Row():
-                    model = gr.Dropdown(choices=models, value=default, label="Model", elem_id="sv-model",
-                                        min_width=120)
                     clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value=clusterer0,
-                                            label="Clusterer", elem_id="sv-clusterer", min_width=120)
-                n_speakers = gr.Radio(N_SPEAKERS, value="2", label="Talkers", elem_id="sv-talkers")
+                                            label="Clusterer", elem_id="sv-clusterer", min_width=150)
+                    n_speakers = gr.Dropdown([("2", "2"), ("3", "3"), ("auto (count them)", "auto")], value="2",
+                                             label="Talkers", elem_id="sv-talkers", min_width=150)
                 run = gr.Button("Separate", variant="primary", elem_id="sv-run")
                 with gr.Accordion("References (optional)", open=False):
                     gr.Markdown("The isolated sources of this mixture: they enable the oracle clusterer, the "
@@ -1154,7 +1191,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
         def _rescan(current):
             names = list(studio.scan_models())
             value = current if current in names else studio.default_model
-            return gr.update(choices=names, value=value)
+            return gr.update(choices=[(studio.model_label(m), m) for m in names], value=value)
 
         rescan.click(_rescan, [model], [model], **ui)
         clusterer.change(lambda c: gr.update(visible=c == "soft_kmeans"), [clusterer], [beta], **ui)

@@ -520,3 +520,30 @@ def test_an_example_fills_the_input_and_separates(studio):
     assert "**2 voices**" in status and out[-1]["visible"] and "metrics" in out[-2]
     assert studio.pick_example("", None, "kmeans", [], 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0) == \
         (gr.skip(),) * (8 + app.N_MAIN_OUTPUTS)
+
+
+def test_plain_words_on_the_page(studio, audio):
+    """Metrics explained where shown, voices' levels in words, friendly model and clusterer names
+    in the status and the legends, no thresholds or internal names in the status line."""
+    refs = (audio["s1"], audio["s2"], None)
+    out = run(studio, audio["mix2"], refs=refs, clusterer="gmm_tied")
+    status, v1, v2, metrics = out[0], out[1], out[2], out[8]
+    assert "how many dB clearer each voice is than the mixture" in metrics and "**SAR**" in metrics
+    labels = sorted([v1["label"], v2["label"]])
+    assert any(lab.endswith("(the loudest)") for lab in labels) and any("dB quieter)" in lab for lab in labels)
+    assert "GMM (tied full covariance)" in status and "default (DANet, BLSTM, 2 talkers)" in status
+    assert studio.model_label("gru") == "gru (DANet, BGRU, 2 talkers)"
+    model = studio.get_model(None)
+    model.config.one_talker_cosine = -1.0
+    try:
+        status = run(studio, audio["mix2"], clusterer="kmeans", n="2")[0]
+    finally:
+        model.config.one_talker_cosine = None
+    assert "came out nearly alike" in status
+    for jargon in ("cosine", "pulled back", "re. ", "gmm_tied", "load+embed"):
+        assert jargon not in status, jargon
+    _, mismatch, table = studio.compare(audio["mix2"], *refs, None, ["kmeans", "gmm_tied"], "2", 10, "PCA 2D", None,
+                                        800, 0, 0)
+    names = [t.name or "" for t in mismatch.data]
+    assert any(n.startswith("GMM (tied full covariance) (mean dist") for n in names), names
+    assert not any("gmm_tied" in n for n in names) and "lower is better" in table
