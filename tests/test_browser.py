@@ -55,7 +55,15 @@ def served(tmp_path_factory):
     mix = 0.3 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0) + 0.3 * np.sin(2 * np.pi * 330 * t)
     sf.write(d / "mixture.wav", mix.astype(np.float32), 8000, subtype="PCM_16")
     sf.write(d / "silent.wav", np.zeros(8000, np.float32), 8000, subtype="PCM_16")
-    studio = app.Studio(d / "ckpt", include_fsdd=False, examples={}, work_dir=d / "work")
+    from sepviz.examples import Example
+
+    ex = d / "examples" / "two_tones"
+    ex.mkdir(parents=True)
+    parts = [0.3 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0), 0.3 * np.sin(2 * np.pi * 330 * t)]
+    for name, w in (("mix.wav", parts[0] + parts[1]), ("s1.wav", parts[0]), ("s2.wav", parts[1])):
+        sf.write(ex / name, w.astype(np.float32), 8000, subtype="PCM_16")
+    example = Example("two_tones", ex / "mix.wav", [ex / "s1.wav", ex / "s2.wav"], "bundled", {"source": "two tones"})
+    studio = app.Studio(d / "ckpt", include_fsdd=False, examples={"two_tones": example}, work_dir=d / "work")
     demo = app.build_demo(studio)
     demo.queue(default_concurrency_limit=2)
     with socket.socket() as s:
@@ -69,7 +77,7 @@ def served(tmp_path_factory):
         demo.close()
 
 
-def test_upload_separates_at_once_and_an_error_clears_the_results(served, tmp_path):
+def test_upload_or_example_separates_at_once_and_an_error_clears_the_results(served, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -158,6 +166,12 @@ def test_upload_separates_at_once_and_an_error_clears_the_results(served, tmp_pa
         css("#sv-audio input[type=file]")[0].send_keys(str(d / "silent.wav"))
         wait.until(lambda _: "silent" in status())
         assert not css("#sv-results") and not css("[data-testid=status-tracker] span.error")
+        # an example separates at once too, with its references: the voices are scored
+        css("#sv-example input")[0].click()
+        next(o for o in WebDriverWait(driver, 20).until(lambda _: css("#sv-example li[role=option]"))
+             if (o.get_attribute("aria-label") or "").strip() == "two_tones").click()
+        wait.until(lambda _: "2 voices" in status() and css("#sv-voice1 audio"))
+        wait.until(lambda _: "SI-SNRi" in driver.find_element(By.CSS_SELECTOR, "#sv-results").text)
     finally:
         driver.quit()
     assert time.time() - t0 < 60
