@@ -34,7 +34,8 @@ pytestmark = [
 
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1440,900"]  # a 1440 x 900 screen: the page gets ~1440 x 760
+         "--disable-dev-shm-usage", "--window-size=1440,900",  # a 1440 x 900 screen: the page gets ~1440 x 760
+         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a microphone that beeps
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def served(tmp_path_factory):
         demo.close()
 
 
-def test_upload_or_example_separates_at_once_and_an_error_clears_the_results(served, tmp_path):
+def test_upload_example_or_recording_separates_at_once_and_an_error_clears_the_results(served, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -172,6 +173,15 @@ def test_upload_or_example_separates_at_once_and_an_error_clears_the_results(ser
              if (o.get_attribute("aria-label") or "").strip() == "two_tones").click()
         wait.until(lambda _: "2 voices" in status() and css("#sv-voice1 audio"))
         wait.until(lambda _: "SI-SNRi" in driver.find_element(By.CSS_SELECTOR, "#sv-results").text)
+        # and so does a recording, once it stops (clearing the mixture first puts the page back to the start)
+        driver.execute_script("window.scrollTo(0, 0)")
+        next(b for b in css("#sv-audio button") if (b.get_attribute("aria-label") or "").lower() == "clear").click()
+        wait.until(lambda _: not css("#sv-results") and "2 voices" not in status())
+        next(b for b in css("#sv-audio button") if b.get_attribute("aria-label") == "Record audio").click()
+        wait.until(lambda _: [b for b in css("#sv-audio button") if b.text.strip() == "Record"])[0].click()
+        time.sleep(1.5)
+        wait.until(lambda _: [b for b in css("#sv-audio button") if b.text.strip() == "Stop"])[0].click()
+        wait.until(lambda _: "2 voices" in status() and css("#sv-voice1 audio"))
     finally:
         driver.quit()
     assert time.time() - t0 < 60
