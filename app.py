@@ -334,7 +334,7 @@ class Studio:
         card = getattr(model, "card", {}) or {}
         cfg = card.get("config", {}) or {}
         family = {"danet": "DANet", "adanet": "Anchored DANet", "dpcl": "deep clustering",
-                  "upit": "DEF (mask head)"}.get(cfg.get("objective"), cfg.get("objective") or "?")
+                  "upit": "DEF mask head"}.get(cfg.get("objective"), cfg.get("objective") or "?")
         arch = {"blstm": "BLSTM", "bgru": "BGRU", "dilated_cnn": "dilated CNN"}.get(cfg.get("model"), cfg.get("model"))
         trained = (((card.get("training") or {}).get("data") or {}).get("n_speakers")
                    or [cfg.get("n_speakers", model.config.n_speakers)])
@@ -399,7 +399,7 @@ class Studio:
 
     # ------------------------------------------------------------------ what may be read
     def readable(self, path):
-        """``path`` (resolved) when the handlers may read it, else :data:`REFUSAL`.
+        """``path`` (resolved) when the handlers may read it; else SepvizInputError(:data:`REFUSAL`).
 
         Readable: files in Gradio's upload cache (where every upload, and every example the UI
         picked, lands), the examples' own files, and ``read_dirs``.  Links are followed first, so
@@ -538,7 +538,8 @@ class Studio:
             folder.mkdir(parents=True, exist_ok=True)
             for p, v in zip(paths, sep.voices):
                 sf.write(p, np.asarray(v, np.float32) * scale, sep.sample_rate, subtype="PCM_16")
-            tmp = zpath.with_suffix(".part")  # a concurrent request never serves a half-written zip
+            # written aside and moved in place: a concurrent request never serves a half-written zip
+            tmp = folder / f".voices.{os.getpid()}.{threading.get_ident()}.part"
             with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
                 for p in paths:
                     zf.write(p, p.name)
