@@ -138,8 +138,8 @@ def test_upload_example_or_recording_separates_at_once_and_an_error_clears_the_r
         # attractor tracking: the paths are drawn; switching it off (Advanced) re-separates without them
         assert "attractor paths" in plot.text and "attractors follow the talkers" in status()
         css("#sv-advanced button, #sv-advanced .label-wrap")[0].click()
-        off = next(el for el in css("#sv-track label") if "one attractor per talker" in el.text)
-        off.click()
+        off = wait.until(lambda _: [el for el in css("#sv-track label") if "one attractor per talker" in el.text])
+        off[0].click()  # (the accordion opens in its own time: the labels have no text until shown)
         wait.until(lambda _: "attractors follow the talkers" not in status() and "2 voices" in status())
         wait.until(lambda _: "attractor paths" not in driver.find_element(By.CSS_SELECTOR,
                                                                           "#sv-embedding .js-plotly-plot").text)
