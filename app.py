@@ -22,12 +22,16 @@ import os
 import tempfile
 import threading
 import time
+import zipfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
+import gradio.utils
 import numpy as np
+from gradio.exceptions import InvalidPathError
+from pydantic import ValidationError
 
 from sepviz import viz
 from sepviz.checkpoint import summarize_metrics
@@ -55,7 +59,18 @@ CLUSTERER_LABELS = {
 DEFAULT_MAX_FILE_SIZE = "25mb"
 REF_TOLERANCE_S = 0.5
 MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
-N_MAIN_OUTPUTS = 9  # status, 3 voices, files, embedding, spectrograms, masks, metrics
+# status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, results panel
+N_MAIN_OUTPUTS = 11
+NOTICE_SECONDS = 8
+INTRO = "Upload or record a mixture of 2-3 talkers, or pick an example: the separation starts at once."
+QUIET_DBFS = -40.0       # a mixture below this RMS is "too quiet" (speech is recorded at -30 to -15 dBFS)
+CLIPPED_SHARE = 5e-4     # the share of samples at full scale that says "clipped" ...
+CLIPPED_MIN_SAMPLES = 8  # ... and at least this many (a peak-normalised file has one or two)
+
+# One answer for every file a client names instead of uploading, whether it exists or not, so
+# the refusal tells nothing about the server's files.
+REFUSAL = ("The studio reads only audio uploaded with the request or a bundled example: send the file "
+           "itself (gradio_client's handle_file uploads it) or pick an example by name.")
 
 CSS = """
 .sv-status p {margin: 2px 0;}
@@ -66,23 +81,52 @@ CSS = """
 """
 
 
+def user_message(err: BaseException) -> str:
+    """What a user reads about ``err``: a library or Gradio message as it is; anything else,
+    logged here, as a short line (never a traceback)."""
+    if isinstance(err, gr.Error):
+        return str(err.message)
+    if isinstance(err, SepvizError):
+        return str(err)
+    log.error("unexpected error", exc_info=err)
+    return f"Something went wrong ({err.__class__.__name__}: {str(err)[:200]})."
+
+
 def _close(fn):
-    """Wrap a UI handler: library errors become a user message (gr.Error), never a traceback."""
+    """Wrap an API handler: errors become a user message (gr.Error), never a traceback."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except SepvizError as err:
-            raise gr.Error(str(err), print_exception=False) from None
-        except Exception as err:  # noqa: BLE001 - unexpected: log it, show a short message
-            log.exception("unexpected error in %s", fn.__name__)
-            raise gr.Error(f"Something went wrong ({err.__class__.__name__}: {str(err)[:200]}).",
-                           print_exception=False) from None
+        except Exception as err:  # noqa: BLE001 - every error reaches the client as words
+            raise gr.Error(user_message(err), print_exception=False) from None
 
     return wrapper
+
+
+def notice(err: BaseException) -> str:
+    """Say once, in a pop-up that goes away, why an action failed; returns the message for the
+    status line.  UI handlers return their cleared panels instead of raising: a raised error
+    would badge every output "Error" and leave the previous results on screen."""
+    message = user_message(err)
+    gr.Warning(message, duration=NOTICE_SECONDS)
+    return message
+
+
+class StudioBlocks(gr.Blocks):
+    """gr.Blocks whose refusal of a file named by path says so in words.
+
+    Gradio already refuses an input file that was not uploaded to its cache (or that is not a file
+    description at all), but answers with a bare ``"error": null``; this turns both into the
+    studio's one refusal (:data:`REFUSAL`), the same for every path."""
+
+    async def preprocess_data(self, *args, **kwargs):
+        try:
+            return await super().preprocess_data(*args, **kwargs)
+        except (InvalidPathError, ValidationError) as err:
+            log.info("refused an input file that was not uploaded: %s", str(err).splitlines()[0][:300])
+            raise gr.Error(REFUSAL, print_exception=False) from None
 
 
 class LRU(OrderedDict):
@@ -193,9 +237,20 @@ def evaluate(voices: list[np.ndarray], refs: list[np.ndarray], mixture: np.ndarr
     return {"rows": rows, "means": means}
 
 
+METRICS_HELP = ("**SI-SNRi**: how many dB clearer each voice is than the mixture (higher is better) · "
+                "**SDRi**: the same, forgiving a fixed change of tone · **SIR**: how far down the other talkers "
+                "are · **SAR**: how little the separation itself added (warble, gaps); all in dB, higher is better.")
+
+
+def voice_label(i: int, level_db: float) -> str:
+    """A voice player's label: how loud it is next to the loudest voice, in words."""
+    return f"Voice {i + 1} (the loudest)" if level_db > -0.05 else f"Voice {i + 1} ({-level_db:.1f} dB quieter)"
+
+
 def metrics_markdown(ev: dict | None) -> str:
     if not ev:
-        return "*Upload the reference sources (s1, s2[, s3]) or pick an example to see SI-SNRi, SDRi, SIR and SAR.*"
+        return ("*With the isolated sources (References, or any example) the voices are also scored: how much "
+                "clearer each one is than the mixture.*")
     lines = ["| voice | reference | SI-SNRi (dB) | SDRi (dB) | SIR (dB) | SAR (dB) |", "|---|---|---|---|---|---|"]
     for r in sorted(ev["rows"], key=lambda r: r.get("voice", 0)):
         lines.append(f"| {r.get('voice', '')} | s{r.get('reference', '')} | {r['si_snri']:.1f} | {r.get('sdri', float('nan')):.1f} "
@@ -203,7 +258,7 @@ def metrics_markdown(ev: dict | None) -> str:
     m = ev["means"]
     lines.append(f"| **mean** | | **{m.get('si_snri', float('nan')):.1f}** | **{m.get('sdri', float('nan')):.1f}** "
                  f"| {m.get('sir', float('nan')):.1f} | {m.get('sar', float('nan')):.1f} |")
-    return "\n".join(lines)
+    return "\n".join(lines + ["", METRICS_HELP])
 
 
 class Studio:
@@ -211,7 +266,12 @@ class Studio:
 
     def __init__(self, checkpoints: str | os.PathLike | None = None, *, max_seconds: float = 60.0,
                  examples: dict[str, Example] | None = None, include_fsdd: bool = True,
-                 work_dir: str | os.PathLike | None = None) -> None:
+                 work_dir: str | os.PathLike | None = None,
+                 read_dirs: list[str | os.PathLike] = ()) -> None:
+        """``read_dirs``: folders besides Gradio's upload cache whose files the handlers may read
+        (tests and scripts that call the handlers with their own files); the examples' own files
+        are always readable."""
+        self.read_dirs = [Path(d) for d in read_dirs]
         self.checkpoint_dir = Path(checkpoints or os.environ.get("SEPVIZ_CHECKPOINTS") or REPO / "checkpoints")
         self.max_seconds = float(max_seconds)
         self.include_fsdd = include_fsdd
@@ -263,6 +323,23 @@ class Studio:
             if name not in self.models:
                 raise SepvizInputError(f"unknown model {name!r}; choose one of {sorted(self.models)}")
         return resolve_model(self.models[name])
+
+    def model_label(self, name: str | None) -> str:
+        """A model's name with what it is, in words: "default (DANet, BLSTM, 2-3 talkers)"."""
+        name = name or self.default_model
+        try:
+            model = self.get_model(name)
+        except SepvizError:
+            return str(name)
+        card = getattr(model, "card", {}) or {}
+        cfg = card.get("config", {}) or {}
+        family = {"danet": "DANet", "adanet": "Anchored DANet", "dpcl": "deep clustering",
+                  "upit": "DEF mask head"}.get(cfg.get("objective"), cfg.get("objective") or "?")
+        arch = {"blstm": "BLSTM", "bgru": "BGRU", "dilated_cnn": "dilated CNN"}.get(cfg.get("model"), cfg.get("model"))
+        trained = (((card.get("training") or {}).get("data") or {}).get("n_speakers")
+                   or [cfg.get("n_speakers", model.config.n_speakers)])
+        talkers = f"{min(trained)}-{max(trained)}" if len(set(trained)) > 1 else f"{trained[0]}"
+        return f"{name} ({family}, {arch}, {talkers} talkers)"
 
     def model_card(self, name: str | None) -> str:
         if not self.models:
@@ -319,6 +396,28 @@ class Studio:
         except SepvizError:
             model = None
         return available_clusterers(model, has_refs)
+
+    # ------------------------------------------------------------------ what may be read
+    def readable(self, path):
+        """``path`` (resolved) when the handlers may read it; else SepvizInputError(:data:`REFUSAL`).
+
+        Readable: files in Gradio's upload cache (where every upload, and every example the UI
+        picked, lands), the examples' own files, and ``read_dirs``.  Links are followed first, so
+        a link in the cache to a file elsewhere is elsewhere.  A missing file gets the same answer
+        as a forbidden one."""
+        if not path:
+            return path
+        try:
+            real = Path(os.path.realpath(os.fspath(path)))
+            ok = real.is_file()
+        except (TypeError, ValueError, OSError):
+            ok = False
+        if ok:
+            roots = [gradio.utils.get_upload_folder(), *self.read_dirs]
+            files = {Path(os.path.realpath(f)) for ex in self.examples.values() for f in (ex.mix, *ex.sources)}
+            if real in files or any(real.is_relative_to(os.path.realpath(r)) for r in roots):
+                return str(real)
+        raise SepvizInputError(REFUSAL)
 
     # ------------------------------------------------------------------ cached pipeline
     def get_embedding(self, audio_path: str, model_name: str | None, keep: float | None):
@@ -423,17 +522,81 @@ class Studio:
 
         return available_clusterers(model, has_refs)
 
-    def voice_files(self, sep, key) -> list[str]:
+    def voice_files(self, sep, key) -> tuple[list[str], str, float]:
+        """The voices as 16-bit WAVs and one zip of them all, written once per separation:
+        ``(wav paths, zip path, scale)``.  When a voice would clip, all are scaled alike by
+        ``scale`` (< 1), which keeps their relative levels."""
         import soundfile as sf
 
         folder = self.work_dir / hashlib.sha1(repr(key).encode()).hexdigest()[:16]
         paths = [folder / f"voice{i + 1}.wav" for i in range(len(sep.voices))]
-        if not all(p.is_file() for p in paths):
+        zpath = folder / "voices.zip"
+        peak = max((float(np.max(np.abs(v))) for v in sep.voices if len(v)), default=0.0)
+        scale = 1.0 / peak if peak > 1.0 else 1.0
+        if not all(p.is_file() for p in (*paths, zpath)):
             self._prune_work_dir()
             folder.mkdir(parents=True, exist_ok=True)
             for p, v in zip(paths, sep.voices):
-                sf.write(p, np.clip(v, -1, 1), sep.sample_rate, subtype="PCM_16")
-        return [str(p) for p in paths]
+                sf.write(p, np.asarray(v, np.float32) * scale, sep.sample_rate, subtype="PCM_16")
+            # written aside and moved in place: a concurrent request never serves a half-written zip
+            tmp = folder / f".voices.{os.getpid()}.{threading.get_ident()}.part"
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+                for p in paths:
+                    zf.write(p, p.name)
+            tmp.replace(zpath)
+        return [str(p) for p in paths], str(zpath), scale
+
+    def make_report(self, sep, model_name: str, n_asked, *, cached: bool, scale: float = 1.0,
+                    has_refs: bool = False, timings: dict | None = None, metrics: dict | None = None) -> dict:
+        """What a separation found, as the API returns it and the status line shows it: talkers
+        asked and found, each voice's level, warnings (``code`` + ``message``), model, clusterer,
+        the input's level, timings in seconds."""
+        emb = sep.embedding
+        levels = emb.input_levels or {}
+        warnings = []
+        n = sep.n_speakers
+        plain = {"quiet_voice": f"one voice is very faint (more than 20 dB below the loudest): the mixture may hold "
+                                f"fewer than {n} talkers",
+                 "same_attractor": f"two of the voices came out nearly alike: the mixture may hold fewer than {n} "
+                                   "talkers, and one talker may be split in two"}
+        for w in sep.warnings:  # sepviz.separate's: both kinds say "fewer talkers than asked"
+            reason = getattr(w, "code", "other")
+            code = "fewer_talkers" if reason in plain else reason
+            warnings.append({"code": code, "reason": reason, "message": plain.get(reason, str(w)), "detail": str(w)})
+        rms = levels.get("rms_dbfs")
+        if rms is not None and rms < QUIET_DBFS:
+            warnings.append({"code": "too_quiet", "message": f"the mixture is very quiet ({rms:.0f} dB below full "
+                             "scale): background noise then weighs as much as the voices; record louder or closer"})
+        if levels.get("clipped", 0.0) >= CLIPPED_SHARE and levels.get("full_scale_samples", 0) >= CLIPPED_MIN_SAMPLES:
+            warnings.append({"code": "clipped", "message": f"{100 * levels['clipped']:.1f} % of the mixture's samples sit "
+                             "at full scale: it was recorded too loud and clipped, and the voices keep that distortion"})
+        if scale < 1.0:
+            warnings.append({"code": "voices_scaled", "message": f"the voices were turned down by "
+                             f"{-20 * np.log10(scale):.1f} dB so that none of them clips"})
+        asked = parse_n_speakers(n_asked)
+        talkers = {"asked": "auto" if asked is None else asked, "found": sep.n_speakers}
+        if asked is None and not has_refs:
+            trained = sep.embedding.model.config.n_speakers
+            talkers["note"] = (f"estimated {sep.n_speakers} talkers" if trained >= 3 else
+                               f"{sep.n_speakers} talkers: this model was trained on {trained}-talker mixtures only "
+                               f"and cannot tell a third talker (choose 3 to force one, or a model trained on 3)")
+        voices = []
+        for i, v in enumerate(sep.voices):
+            v = np.asarray(v, np.float64) * scale
+            voices.append({"voice": i + 1, "level_db": round(float(sep.energies_db[i]), 2),
+                           "rms_dbfs": round(float(10 * np.log10(np.mean(v ** 2) + 1e-20)), 2) if len(v) else None})
+        report = {
+            "talkers": talkers, "voices": voices, "warnings": warnings,
+            "model": model_name, "clusterer": sep.clusterer,
+            "clusterer_label": CLUSTERER_LABELS.get(sep.clusterer, sep.clusterer),
+            "audio": {"seconds": round(float(emb.seconds), 3), "sample_rate": int(emb.input_sr),
+                      **{k: round(float(levels[k]), 2) for k in ("rms_dbfs", "peak_dbfs") if k in levels}},
+            "network_cached": bool(cached),
+            "timings_s": {k: round(float(v), 4) for k, v in (timings or {}).items()},
+        }
+        if metrics:
+            report["metrics"] = metrics
+        return report
 
     def _prune_work_dir(self, keep: int = MAX_VOICE_FOLDERS) -> None:
         """Gradio copies the voices into its own cache; keep only the newest folders here."""
@@ -528,7 +691,7 @@ class Studio:
         mag = emb.mag.numpy()
         grid = self._grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
-        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB re. mixture peak)", **grid)
+        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)", **grid)
         mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
                                     time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
         return emb_fig, spec_fig, mask_fig
@@ -541,6 +704,7 @@ class Studio:
                 raise SepvizInputError(self.no_models_message())
         if not audio:
             raise SepvizInputError("Upload or record a mixture first, or pick an example.")
+        audio, refs_paths = self.readable(audio), [self.readable(p) for p in refs_paths]
         _progress(progress, 0.05, "Loading the audio and running the network")
         emb, emb_key, cached = self.get_embedding(audio, model, keep)
         refs, refs_key = self.get_references(list(refs_paths), emb)
@@ -548,52 +712,111 @@ class Studio:
 
     def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
                  keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
-        """Main handler: returns (status, voice 1-3, all voice files, embedding, spectrograms, masks, metrics)."""
+        """Main handler: (status, voice 1-3, zip of the voices, embedding, spectrograms, masks, metrics,
+        report, results panel).  Raises on a bad input (:meth:`separate_ui` shows it instead)."""
         t0 = time.perf_counter()
         trange = self.time_range(t_from, t_to)
         emb, emb_key, cached, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
         t1 = time.perf_counter()
-        _progress(progress, 0.4, f"Clustering ({clusterer})")
+        _progress(progress, 0.4, "Finding the voices")
         sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
-        paths = self.voice_files(sep, key)
+        paths, zpath, scale = self.voice_files(sep, key)
         t2 = time.perf_counter()
-        _progress(progress, 0.7, "Plotting")
+        _progress(progress, 0.7, "Drawing")
         ev = self.get_metrics(sep, key, refs, refs_key)
         figs = self.figures(sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange)
         t3 = time.perf_counter()
+        report = self.make_report(sep, model or self.default_model, n_speakers, cached=cached, scale=scale,
+                                  has_refs=refs is not None, metrics=ev,
+                                  timings={"network": 0.0 if cached else emb.timings.get("network", 0.0),
+                                           "load_and_embed": t1 - t0, "cluster_and_masks": t2 - t1,
+                                           "plots": t3 - t2, "total": t3 - t0})
         voices = []
         for i in range(MAX_VOICES):
             if i < len(paths):
-                voices.append(gr.update(value=paths[i], visible=True,
-                                        label=f"Voice {i + 1} ({sep.energies_db[i]:+.1f} dB re. loudest)"))
+                voices.append(gr.update(value=paths[i], visible=True, label=voice_label(i, sep.energies_db[i])))
             else:
                 voices.append(gr.update(value=None, visible=False))
-        net = "cached ✓" if cached else f"{emb.timings.get('network', 0.0):.2f} s"
-        status = [f"**{sep.n_speakers} voices** from {emb.seconds:.1f} s of audio · "
-                  f"{CLUSTERER_LABELS.get(sep.clusterer, sep.clusterer)} · model `{model or self.default_model}`",
-                  f"network {net} · "
-                  f"load+embed {t1 - t0:.2f} s · cluster+masks {t2 - t1:.2f} s · plots {t3 - t2:.2f} s · "
-                  f"total {t3 - t0:.2f} s"]
+        return (self.status_text(report, sep, projection), *voices, gr.update(value=zpath, visible=True),
+                *figs, metrics_markdown(ev), report, gr.update(visible=True))
+
+    def status_text(self, report: dict, sep, projection) -> str:
+        """The status line: what was found, how long it took, and the report's warnings."""
+        t = report["timings_s"]
+        net = "the network's output was reused" if report["network_cached"] else f"network {t.get('network', 0.0):.2f} s"
+        status = [f"**{sep.n_speakers} voices** from {report['audio']['seconds']:.1f} s of audio, found by "
+                  f"{report['clusterer_label']} with the model {self.model_label(report['model'])}",
+                  f"took {t['total']:.2f} s ({net}, finding the voices {t['cluster_and_masks']:.2f} s, "
+                  f"drawing {t['plots']:.2f} s)"]
         tracked = sep.embedding.model.config.tracking(sep.n_speakers)
         if sep.attractor_tracks is not None and tracked is not None:
             span = (2 * tracked.frames + 1) * sep.embedding.stft_config.hop_length / sep.embedding.stft_config.sample_rate
-            status.append(f"attractors follow the talkers ({span:.2f} s windows): the lines in the cloud are their "
-                          "paths, ◆ the clusterer's attractors they are pulled back to")
-        status += [f"⚠️ {w}" for w in sep.warnings]
+            status.append(f"attractors follow the talkers ({span:.2f} s windows): the lines in the cloud are the "
+                          "paths they take, ◆ where they sit on average")
+        status += [f"⚠️ {w['message']}" for w in report["warnings"]]
         if str(projection).startswith("UMAP") and self._warming and not self.umap_ready.is_set():
-            status.append("UMAP's first use compiles numba code (once per server start): later plots are fast.")
-        if parse_n_speakers(n_speakers) is None and refs is None:
-            trained = sep.embedding.model.config.n_speakers
-            status.append(f"auto: estimated {sep.n_speakers} talkers" if trained >= 3 else
-                          f"auto: {sep.n_speakers} talkers: this model was trained on {trained}-talker mixtures "
-                          f"only and cannot tell a third talker (choose 3 to force one, or the `default` model)")
-        return ("\n\n".join(status), *voices, paths, *figs, metrics_markdown(ev))
+            status.append("UMAP is slow the first time after the server starts (it is being prepared); later "
+                          "pictures are fast.")
+        if "note" in report["talkers"]:
+            status.append(f"auto: {report['talkers']['note']}")
+        return "\n\n".join(status)
 
-    def refresh(self, audio, *rest):
+    @staticmethod
+    def cleared(status: str = INTRO) -> tuple:
+        """The main outputs with no result: ``status`` alone, every result panel emptied and hidden."""
+        voices = [gr.update(value=None, visible=i < 2) for i in range(MAX_VOICES)]
+        return (status, *voices, gr.update(value=None, visible=False), None, None, None, "", None,
+                gr.update(visible=False))
+
+    def separate_ui(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
+                    keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+        """:meth:`separate` for the page: a bad input clears the old results and says why (status, one notice)."""
+        try:
+            return self.separate(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
+                                 keep, n_points, t_from, t_to, weighting, tracking, progress=progress)
+        except Exception as err:  # noqa: BLE001 - every failure is shown, in words
+            return self.cleared(f"⚠️ {notice(err)}")
+
+    def refresh(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
+                keep, n_points, t_from, t_to, weighting="auto", tracking="model"):
         """Re-run on a control change, but only when there is something to separate."""
         if not audio:
             return tuple(gr.skip() for _ in range(N_MAIN_OUTPUTS))
-        return self.separate(audio, *rest)
+        return self.separate_ui(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
+                                keep, n_points, t_from, t_to, weighting, tracking, progress=None)
+
+    def clusterer_choices(self, model_name, has_refs: bool, current, selected) -> tuple[dict, dict]:
+        """Updates of the clusterer menu and the Compare tab's ticks for a model, with or without
+        references (the oracle needs them): the current choices are kept where still offered."""
+        names = self.clusterers_for(model_name, has_refs) if self.models else ["kmeans"]
+        choices = [(CLUSTERER_LABELS[c], c) for c in names]
+        sel = [c for c in (selected or []) if c in names] or [c for c in ("kmeans", "gmm") if c in names]
+        value = current if current in names else (DEFAULT_CLUSTERER if DEFAULT_CLUSTERER in names else names[0])
+        return gr.update(choices=choices, value=value), gr.update(choices=choices, value=sel)
+
+    def new_audio(self, audio, model, clusterer, selected, n_speakers, beta, projection, color_by, keep, n_points,
+                  t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+        """A new upload or recording: the example and references no longer apply; separate at once.
+        Returns (example, s1-s3, example note, clusterer menu, Compare ticks, *main outputs)."""
+        menu, ticks = self.clusterer_choices(model, False, clusterer, selected)
+        return ("", None, None, None, gr.update(value="", visible=False), menu, ticks,
+                *self.separate_ui(audio, None, None, None, model, menu["value"], n_speakers, beta, projection,
+                                  color_by, keep, n_points, t_from, t_to, weighting, tracking, progress=progress))
+
+    def pick_example(self, name, model, clusterer, selected, beta, projection, color_by, keep, n_points, t_from,
+                     t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+        """The example menu: fill the mixture, its references and its number of talkers, and separate.
+        Returns (mixture, s1-s3, talkers, example note, clusterer menu, Compare ticks, *main outputs)."""
+        if not name:
+            return (gr.skip(),) * (8 + N_MAIN_OUTPUTS)
+        try:
+            mix, r1, r2, r3, n, info = self.load_example(name)
+        except Exception as err:  # noqa: BLE001
+            return (*(gr.skip(),) * 8, *self.cleared(f"⚠️ {notice(err)}"))
+        menu, ticks = self.clusterer_choices(model, True, clusterer, selected)
+        return (mix, r1, r2, r3, n, gr.update(value=info, visible=True), menu, ticks,
+                *self.separate_ui(mix, r1, r2, r3, model, menu["value"], n, beta, projection, color_by, keep,
+                                  n_points, t_from, t_to, weighting, tracking, progress=progress))
 
     def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
                 t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
@@ -623,27 +846,48 @@ class Studio:
         mismatch_fig, dist = None, {}
         if refs is not None:
             oracle, _ = self.get_separation(emb, emb_key, "oracle", len(refs), beta, refs, refs_key)
-            est = {k: v for k, v in estimates.items() if k != "oracle"}
+            est = {CLUSTERER_LABELS.get(k, k): v for k, v in estimates.items() if k != "oracle"}
             mismatch_fig, dist = viz.center_mismatch_figure(
                 cloud, oracle.attractors, est, true_labels=cloud.take(self.true_labels(emb, emb_key, refs, refs_key)))
         lines = ["| clusterer | speakers | SI-SNRi (dB) | distance to ideal attractors | cluster + masks (s) |", "|---|---|---|---|---|"]
         for name, score, dt, c in rows:
-            d = dist.get(name)
+            d = dist.get(CLUSTERER_LABELS.get(name, name))
             lines.append(f"| {CLUSTERER_LABELS.get(name, name)} | {c} | {'' if score is None else f'{score:.1f}'} | "
                          f"{'' if d is None else f'{d:.3f}'} | {dt:.2f} |")
+        lines.append("\n*SI-SNRi*: how many dB clearer the voices are than the mixture (higher is better). "
+                     "*Distance to ideal attractors*: how far each clusterer's talker centres land from those the "
+                     "isolated sources give (lower is better).")
         if refs is None:
             lines.append("\n*Give the references (or pick an example) for SI-SNRi and the center-mismatch view.*")
         return grid, mismatch_fig, "\n".join(lines)
 
+    def compare_ui(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
+                   t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+        """:meth:`compare` for the page: the figures shown once there are some; a bad input clears
+        them and says why (the table, one notice)."""
+        try:
+            grid, mismatch, table = self.compare(audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta,
+                                                 projection, keep, n_points, t_from, t_to, weighting, tracking,
+                                                 progress=progress)
+        except Exception as err:  # noqa: BLE001
+            return gr.update(value=None, visible=False), gr.update(value=None, visible=False), f"⚠️ {notice(err)}"
+        return (gr.update(value=grid, visible=True), gr.update(value=mismatch, visible=mismatch is not None), table)
+
     def load_example(self, name):
-        """Example dropdown: fill the mixture and the references (by name only)."""
-        if not name:
-            return (gr.skip(),) * 6
+        """Example menu: the mixture, the references and the number of talkers (by name only)."""
         ex = self.examples.get(name)
         if ex is None:
-            raise gr.Error(f"unknown example {name!r}")
+            raise SepvizInputError(f"unknown example {name!r}")
         refs = [str(p) for p in ex.sources] + [None] * (MAX_VOICES - len(ex.sources))
         return (str(ex.mix), *refs, str(ex.n_speakers), f"*{ex.description}*")
+
+    def atlas_ui(self, model, dims_label, color_by, progress=gr.Progress()):
+        """:meth:`atlas` for the page: the figure shown once drawn; a failure says why in one notice."""
+        try:
+            return gr.update(value=self.atlas(model, dims_label, color_by, progress=progress), visible=True)
+        except Exception as err:  # noqa: BLE001
+            notice(err)
+            return gr.update(value=None, visible=False)
 
     def atlas(self, model, dims_label, color_by, progress=gr.Progress()):
         """Teaching tab: oracle attractors of many mixtures in one PCA (cached per model)."""
@@ -687,13 +931,21 @@ class Studio:
         return fig
 
     def api_separate(self, audio, model=None, clusterer=DEFAULT_CLUSTERER, n_speakers="2"):
-        """API: one audio file in, the separated voices out (three outputs; unused ones None)."""
+        """API: one audio file in; voices 1-3 (unused ones None) and the report (:meth:`make_report`) out."""
+        t0 = time.perf_counter()
         if not audio:
-            raise gr.Error("send an audio file")
-        emb, emb_key, _ = self.get_embedding(audio, model or self.default_model, None)
+            raise SepvizInputError("send an audio file")
+        audio = self.readable(audio)
+        model = model or self.default_model
+        emb, emb_key, cached = self.get_embedding(audio, model, None)
+        t1 = time.perf_counter()
         sep, key = self.get_separation(emb, emb_key, clusterer or DEFAULT_CLUSTERER, n_speakers or "2", 10.0, None, None)
-        paths = self.voice_files(sep, key)
-        return tuple(paths[i] if i < len(paths) else None for i in range(MAX_VOICES))
+        paths, _, scale = self.voice_files(sep, key)
+        t2 = time.perf_counter()
+        report = self.make_report(sep, model, n_speakers or "2", cached=cached, scale=scale,
+                                  timings={"network": 0.0 if cached else emb.timings.get("network", 0.0),
+                                           "load_and_embed": t1 - t0, "cluster_and_masks": t2 - t1, "total": t2 - t0})
+        return (*(paths[i] if i < len(paths) else None for i in range(MAX_VOICES)), report)
 
     # ------------------------------------------------------------------ warm-up
     def warm_up(self, umap: bool = True) -> None:
@@ -785,74 +1037,80 @@ def build_demo(studio: Studio) -> gr.Blocks:
     keep0 = float(studio.get_model(default).config.keep) if models else 0.9
     toys = viz.toy_figures()
 
-    with gr.Blocks(title="sepviz studio", delete_cache=(1800, 3600), fill_width=True) as demo:
-        gr.Markdown("# sepviz studio\nHear and see single-channel speech separation with the **Deep Attractor "
-                    "Network** family: upload a mixture of 2-3 talkers, pick a model and a clusterer, and look "
-                    "inside: embeddings, attractors, masks.", elem_id="sv-title")
+    with StudioBlocks(title="sepviz studio", delete_cache=(1800, 3600), fill_width=True) as demo:
+        gr.Markdown("# sepviz studio\nHear and see how a **Deep Attractor Network** pulls 2-3 talkers apart: "
+                    "the voices, and inside the network, embeddings, attractors and masks.", elem_id="sv-title")
         if not models:
             gr.Markdown(f"> ⚠️ {studio.no_models_message()}")
         with gr.Row(equal_height=False):
-            # ---------------- left: input and controls, shared by every tab
-            with gr.Column(scale=1, min_width=320):
+            # ---------------- left: the input, the three main choices, the button; the rest folded away
+            with gr.Column(scale=2, min_width=360):
                 audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Mixture (2-3 talkers)",
                                  elem_id="sv-audio")
-                example = gr.Dropdown(choices=[(f"{e.name}", e.name) for e in studio.examples.values()], value=None,
-                                      label="…or an example", visible=has_examples, elem_id="sv-example")
-                example_info = gr.Markdown("", elem_classes="sv-help")
+                example = gr.Dropdown(choices=[("…or pick an example", "")] + [(e.name, e.name)
+                                                                                for e in studio.examples.values()],
+                                      value="", show_label=False, label="Example", visible=has_examples,
+                                      elem_id="sv-example")
+                example_info = gr.Markdown("", elem_classes="sv-help", visible=False)
+                clusterer0 = DEFAULT_CLUSTERER if DEFAULT_CLUSTERER in clusterers0 else clusterers0[0]
+                model = gr.Dropdown(choices=[(studio.model_label(m), m) for m in models], value=default,
+                                    label="Model", elem_id="sv-model")
+                with gr.Row():
+                    clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value=clusterer0,
+                                            label="Clusterer", elem_id="sv-clusterer", min_width=150)
+                    n_speakers = gr.Dropdown([("2", "2"), ("3", "3"), ("auto (count them)", "auto")], value="2",
+                                             label="Talkers", elem_id="sv-talkers", min_width=150)
+                run = gr.Button("Separate", variant="primary", elem_id="sv-run")
                 with gr.Accordion("References (optional)", open=False):
                     gr.Markdown("The isolated sources of this mixture: they enable the oracle clusterer, the "
                                 "metrics and the true-speaker colours.", elem_classes="sv-help")
                     refs = [gr.Audio(sources=["upload"], type="filepath", label=f"s{i + 1}", elem_id=f"sv-ref{i + 1}")
                             for i in range(MAX_VOICES)]
-                with gr.Row():
-                    model = gr.Dropdown(choices=models, value=default, label="Model", scale=4, elem_id="sv-model")
-                    rescan = gr.Button("↻", scale=0, min_width=40, size="sm")
                 with gr.Accordion("Model card", open=False):
                     card = gr.Markdown(studio.model_card(default), elem_classes="sv-card")
-                clusterer0 = DEFAULT_CLUSTERER if DEFAULT_CLUSTERER in clusterers0 else clusterers0[0]
-                clusterer = gr.Dropdown(choices=[(CLUSTERER_LABELS[c], c) for c in clusterers0], value=clusterer0,
-                                        label="Clusterer (attractor estimator)", elem_id="sv-clusterer")
-                beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β",
-                                 visible=clusterer0 == "soft_kmeans")
-                fit_weighting = gr.Radio(FIT_WEIGHTING_CHOICES, value="auto", label="Loud bins count more in the fit",
-                                         info="k-means, soft k-means, tied GMM: weight each bin by log(1 + loudness)",
-                                         elem_id="sv-loud")
-                tracking = gr.Radio(TRACKING_CHOICES, value="model", label="Attractors follow the talkers over time",
-                                    info="each talker's attractor moves with a short window of its bins "
-                                         "(the model card says how long)", elem_id="sv-track")
-                n_speakers = gr.Radio(N_SPEAKERS, value="2", label="Number of speakers")
-                projection = gr.Radio(PROJECTIONS, value="PCA 2D", label="Projection")
-                color_by = gr.Radio(COLOR_BY, value="assigned speaker", label="Colour bins by")
-                with gr.Accordion("Plot settings", open=False):
+                    rescan = gr.Button("↻ Look for new checkpoints", size="sm")
+                with gr.Accordion("Advanced", open=False, elem_id="sv-advanced"):
+                    beta = gr.Slider(1, 50, value=10, step=1, label="soft k-means stiffness β",
+                                     visible=clusterer0 == "soft_kmeans")
+                    fit_weighting = gr.Radio(FIT_WEIGHTING_CHOICES, value="auto",
+                                             label="Loud bins count more in the fit",
+                                             info="k-means, soft k-means, tied GMM: weight each bin by "
+                                                  "log(1 + loudness)", elem_id="sv-loud")
+                    tracking = gr.Radio(TRACKING_CHOICES, value="model", label="Attractors follow the talkers over time",
+                                        info="each talker's attractor moves with a short window of its bins "
+                                             "(the model card says how long)", elem_id="sv-track")
+                    projection = gr.Radio(PROJECTIONS, value="PCA 2D", label="Projection", elem_id="sv-projection")
+                    color_by = gr.Radio(COLOR_BY, value="assigned speaker", label="Colour bins by")
                     keep = gr.Slider(0.3, 1.0, value=keep0, step=0.05, label="Salient bins kept (fraction)",
                                      info="bins used to estimate attractors; default from the model")
                     n_points = gr.Slider(500, viz.MAX_POINTS, value=viz.DEFAULT_POINTS, step=500,
                                          label="Bins to plot", info=f"UMAP uses at most {viz.UMAP_MAX_POINTS}")
                     with gr.Row():
-                        t_from = gr.Number(0, label="from (s)", minimum=0)
-                        t_to = gr.Number(0, label="to (s), 0 = end", minimum=0)
-                run = gr.Button("Separate", variant="primary", elem_id="sv-run")
+                        t_from = gr.Number(0, label="from (s)", minimum=0, elem_id="sv-from")
+                        t_to = gr.Number(0, label="to (s), 0 = end", minimum=0, elem_id="sv-to")
 
-            # ---------------- right: tabs
-            with gr.Column(scale=3):
+            # ---------------- right: tabs; results stay hidden until there are some
+            with gr.Column(scale=5):
                 with gr.Tabs():
                     with gr.Tab("Separate", id="separate"):
-                        status = gr.Markdown("Pick an example or upload a mixture, then press **Separate**.",
-                                             elem_classes="sv-status")
-                        with gr.Row():
-                            voices = [gr.Audio(label=f"Voice {i + 1}", type="filepath", interactive=False,
-                                               visible=i < 2, buttons=["download"], elem_id=f"sv-voice{i + 1}")
-                                      for i in range(MAX_VOICES)]
-                        files = gr.File(label="Download all voices", file_count="multiple", interactive=False,
-                                        height=80)
-                        emb_plot = gr.Plot(label="Embedding cloud", elem_id="sv-embedding")
-                        gr.Markdown("Each dot is one time-frequency bin's embedding; ◆ are the attractors, lines their "
-                                    "paths when they follow the talkers; ☆ ADANet "
-                                    "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
-                                    "See the Teaching tab.", elem_classes="sv-help")
-                        metrics = gr.Markdown(metrics_markdown(None))
-                        spec_plot = gr.Plot(label="Spectrograms", elem_id="sv-spectrograms")
-                        mask_plot = gr.Plot(label="Masks", elem_id="sv-masks")
+                        status = gr.Markdown(INTRO, elem_classes="sv-status", elem_id="sv-status")
+                        with gr.Column(visible=False, elem_id="sv-results") as results:
+                            with gr.Row():
+                                voices = [gr.Audio(label=f"Voice {i + 1}", type="filepath", interactive=False,
+                                                   visible=i < 2, buttons=["download"], elem_id=f"sv-voice{i + 1}")
+                                          for i in range(MAX_VOICES)]
+                            zip_btn = gr.DownloadButton("Download all voices (.zip)", visible=False, size="sm",
+                                                        elem_id="sv-zip")
+                            emb_plot = gr.Plot(label="Embedding cloud", elem_id="sv-embedding")
+                            gr.Markdown("Each dot is one time-frequency bin's embedding; ◆ are the attractors, lines "
+                                        "their paths when they follow the talkers; ☆ ADANet "
+                                        "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
+                                        "See the Teaching tab.", elem_classes="sv-help")
+                            metrics = gr.Markdown("")
+                            spec_plot = gr.Plot(label="Spectrograms", elem_id="sv-spectrograms")
+                            mask_plot = gr.Plot(label="Masks", elem_id="sv-masks")
+                            with gr.Accordion("Report (as the API returns it)", open=False):
+                                report = gr.JSON(elem_id="sv-report")
                     with gr.Tab("Compare", id="compare"):
                         gr.Markdown("Run several clusterers on the **same cached embeddings** (the network runs once). "
                                     "With references, the *center mismatch* plot shows how far each estimate lands "
@@ -864,8 +1122,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                 label="Clusterers", scale=4)
                             compare_btn = gr.Button("Compare", variant="primary", scale=1, elem_id="sv-compare")
                         compare_table = gr.Markdown("")
-                        compare_plot = gr.Plot(label="Clusterers side by side", elem_id="sv-compare-grid")
-                        mismatch_plot = gr.Plot(label="Center mismatch", elem_id="sv-mismatch")
+                        compare_plot = gr.Plot(label="Clusterers side by side", elem_id="sv-compare-grid", visible=False)
+                        mismatch_plot = gr.Plot(label="Center mismatch", elem_id="sv-mismatch", visible=False)
                     with gr.Tab("Teaching", id="teaching"):
                         for k in ("embedding", "attractor", "anchors", "gmm", "mask"):
                             with gr.Row(equal_height=False):
@@ -881,9 +1139,9 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                                        label="Colour by")
                                 atlas_btn = gr.Button("Draw the atlas", variant="primary", elem_id="sv-atlas-btn")
                             with gr.Column(scale=3):
-                                atlas_plot = gr.Plot(show_label=False, elem_id="sv-atlas")
+                                atlas_plot = gr.Plot(show_label=False, elem_id="sv-atlas", visible=False)
 
-        # ---------------- hidden API endpoint: /separate (one file in, three voices out)
+        # ---------------- hidden API endpoint: /separate (one file in; three voices and the report out)
         with gr.Row(visible=False):
             api_audio = gr.Audio(type="filepath", sources=["upload"], label="audio")
             api_model = gr.Dropdown(choices=models or [""], value=default or "", label="model",
@@ -892,17 +1150,20 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                         label="clusterer")
             api_n = gr.Dropdown(choices=N_SPEAKERS, value="2", label="n_speakers")
             api_out = [gr.Audio(type="filepath", label=f"voice {i + 1}") for i in range(MAX_VOICES)]
+            api_report = gr.JSON(label="report")
             api_btn = gr.Button("api")
-        api_btn.click(_close(studio.api_separate), [api_audio, api_model, api_clusterer, api_n], api_out,
-                      api_name="separate", api_description="Separate a mixture: returns voices 1-3 (unused ones None)")
+        api_btn.click(_close(studio.api_separate), [api_audio, api_model, api_clusterer, api_n], [*api_out, api_report],
+                      api_name="separate",
+                      api_description="Separate a mixture: returns voices 1-3 (unused ones None) and a JSON report "
+                                      "(talkers, voice levels, warnings, model, clusterer, timings)")
 
-        # ---------------- wiring
+        # ---------------- wiring: one event per user action, so a failure says so once
         ui = dict(api_visibility="private")
-        main_inputs = [audio, *refs, model, clusterer, n_speakers, beta, projection, color_by, keep, n_points,
-                       t_from, t_to, fit_weighting, tracking]
-        main_outputs = [status, *voices, files, emb_plot, spec_plot, mask_plot, metrics]
-        run.click(_close(studio.separate), main_inputs, main_outputs, **ui)
-        redo = dict(fn=_close(studio.refresh), inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
+        rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking]
+        main_inputs = [audio, *refs, model, clusterer, n_speakers, *rest]
+        main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, results]
+        run.click(studio.separate_ui, main_inputs, main_outputs, **ui)
+        redo = dict(fn=studio.refresh, inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
         for comp in (clusterer, n_speakers, projection, color_by, fit_weighting, tracking):
             comp.input(**redo)
@@ -912,16 +1173,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
             comp.submit(**redo)
 
         def _choices(model_name, r1, r2, r3, current, selected):
-            has = sum(bool(r) for r in (r1, r2, r3)) >= 2
-            names = studio.clusterers_for(model_name, has) if studio.models else ["kmeans"]
-            choices = [(CLUSTERER_LABELS[c], c) for c in names]
-            sel = [c for c in (selected or []) if c in names] or [c for c in ("kmeans", "gmm") if c in names]
-            return (gr.update(choices=choices, value=current if current in names else DEFAULT_CLUSTERER),
-                    gr.update(choices=choices, value=sel))
+            return studio.clusterer_choices(model_name, sum(bool(r) for r in (r1, r2, r3)) >= 2, current, selected)
 
         choice_io = dict(inputs=[model, *refs, clusterer, compare_set], outputs=[clusterer, compare_set], **ui)
-        for r in refs:
-            r.change(_choices, **choice_io)
+        for r in refs:  # the user's own uploads only: the example menu sets the choices itself
+            r.upload(_choices, **choice_io)
+            r.clear(_choices, **choice_io)
 
         def _model_changed(model_name):
             try:
@@ -935,26 +1192,26 @@ def build_demo(studio: Studio) -> gr.Blocks:
         def _rescan(current):
             names = list(studio.scan_models())
             value = current if current in names else studio.default_model
-            return gr.update(choices=names, value=value)
+            return gr.update(choices=[(studio.model_label(m), m) for m in names], value=value)
 
         rescan.click(_rescan, [model], [model], **ui)
         clusterer.change(lambda c: gr.update(visible=c == "soft_kmeans"), [clusterer], [beta], **ui)
 
-        def _user_audio():  # a new upload/recording: the old references no longer apply
-            return (None, None, None, None, "")
+        new_io = dict(inputs=[audio, model, clusterer, compare_set, n_speakers, *rest],
+                      outputs=[example, *refs, example_info, clusterer, compare_set, *main_outputs], **ui)
+        audio.upload(studio.new_audio, **new_io)          # an upload or a recording separates at once
+        audio.stop_recording(studio.new_audio, **new_io)
+        audio.clear(lambda: ("", *Studio.cleared()), None, [example, *main_outputs], **ui)
+        example.input(studio.pick_example, [example, model, clusterer, compare_set, *rest],
+                      [audio, *refs, n_speakers, example_info, clusterer, compare_set, *main_outputs], **ui)
 
-        audio.upload(_user_audio, None, [example, *refs, example_info], **ui)
-        audio.stop_recording(_user_audio, None, [example, *refs, example_info], **ui)
-        example.input(_close(studio.load_example), [example], [audio, *refs, n_speakers, example_info], **ui).then(
-            _choices, **choice_io).then(_close(studio.separate), main_inputs, main_outputs, **ui)
-
-        compare_btn.click(_close(studio.compare),
+        compare_btn.click(studio.compare_ui,
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
                            fit_weighting, tracking],
                           [compare_plot, mismatch_plot, compare_table], **ui)
-        atlas_btn.click(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
+        atlas_btn.click(studio.atlas_ui, [model, atlas_dims, atlas_color], [atlas_plot], **ui)
         for comp in (atlas_dims, atlas_color):
-            comp.input(_close(studio.atlas), [model, atlas_dims, atlas_color], [atlas_plot], **ui)
+            comp.input(studio.atlas_ui, [model, atlas_dims, atlas_color], [atlas_plot], **ui)
     demo.studio = studio
     return demo
 

@@ -59,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         threadpool_limits(args.threads)
     import app
 
-    studio = app.Studio(args.checkpoints, include_fsdd=False)
+    tmp = Path(tempfile.mkdtemp(prefix="sepviz-bench-"))
+    studio = app.Studio(args.checkpoints, include_fsdd=False, read_dirs=[tmp])  # it reads its looped copies
     if not studio.models:
+        shutil.rmtree(tmp, ignore_errors=True)
         print(studio.no_models_message(), file=sys.stderr)
         return 2
     model = studio.default_model
     ex = REPO / "examples" / args.example
-    tmp = Path(tempfile.mkdtemp(prefix="sepviz-bench-"))
     try:
         refs = [str(_looped(p, args.seconds, tmp / p.name)) for p in sorted(ex.glob("s[0-9].wav"))]
         refs += [None] * (3 - len(refs))

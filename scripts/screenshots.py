@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Regenerate docs/screenshots/*.png: the Separate, Compare and Teaching views of the studio.
+"""Regenerate docs/screenshots/*.png: the first screen and the Separate, Compare and Teaching views.
 
     python scripts/screenshots.py [--checkpoints checkpoints] [--example NAME] [--out docs/screenshots]
 
@@ -144,10 +144,19 @@ def capture(url: str, out: Path, example: str, log=print) -> list[Path]:
     try:
         d.get(url)
         wait(d, "#sv-run", 60)
+        d.set_window_size(1440, 900)  # the first screen, as a newcomer sees it
+        time.sleep(1.0)
+        shots.append(out / "first_screen.png")
+        out.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(shots[-1]))
+        log(f"wrote {shots[-1]}")
+        d.set_window_size(1500, 1400)
         pick_dropdown(d, "sv-example", example)
         wait_text(d, ".sv-status", "voices", 120)
         # soft k-means, the default clusterer (sepviz.clusterers.DEFAULT_CLUSTERER); the GMM and
         # its ellipses are on the Compare shot
+        d.find_element(By.CSS_SELECTOR, "#sv-advanced button, #sv-advanced .label-wrap").click()  # folded away
+        time.sleep(0.5)
         d.find_element(By.XPATH, "//label[.//span[text()='true speaker']]").click()
         time.sleep(0.5)
         wait_text(d, ".sv-status", "soft k-means", 60)

@@ -186,8 +186,22 @@ def validate_wave(wave: np.ndarray, sr: int, *, max_seconds: float = DEFAULT_MAX
         raise SepvizInputError("the audio is silent (RMS below -80 dBFS): nothing to separate")
 
 
-def _load(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.ndarray, int, int]:
-    """:func:`load_audio` plus the number of samples at the original rate (to restore the length)."""
+FULL_SCALE = 0.999  # a sample this close to +-1 sits at full scale (16-bit PCM tops out at 0.99997)
+
+
+def input_levels(mono: np.ndarray) -> dict:
+    """How loud the decoded input is: RMS and peak in dBFS, and the share of its samples stuck at
+    full scale (``clipped``: samples beyond 1.0 in a float file do not count, they were not cut)."""
+    x = np.abs(np.asarray(mono, dtype=np.float64))
+    at_full = np.count_nonzero((x >= FULL_SCALE) & (x <= 1.0 + 1e-6))
+    return {"rms_dbfs": float(10 * np.log10(np.mean(x ** 2) + 1e-20)),
+            "peak_dbfs": float(20 * np.log10(x.max() + 1e-10)),
+            "full_scale_samples": int(at_full), "clipped": float(at_full / max(1, x.size))}
+
+
+def _load(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.ndarray, int, int, dict]:
+    """:func:`load_audio` plus the number of samples at the original rate (to restore the length)
+    and the input's :func:`input_levels`, measured before resampling (which smooths a clipped top)."""
     data, sr = _decode(source, max_seconds)
     if sr <= 0:
         raise SepvizInputError(f"invalid sample rate {sr}")
@@ -195,11 +209,12 @@ def _load(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.n
         raise SepvizInputError(f"unsupported sample rate {sr} Hz (expected {MIN_SR} to {MAX_SR} Hz)")
     mono = to_mono(data)
     validate_wave(mono, sr, max_seconds=max_seconds)
+    levels = input_levels(mono)
     wave = resample(mono, sr, target_sr)
     peak = float(np.max(np.abs(wave)))
     if peak > 1.0:  # float files may exceed full scale; keep the model's input range sane
         wave = wave / peak
-    return wave, int(sr), int(mono.shape[-1])
+    return wave, int(sr), int(mono.shape[-1]), levels
 
 
 def load_audio(source: AudioSource, *, target_sr: int = DEFAULT_SR,
@@ -210,5 +225,5 @@ def load_audio(source: AudioSource, *, target_sr: int = DEFAULT_SR,
     user's rate.  For files the duration is read from the header before decoding, and for every
     source it is checked before resampling, so a huge input fails fast.
     """
-    wave, sr, _ = _load(source, target_sr, max_seconds)
+    wave, sr, _, _ = _load(source, target_sr, max_seconds)
     return wave, sr

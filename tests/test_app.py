@@ -88,7 +88,7 @@ def audio(tmp_path_factory) -> dict:
 @pytest.fixture()
 def studio(ckpt_dir, audio, tmp_path) -> app.Studio:
     return app.Studio(ckpt_dir, max_seconds=8, examples={"ex2": audio["example"]}, include_fsdd=False,
-                      work_dir=tmp_path / "work")
+                      work_dir=tmp_path / "work", read_dirs=[Path(audio["mix2"]).parent, tmp_path])
 
 
 def run(studio, audio_path, refs=(None, None, None), model=None, clusterer="kmeans", n="2", beta=10,
@@ -106,13 +106,19 @@ def user_message(excinfo) -> str:
 def test_separate_returns_voices_figures_and_status(studio, audio):
     out = run(studio, audio["mix2"])
     assert len(out) == app.N_MAIN_OUTPUTS
-    status, v1, v2, v3, files, emb, spec, masks, metrics = out
+    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, results = out
     assert "2 voices" in status and "k-means" in status
-    assert v1["visible"] and v2["visible"] and not v3["visible"]
+    assert v1["visible"] and v2["visible"] and not v3["visible"] and results["visible"]
     for p in (v1["value"], v2["value"]):
         w, sr = sf.read(p)
         assert sr == SR and len(w) == 2 * SR  # back at the upload's rate and length
-    assert len(files) == 2 and all(Path(f).is_file() for f in files)
+    import zipfile
+
+    assert zipped["visible"]
+    with zipfile.ZipFile(zipped["value"]) as zf:  # one zip of all voices, the same bytes as the players
+        assert zf.namelist() == ["voice1.wav", "voice2.wav"]
+        assert zf.read("voice2.wav") == Path(v2["value"]).read_bytes()
+    assert report["talkers"] == {"asked": 2, "found": 2} and report["clusterer"] == "kmeans"
     assert all(isinstance(f, go.Figure) for f in (emb, spec, masks))
     assert "attractors" in [t.name for t in emb.data]
     assert all(viz.figure_json_size(f) < viz.MAX_FIGURE_BYTES for f in (emb, spec, masks))
@@ -141,7 +147,8 @@ def test_gmm_anchors_and_metrics_show_up(studio, audio):
     assert out[3]["visible"]
     names = [t.name or "" for t in out[5].data]
     assert sum(n.startswith("GMM") for n in names) == 6 and "true speaker s3" in names
-    assert "SI-SNRi" in out[-1] and "| **mean**" in out[-1]
+    assert "SI-SNRi" in out[8] and "| **mean**" in out[8]
+    assert f"**{out[9]['metrics']['means']['si_snri']:.1f}**" in out[8]  # the report carries the table's numbers
     out = run(studio, audio["mix3"], refs=refs, clusterer="anchors", n="3", projection="PCA 3D")
     assert "anchors (chosen)" in [t.name for t in out[5].data]
     out = run(studio, audio["mix3"], refs=refs, clusterer="oracle", n="auto")
@@ -204,7 +211,8 @@ def test_no_checkpoints_and_corrupt_checkpoint(tmp_path, audio):
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "broken.pt").write_bytes(b"\x00not a checkpoint")
-    s = app.Studio(bad, include_fsdd=False, examples={}, work_dir=tmp_path / "w2")
+    s = app.Studio(bad, include_fsdd=False, examples={}, work_dir=tmp_path / "w2",
+                   read_dirs=[Path(audio["mix2"]).parent])
     assert "not a readable sepviz checkpoint" in s.model_card("broken")
     with pytest.raises(gr.Error) as excinfo:
         app._close(s.separate)(audio["mix2"], None, None, None, "broken", "kmeans", "2", 10, "PCA 2D",
@@ -241,7 +249,7 @@ def test_compare_tab(studio, audio):
 def test_examples_and_atlas(studio, audio):
     mix, r1, r2, r3, n, info = studio.load_example("ex2")
     assert Path(mix).is_file() and Path(r1).is_file() and r3 is None and n == "2" and "2 talkers" in info
-    with pytest.raises(gr.Error):
+    with pytest.raises(SepvizInputError):
         studio.load_example("../secret")
     fig = studio.atlas(None, "2D", "gender")
     assert {t.name for t in fig.data} >= {"male", "female"}
@@ -267,10 +275,11 @@ def test_voice_files_are_pruned(studio, audio):
 
 
 def test_api_function(studio, audio):
-    v1, v2, v3 = studio.api_separate(audio["mix2"])
+    v1, v2, v3, report = studio.api_separate(audio["mix2"])
     assert Path(v1).is_file() and Path(v2).is_file() and v3 is None
-    out = studio.api_separate(audio["mix3"], "gru", "gmm", "3")
-    assert all(Path(p).is_file() for p in out)
+    assert report["talkers"]["found"] == 2 and len(report["voices"]) == 2
+    *out, report = studio.api_separate(audio["mix3"], "gru", "gmm", "3")
+    assert all(Path(p).is_file() for p in out) and report["model"] == "gru" and report["clusterer"] == "gmm"
 
 
 # ----------------------------------------------------------------------------- served app
@@ -291,12 +300,16 @@ def test_gradio_client_separate_endpoint(studio, audio):
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
         assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/separate"]
-        v1, v2, v3 = client.predict(handle_file(audio["mix2"]), api_name="/separate")
+        v1, v2, v3, report = client.predict(handle_file(audio["mix2"]), api_name="/separate")
         assert Path(v1).is_file() and Path(v2).is_file() and v3 is None
         assert sf.info(v1).samplerate == SR
-        out = client.predict(handle_file(audio["mix3"]), model="default", clusterer="gmm", n_speakers="3",
-                             api_name="/separate")
-        assert all(Path(p).is_file() for p in out)
+        assert report["talkers"] == {"asked": 2, "found": 2} and report["model"] == "default"
+        assert report["clusterer"] == app.DEFAULT_CLUSTERER and report["warnings"] == []
+        assert [v["voice"] for v in report["voices"]] == [1, 2] and report["audio"]["sample_rate"] == SR
+        assert report["timings_s"]["total"] > 0
+        *out, report = client.predict(handle_file(audio["mix3"]), model="default", clusterer="gmm", n_speakers="3",
+                                      api_name="/separate")
+        assert all(Path(p).is_file() for p in out) and report["talkers"]["found"] == 3
         with pytest.raises(Exception, match="not an audio file"):
             client.predict(handle_file(audio["text"]), api_name="/separate")
     finally:
@@ -354,3 +367,183 @@ def test_attractor_tracking_is_a_control_and_part_of_the_cache_key(studio, audio
     finally:
         model.config.attractor_tracking = saved
         model.config.one_talker_cosine = None
+
+
+# ----------------------------------------------------------------------------- files named by path
+def test_handlers_read_only_uploads_examples_and_their_own_folders(studio, audio, tmp_path_factory):
+    """A path outside the readable folders, a missing one and a link out of a readable folder all
+    get the one refusal, for the mixture and the references alike, on every handler."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere") / "real.wav"
+    elsewhere.write_bytes(Path(audio["mix2"]).read_bytes())
+    link = Path(audio["mix2"]).parent / "link_out.wav"
+    link.unlink(missing_ok=True)
+    link.symlink_to(elsewhere)
+    missing = str(Path(audio["mix2"]).parent / "missing.wav")
+    for bad in ("/etc/passwd", str(elsewhere), missing, str(link), "/nonexistent/x.wav"):
+        for call in (lambda p: run(studio, p),
+                     lambda p: run(studio, audio["mix2"], refs=(audio["s1"], p, None)),
+                     lambda p: studio.api_separate(p),
+                     lambda p: studio.compare(p, None, None, None, None, ["kmeans"], "2", 10, "PCA 2D", None, 800,
+                                              0, 0)):
+            with pytest.raises(SepvizInputError) as excinfo:
+                call(bad)
+            assert str(excinfo.value) == app.REFUSAL, bad
+    assert studio.network_runs == 0
+    ex = audio["example"]  # an example's own files are readable wherever they are
+    assert "2 voices" in run(studio, str(ex.mix), refs=(str(ex.sources[0]), str(ex.sources[1]), None))[0]
+
+
+def _queue_call(base: str, fn_index: int, trigger_id: int, data: list) -> dict:
+    """One event through Gradio's queue, as the browser sends it: the last message's output."""
+    import uuid
+
+    import httpx
+
+    session = uuid.uuid4().hex
+    r = httpx.post(f"{base}/gradio_api/queue/join", json={"data": data, "fn_index": fn_index, "trigger_id": trigger_id,
+                                                          "session_hash": session, "event_data": None})
+    r.raise_for_status()
+    with httpx.stream("GET", f"{base}/gradio_api/queue/data", params={"session_hash": session}, timeout=60) as resp:
+        for line in resp.iter_lines():
+            if line.startswith("data:"):
+                msg = json.loads(line[5:])
+                if msg.get("msg") == "process_completed":
+                    return msg.get("output") or {}
+    raise AssertionError("the queue closed without an answer")
+
+
+def test_a_client_cannot_name_server_files(studio, audio, tmp_path_factory):
+    """Through HTTP a client may describe an input file by its server path instead of uploading
+    it: every such path, on the API endpoint and on the UI's own event (references too), gets the
+    same refusal, and nothing is separated."""
+    import httpx
+
+    elsewhere = tmp_path_factory.mktemp("server_only") / "secret_mix.wav"
+    elsewhere.write_bytes(Path(audio["mix2"]).read_bytes())
+    demo = app.build_demo(studio)
+    demo.queue(default_concurrency_limit=2)
+    port = _free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size="10mb", **app.launch_kwargs(studio))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        paths = ["/etc/passwd", "/nonexistent/mix.wav", str(elsewhere), str(audio["example"].mix)]
+        for p in paths:
+            for value in ({"path": p, "meta": {"_type": "gradio.FileData"}}, p):  # a file description, a bare path
+                r = httpx.post(f"{base}/gradio_api/call/separate", json={"data": [value, None, None, None]})
+                r.raise_for_status()
+                reply = httpx.get(f"{base}/gradio_api/call/separate/{r.json()['event_id']}", timeout=60).text
+                assert "event: error" in reply and json.loads(reply.split("data:", 1)[1])["error"] == app.REFUSAL, (p, reply)
+        # the UI's main event (private, but reachable by HTTP): a named reference is refused too
+        run_btn = next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "sv-run")
+        fn_index, fn = next((i, f) for i, f in demo.fns.items() if (run_btn._id, "click") in f.targets)
+        upload = _upload(base, audio["mix2"])
+        for i, block in enumerate(fn.inputs):
+            assert block.elem_id in (None, "sv-audio", "sv-ref1", "sv-ref2", "sv-ref3") or i > 3
+        data = [getattr(b, "value", None) for b in fn.inputs]
+        data[0] = upload
+        data[1] = _upload(base, audio["s1"])
+        data[2] = {"path": str(elsewhere), "meta": {"_type": "gradio.FileData"}}
+        out = _queue_call(base, fn_index, run_btn._id, data)
+        assert out.get("error") == app.REFUSAL, out
+        assert studio.network_runs == 0
+    finally:
+        demo.close()
+
+
+def _upload(base: str, path: str) -> dict:
+    """Upload a file as a client does; its description names the copy in Gradio's cache."""
+    import httpx
+
+    with open(path, "rb") as fh:
+        r = httpx.post(f"{base}/gradio_api/upload", files={"files": (Path(path).name, fh, "audio/wav")})
+    r.raise_for_status()
+    return {"path": r.json()[0], "meta": {"_type": "gradio.FileData"}, "orig_name": Path(path).name}
+
+
+# ----------------------------------------------------------------------------- report, errors on the page
+def test_the_report_warns_of_quiet_clipped_and_fewer_talkers(studio, audio, tmp_path):
+    """The report's warnings (code + words) are what the status line shows."""
+    mix, _ = sf.read(audio["mix2"], dtype="float32")
+    sf.write(tmp_path / "quiet.wav", mix * 0.01, SR, subtype="PCM_16")       # about -55 dBFS
+    sf.write(tmp_path / "clipped.wav", np.clip(mix * 6, -1, 1), SR, subtype="PCM_16")
+    *_, report = studio.api_separate(audio["mix2"])
+    assert report["warnings"] == []
+    for name, code in (("quiet", "too_quiet"), ("clipped", "clipped")):
+        out = run(studio, str(tmp_path / f"{name}.wav"))
+        status, report = out[0], out[9]
+        assert [w["code"] for w in report["warnings"]] == [code], report["warnings"]
+        assert f"⚠️ {report['warnings'][0]['message']}" in status
+    model = studio.get_model(None)
+    model.config.one_talker_cosine = -1.0  # every pair of attractors is "the same talker" now
+    try:
+        *_, report = studio.api_separate(audio["mix2"], None, "kmeans", "2")
+        assert [(w["code"], w["reason"]) for w in report["warnings"]] == [("fewer_talkers", "same_attractor")]
+        assert "fewer than 2 talkers" in report["warnings"][0]["message"]
+    finally:
+        model.config.one_talker_cosine = None
+
+
+def test_a_bad_input_clears_the_results_and_says_why_once(studio, audio):
+    ok = studio.separate_ui(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker",
+                            None, 1000, 0, 0)
+    assert ok[-1]["visible"] and ok[1]["value"]
+    with pytest.warns(UserWarning) as notices:
+        bad = studio.separate_ui(audio["silent"], None, None, None, None, "kmeans", "2", 10, "PCA 2D",
+                                 "assigned speaker", None, 1000, 0, 0)
+    assert len(notices) == 1 and "silent" in str(notices[0].message)
+    assert len(bad) == app.N_MAIN_OUTPUTS
+    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, results = bad
+    assert status.startswith("⚠️") and "silent" in status
+    assert not results["visible"] and not zipped["visible"] and zipped["value"] is None
+    assert all(v["value"] is None for v in (v1, v2, v3)) and (emb, spec, masks, metrics, report) == (None,) * 3 + ("", None)
+    # the same for a new upload (the example and references are reset), an example, the Compare tab
+    with pytest.warns(UserWarning):
+        out = studio.new_audio(audio["text"], None, "oracle", ["kmeans"], "2", 10, "PCA 2D", "assigned speaker", None,
+                               1000, 0, 0)
+    assert out[:4] == ("", None, None, None) and not out[4]["visible"] and out[5]["value"] == app.DEFAULT_CLUSTERER
+    assert "not an audio file" in out[7] and not out[-1]["visible"]
+    with pytest.warns(UserWarning):
+        out = studio.pick_example("../secret", None, "kmeans", [], 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0)
+    assert "unknown example" in out[8] and not out[-1]["visible"]
+    with pytest.warns(UserWarning):
+        grid, mismatch, table = studio.compare_ui(audio["mix2"], None, None, None, None, [], "2", 10, "PCA 2D", None,
+                                                  800, 0, 0)
+    assert not grid["visible"] and not mismatch["visible"] and "tick at least one" in table
+
+
+def test_an_example_fills_the_input_and_separates(studio):
+    out = studio.pick_example("ex2", None, "kmeans", ["kmeans"], 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0)
+    mix, r1, r2, r3, n, info, menu, ticks, status = out[:9]
+    assert Path(mix).is_file() and r1 and r2 and r3 is None and n == "2" and "2 talkers" in info["value"]
+    assert "oracle" in [v for _, v in menu["choices"]]  # references given: the oracle is offered
+    assert "**2 voices**" in status and out[-1]["visible"] and "metrics" in out[-2]
+    assert studio.pick_example("", None, "kmeans", [], 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0) == \
+        (gr.skip(),) * (8 + app.N_MAIN_OUTPUTS)
+
+
+def test_plain_words_on_the_page(studio, audio):
+    """Metrics explained where shown, voices' levels in words, friendly model and clusterer names
+    in the status and the legends, no thresholds or internal names in the status line."""
+    refs = (audio["s1"], audio["s2"], None)
+    out = run(studio, audio["mix2"], refs=refs, clusterer="gmm_tied")
+    status, v1, v2, metrics = out[0], out[1], out[2], out[8]
+    assert "how many dB clearer each voice is than the mixture" in metrics and "**SAR**" in metrics
+    labels = sorted([v1["label"], v2["label"]])
+    assert any(lab.endswith("(the loudest)") for lab in labels) and any("dB quieter)" in lab for lab in labels)
+    assert "GMM (tied full covariance)" in status and "default (DANet, BLSTM, 2 talkers)" in status
+    assert studio.model_label("gru") == "gru (DANet, BGRU, 2 talkers)"
+    model = studio.get_model(None)
+    model.config.one_talker_cosine = -1.0
+    try:
+        status = run(studio, audio["mix2"], clusterer="kmeans", n="2")[0]
+    finally:
+        model.config.one_talker_cosine = None
+    assert "came out nearly alike" in status
+    for jargon in ("cosine", "pulled back", "re. ", "gmm_tied", "load+embed"):
+        assert jargon not in status, jargon
+    _, mismatch, table = studio.compare(audio["mix2"], *refs, None, ["kmeans", "gmm_tied"], "2", 10, "PCA 2D", None,
+                                        800, 0, 0)
+    names = [t.name or "" for t in mismatch.data]
+    assert any(n.startswith("GMM (tied full covariance) (mean dist") for n in names), names
+    assert not any("gmm_tied" in n for n in names) and "lower is better" in table

@@ -34,7 +34,8 @@ pytestmark = [
 
 FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-dev-shm-usage", "--window-size=1400,2200"]
+         "--disable-dev-shm-usage", "--window-size=1440,900",  # a 1440 x 900 screen: the page gets ~1440 x 760
+         "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]  # a microphone that beeps
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +55,16 @@ def served(tmp_path_factory):
     t = np.arange(3 * 8000) / 8000
     mix = 0.3 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0) + 0.3 * np.sin(2 * np.pi * 330 * t)
     sf.write(d / "mixture.wav", mix.astype(np.float32), 8000, subtype="PCM_16")
-    studio = app.Studio(d / "ckpt", include_fsdd=False, examples={}, work_dir=d / "work")
+    sf.write(d / "silent.wav", np.zeros(8000, np.float32), 8000, subtype="PCM_16")
+    from sepviz.examples import Example
+
+    ex = d / "examples" / "two_tones"
+    ex.mkdir(parents=True)
+    parts = [0.3 * np.sin(2 * np.pi * 140 * t) * (np.sin(2 * np.pi * 3 * t) > 0), 0.3 * np.sin(2 * np.pi * 330 * t)]
+    for name, w in (("mix.wav", parts[0] + parts[1]), ("s1.wav", parts[0]), ("s2.wav", parts[1])):
+        sf.write(ex / name, w.astype(np.float32), 8000, subtype="PCM_16")
+    example = Example("two_tones", ex / "mix.wav", [ex / "s1.wav", ex / "s2.wav"], "bundled", {"source": "two tones"})
+    studio = app.Studio(d / "ckpt", include_fsdd=False, examples={"two_tones": example}, work_dir=d / "work")
     demo = app.build_demo(studio)
     demo.queue(default_concurrency_limit=2)
     with socket.socket() as s:
@@ -63,35 +73,46 @@ def served(tmp_path_factory):
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 max_file_size="10mb", **app.launch_kwargs(studio))
     try:
-        yield f"http://127.0.0.1:{port}/", d / "mixture.wav"
+        yield f"http://127.0.0.1:{port}/", d
     finally:
         demo.close()
 
 
-def test_upload_separate_and_see_voices_and_cloud(served, tmp_path):
+def test_upload_example_or_recording_separates_at_once_and_an_error_clears_the_results(served, tmp_path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, mixture = served
+    url, d = served
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for a in FLAGS + [f"--user-data-dir={tempfile.mkdtemp(prefix='sepviz-chrome-')}"]:
         opts.add_argument(a)
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                           "download.prompt_for_download": False})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    css = lambda sel: driver.find_elements(By.CSS_SELECTOR, sel)  # noqa: E731
+    status = lambda: driver.find_element(By.CSS_SELECTOR, "#sv-status").text  # noqa: E731
     t0 = time.time()
     try:
         driver.get(url)
         wait = WebDriverWait(driver, 45)
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sv-run"))
-        driver.find_element(By.CSS_SELECTOR, "#sv-audio input[type=file]").send_keys(str(mixture))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sv-audio audio, #sv-audio [data-testid=waveform]"))
-        driver.find_element(By.CSS_SELECTOR, "#sv-run").click()
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sv-embedding .js-plotly-plot"))
-        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#sv-voice1 audio")
-                   and d.find_elements(By.CSS_SELECTOR, "#sv-voice2 audio"))
-        wait.until(lambda d: "2 voices" in d.find_element(By.CSS_SELECTOR, ".sv-status").text)
+        wait.until(lambda _: css("#sv-run"))
+        # first screen: the button in view, model / clusterer / talkers by the input, nothing empty
+        view_h = driver.execute_script("return window.innerHeight")
+        for sel in ("#sv-run", "#sv-model", "#sv-clusterer", "#sv-talkers"):
+            bottom = driver.execute_script(f"return document.querySelector('{sel}').getBoundingClientRect().bottom")
+            assert bottom <= view_h, (sel, bottom, view_h)
+        assert not css("#sv-results") and not css("#sv-zip") and not css(".js-plotly-plot #sv-embedding")
+        assert not any(el.is_displayed() for el in css("#sv-advanced input"))  # folded away
+        # an upload separates by itself: no click
+        css("#sv-audio input[type=file]")[0].send_keys(str(d / "mixture.wav"))
+        wait.until(lambda _: "2 voices" in status())
+        wait.until(lambda _: css("#sv-embedding .js-plotly-plot") and css("#sv-voice1 audio") and css("#sv-voice2 audio"))
         time.sleep(1.0)  # let plotly finish drawing for the screenshot
         shot = tmp_path / "upload_separate.png"
         driver.save_screenshot(str(shot))
@@ -104,18 +125,63 @@ def test_upload_separate_and_see_voices_and_cloud(served, tmp_path):
         plot = driver.find_element(By.CSS_SELECTOR, "#sv-embedding .js-plotly-plot")
         assert plot.find_elements(By.CSS_SELECTOR, "canvas, .scatterlayer")
         assert "attractors" in plot.text
-        assert not driver.find_elements(By.CSS_SELECTOR, "#sv-voice3 audio")  # third voice hidden
-        links = [a.get_attribute("href") or "" for a in driver.find_elements(By.CSS_SELECTOR, "#sv-voice1 a")]
-        assert any(h.endswith("voice1.wav") for h in links), links  # the download link of voice 1
-        # attractor tracking: the paths are drawn; switching it off re-separates without them
-        assert "attractor paths" in plot.text
-        assert "attractors follow the talkers" in driver.find_element(By.CSS_SELECTOR, ".sv-status").text
-        off = next(el for el in driver.find_elements(By.CSS_SELECTOR, "#sv-track label")
-                   if "one attractor per talker" in el.text)
-        off.click()
-        wait.until(lambda d: "attractors follow the talkers" not in d.find_element(By.CSS_SELECTOR, ".sv-status").text
-                   and "2 voices" in d.find_element(By.CSS_SELECTOR, ".sv-status").text)
-        wait.until(lambda d: "attractor paths" not in d.find_element(By.CSS_SELECTOR, "#sv-embedding .js-plotly-plot").text)
+        assert not css("#sv-voice3 audio")  # third voice hidden
+        for i in (1, 2):  # a player and a download per voice
+            links = [a.get_attribute("href") or "" for a in css(f"#sv-voice{i} a")]
+            assert any(h.endswith(f"voice{i}.wav") for h in links), links
+        css("#sv-zip")[0].click()  # and one zip of them all
+        wait.until(lambda _: list(downloads.glob("*.zip")) and not list(downloads.glob("*.crdownload")))
+        import zipfile
+
+        with zipfile.ZipFile(next(downloads.glob("*.zip"))) as zf:
+            assert zf.namelist() == ["voice1.wav", "voice2.wav"]
+        # attractor tracking: the paths are drawn; switching it off (Advanced) re-separates without them
+        assert "attractor paths" in plot.text and "attractors follow the talkers" in status()
+        css("#sv-advanced button, #sv-advanced .label-wrap")[0].click()
+        off = wait.until(lambda _: [el for el in css("#sv-track label") if "one attractor per talker" in el.text])
+        off[0].click()  # (the accordion opens in its own time: the labels have no text until shown)
+        wait.until(lambda _: "attractors follow the talkers" not in status() and "2 voices" in status())
+        wait.until(lambda _: "attractor paths" not in driver.find_element(By.CSS_SELECTOR,
+                                                                          "#sv-embedding .js-plotly-plot").text)
+        # a bad input: the old results go, the status and one notice say why, no panel says "Error"
+        for sel, value in (("#sv-from input", "2"), ("#sv-to input", "1")):
+            box = css(sel)[0]
+            box.clear()
+            box.send_keys(value)
+        box.send_keys(Keys.ENTER)
+        wait.until(lambda _: "must be after its start" in status())
+        time.sleep(0.5)  # a second notice or a late panel would show by now
+        assert not css("#sv-results") and not css("#sv-voice1 audio") and not css("#sv-embedding")
+        notes = css(".toast-body")
+        assert len(notes) == 1 and "must be after its start" in notes[0].text
+        assert not css("[data-testid=status-tracker] span.error")
+        # a silent upload after clearing the mixture: said once, nothing separated
+        for sel, value in (("#sv-from input", "0"), ("#sv-to input", "0")):
+            box = css(sel)[0]
+            box.clear()
+            box.send_keys(value)
+        clear = [b for b in css("#sv-audio button") if (b.get_attribute("aria-label") or "").lower() == "clear"]
+        assert clear, [b.get_attribute("aria-label") for b in css("#sv-audio button")]
+        clear[0].click()
+        wait.until(lambda _: css("#sv-audio input[type=file]"))
+        css("#sv-audio input[type=file]")[0].send_keys(str(d / "silent.wav"))
+        wait.until(lambda _: "silent" in status())
+        assert not css("#sv-results") and not css("[data-testid=status-tracker] span.error")
+        # an example separates at once too, with its references: the voices are scored
+        css("#sv-example input")[0].click()
+        next(o for o in WebDriverWait(driver, 20).until(lambda _: css("#sv-example li[role=option]"))
+             if (o.get_attribute("aria-label") or "").strip() == "two_tones").click()
+        wait.until(lambda _: "2 voices" in status() and css("#sv-voice1 audio"))
+        wait.until(lambda _: "SI-SNRi" in driver.find_element(By.CSS_SELECTOR, "#sv-results").text)
+        # and so does a recording, once it stops (clearing the mixture first puts the page back to the start)
+        driver.execute_script("window.scrollTo(0, 0)")
+        next(b for b in css("#sv-audio button") if (b.get_attribute("aria-label") or "").lower() == "clear").click()
+        wait.until(lambda _: not css("#sv-results") and "2 voices" not in status())
+        next(b for b in css("#sv-audio button") if b.get_attribute("aria-label") == "Record audio").click()
+        wait.until(lambda _: [b for b in css("#sv-audio button") if b.text.strip() == "Record"])[0].click()
+        time.sleep(1.5)
+        wait.until(lambda _: [b for b in css("#sv-audio button") if b.text.strip() == "Stop"])[0].click()
+        wait.until(lambda _: "2 voices" in status() and css("#sv-voice1 audio"))
     finally:
         driver.quit()
     assert time.time() - t0 < 60

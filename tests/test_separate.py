@@ -464,3 +464,28 @@ def test_the_one_talker_warning_for_two_voices_uses_its_own_threshold(mix8k, mon
     with pytest.raises(ValueError, match="one_talker_cosine"):
         build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 4},
                                 one_talker_cosine=1.0))
+
+
+def test_the_same_attractor_warning_measures_kmeans_attractors(mix8k, monkeypatch):
+    """The thresholds were calibrated on k-means attractors; soft k-means and the GMMs pull theirs
+    together, so the warning measures a k-means fit whatever the clusterer (the bundled
+    synth_3talker_1 warned "fewer than 3 talkers" with soft k-means)."""
+    m = tiny_danet("blstm", n_speakers=3)
+    emb = embed(mix8k[0], 8000, m)
+    fitted = {}
+    real = sep_mod.cluster_embedding
+
+    def spy(emb, clusterer, c, **kw):
+        res = real(emb, clusterer, c, **kw)
+        fitted[id(res.attractors)] = clusterer
+        return res
+
+    monkeypatch.setattr(sep_mod, "cluster_embedding", spy)
+    close_if = lambda who: (lambda att: 0.95 if (fitted.get(id(att)) == "kmeans") == who else 0.5)  # noqa: E731
+    monkeypatch.setattr(sep_mod, "_max_cosine", close_if(False))  # only the clusterer's own attractors are close
+    for clusterer, c in (("soft_kmeans", 3), ("gmm", 3), ("gmm_tied", 2), ("soft_kmeans", 2)):
+        assert not any("same attractor" in w for w in separate_embedding(emb, clusterer, c).warnings), clusterer
+    monkeypatch.setattr(sep_mod, "_max_cosine", close_if(True))  # k-means's attractors are close
+    for clusterer in ("soft_kmeans", "kmeans"):
+        w = separate_embedding(emb, clusterer, 3).warnings
+        assert [x.code for x in w] == ["same_attractor"], (clusterer, w)
