@@ -89,3 +89,35 @@ def accuracy_up_to_permutation(pred, labels, c: int) -> float:
         best = max(best, float((mapped == labels).float().mean()))
     return best
 
+
+class ToneMixes(torch.utils.data.Dataset):
+    """Training items ``(mixture, sources)`` of harmonic tones with random pitches, the interface
+    the trainer needs (``set_segment``, ``set_epoch``); a 3-source set zero-pads every other third
+    source.  Subclasses may pick the pitches (:meth:`pitches`) and add speaker ids."""
+
+    def __init__(self, n: int, c: int = 2) -> None:
+        self.n, self.c, self.segment, self.epoch = n, c, 1280, 0
+
+    def set_segment(self, samples: int) -> None:
+        self.segment = samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.n
+
+    def pitches(self, g: torch.Generator) -> torch.Tensor:
+        return 100 + 300 * torch.rand(self.c, generator=g)
+
+    def tones(self, f0: torch.Tensor) -> torch.Tensor:
+        """``(C, segment)`` harmonic tones at the pitches ``f0 (C,)``."""
+        t = torch.arange(self.segment) / 8000
+        return torch.stack([sum(torch.sin(2 * math.pi * f * h * t) / h for h in range(1, 4)) for f in f0])
+
+    def __getitem__(self, i):
+        g = torch.Generator().manual_seed(i + 1000 * self.epoch)
+        src = self.tones(self.pitches(g))
+        if self.c == 3 and i % 2:
+            src[2] = 0
+        return src.sum(0), src

@@ -10,6 +10,7 @@ from sepviz.danet import DANetConfig
 from sepviz.models.enhance import Enhancer
 from training.config import load_recipe
 from training.trainer import Trainer
+from _synth import ToneMixes
 
 
 def test_enhancer_masks_keep_their_shape_sum_to_one_and_train():
@@ -52,27 +53,6 @@ def test_an_older_checkpoint_has_no_enhancement_layer(tiny_checkpoint):
     assert model.enhancer is None and model.config.enhance == {}
     m = torch.rand(1, 2, 3, 4)
     assert model.enhance(torch.rand(1, 3, 4), m) is m
-
-
-class ToneMixes(torch.utils.data.Dataset):
-    def __init__(self, n: int) -> None:
-        self.n, self.segment, self.epoch = n, 1280, 0
-
-    def set_segment(self, samples: int) -> None:
-        self.segment = samples
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i + 1000 * self.epoch)
-        t = torch.arange(self.segment) / 8000
-        f0 = 100 + 300 * torch.rand(2, generator=g)
-        src = torch.stack([sum(torch.sin(2 * math.pi * f * h * t) / h for h in range(1, 4)) for f in f0])
-        return src.sum(0), src
 
 
 def _state(module):

@@ -9,6 +9,7 @@ import torch
 from sepviz.losses import sample_negatives, silenced_weights, source_contrastive_loss
 from training.config import load_recipe
 from training.trainer import Trainer
+from _synth import ToneMixes
 
 
 def _toy(B=2, C=2, T=6, F=5, D=4, S=9, seed=0):
@@ -96,28 +97,18 @@ def test_negative_sampling_adds_a_push_weighted_by_mu():
     assert torch.allclose(big - base, 5 * (small - base), rtol=1e-4)
 
 
-class NamedToneMixes(torch.utils.data.Dataset):
+class NamedToneMixes(ToneMixes):
     """Tone mixtures whose talkers are 6 fixed 'speakers' (a pitch each), with speaker ids."""
 
     def __init__(self, n: int, known: bool = True) -> None:
-        self.n, self.segment, self.epoch, self.known = n, 1280, 0, known
+        super().__init__(n)
+        self.known = known
         self.speaker_index = {f"s{k}": k for k in range(6)} if known else {}
-
-    def set_segment(self, samples: int) -> None:
-        self.segment = samples
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
 
     def __getitem__(self, i):
         g = torch.Generator().manual_seed(i + 1000 * self.epoch)
         spk = torch.randperm(6, generator=g)[:2]
-        t = torch.arange(self.segment) / 8000
-        src = torch.stack([sum(torch.sin(2 * math.pi * (110 + 60 * int(s)) * h * t) / h for h in range(1, 4))
-                           for s in spk])
+        src = self.tones(110 + 60 * spk)
         ids = spk if self.known else torch.full((2,), -1)
         return src.sum(0), src, ids
 
@@ -137,8 +128,6 @@ def test_trainer_trains_the_sce_term_with_the_danet_loss(tmp_path):
 
 
 def test_sce_weight_needs_speaker_ids(tmp_path):
-    from tests.test_training import ToneMixes
-
     cfg = load_recipe("danet_blstm", "cpu", {"curriculum": [[10, 1]], "batch_size": 2, "sce_weight": 1.0})
     cfg.model_kwargs = {"hidden": 8, "layers": 1}
     with pytest.raises(ValueError, match="speaker ids"):

@@ -8,33 +8,9 @@ import torch
 from sepviz.checkpoint import load_checkpoint
 from training.config import RECIPES_DIR, load_recipe
 from training.trainer import Trainer, fixed_attractors_from
+from _synth import ToneMixes
 
 RECIPES = sorted(p.stem for p in RECIPES_DIR.glob("*.toml"))
-
-
-class ToneMixes(torch.utils.data.Dataset):
-    """Harmonic tones with random pitches; a 3-source set zero-pads every other third source."""
-
-    def __init__(self, n: int, c: int = 2) -> None:
-        self.n, self.c, self.segment, self.epoch = n, c, 1280, 0
-
-    def set_segment(self, samples: int) -> None:
-        self.segment = samples
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __getitem__(self, i):
-        g = torch.Generator().manual_seed(i + 1000 * self.epoch)
-        t = torch.arange(self.segment) / 8000
-        f0 = 100 + 300 * torch.rand(self.c, generator=g)
-        src = torch.stack([sum(torch.sin(2 * math.pi * f * h * t) / h for h in range(1, 4)) for f in f0])
-        if self.c == 3 and i % 2:
-            src[2] = 0
-        return src.sum(0), src
 
 
 def test_every_recipe_has_a_cpu_profile_and_paper_config():
