@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 
 from sepviz.evaluation import mixture_folder, read_reference, read_references
-from sepviz.metrics import best_permutation, ideal_mask_separation, si_snr_improvement
+from sepviz.metrics import best_pairing, ideal_mask_separation, si_snr_improvement
 from sepviz.separate import separate
 
 SR = 8000
 
 
 def _score(est: np.ndarray, refs: np.ndarray, mix: np.ndarray) -> float:
-    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, mix)))
+    return float(np.mean(si_snr_improvement(est[list(best_pairing(est, refs))], refs, mix)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             sep = separate((delayed, SR), None, args.checkpoint, args.clusterer, refs.shape[0])
             est = np.stack(sep.voices_model_sr)[:, s:s + n]
             if runs:  # the first run's voice order
-                est = est[list(best_permutation(est, runs[0]))]
+                est = est[list(best_pairing(est, runs[0]))]
             runs.append(est)
             delayed_refs = np.concatenate([np.zeros((refs.shape[0], s)), refs], 1)
             oracle_runs.append(ideal_mask_separation(delayed, delayed_refs, "wfm")[:, s:s + n])

@@ -5,15 +5,15 @@
 * Deep clustering: ``||V V^T - Y Y^T||_F^2`` in its low-rank form
   ``||V^T V||^2 - 2 ||V^T Y||^2 + ||Y^T Y||^2`` (never builds the N x N affinity).
 * ADANet / uPIT: utterance-level permutation invariant training (PIT) over a pairwise loss
-  matrix, in the style of asteroid's ``PITLossWrapper``; uPIT adds the discriminative term.
+  matrix (:mod:`sepviz.pit`, in the style of asteroid's ``PITLossWrapper``); uPIT adds the
+  discriminative term.
 """
 from __future__ import annotations
-
-import itertools
 
 import torch
 
 from .danet import EPS, _flat, ideal_attractors, masks_from_attractors
+from .pit import PITLossWrapper, pit_min_permutation
 
 
 def _per_bin_mean(x: torch.Tensor) -> torch.Tensor:
@@ -86,25 +86,11 @@ def deep_clustering_loss(v: torch.Tensor, assignment: torch.Tensor, weights: tor
     return (loss / (norm + EPS)).mean()
 
 
-def best_permutation(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Utterance-level PIT over a pairwise loss matrix ``(B, C_est, C_ref)``.
-
-    Returns ``(min loss per utterance (B,), permutation (B, C))`` where ``perm[b, i]`` is the
-    reference matched to estimate ``i``.  C <= 3 in this project, so brute force is cheapest.
-    """
-    c = pairwise.shape[-1]
-    perms = torch.tensor(list(itertools.permutations(range(c))), device=pairwise.device)  # (P, C)
-    est_idx = torch.arange(c, device=pairwise.device)
-    totals = pairwise[:, est_idx.unsqueeze(0).expand_as(perms), perms].sum(-1)  # (B, P)
-    best_loss, best = totals.min(dim=1)
-    return best_loss, perms[best]
-
-
 def pit_reconstruction_loss(mix_mag: torch.Tensor, target_masks: torch.Tensor,
                             est_masks: torch.Tensor) -> torch.Tensor:
     """ADANet loss: masked-mixture reconstruction with the best speaker permutation."""
-    loss, _ = best_permutation(masked_reconstruction_error(mix_mag, target_masks, est_masks))
-    return loss.mean()
+    pit = PITLossWrapper(lambda est, ref: masked_reconstruction_error(mix_mag, ref, est))
+    return pit(est_masks, target_masks)
 
 
 def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, est_masks: torch.Tensor,
@@ -116,7 +102,7 @@ def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, e
     """
     est = mix_mag.unsqueeze(1) * est_masks  # (B, C, T, F)
     pair = _per_bin_mean((est.unsqueeze(2) - source_mags.unsqueeze(1)) ** 2)  # (B, C_est, C_ref)
-    matched, perm = best_permutation(pair)
+    matched, _ = pit_min_permutation(pair)
     total = pair.sum((1, 2))
     others = total - matched
     c = pair.shape[-1]

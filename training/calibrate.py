@@ -34,7 +34,7 @@ from sepviz.clusterers import available_clusterers
 from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
-from sepviz.metrics import best_permutation, si_snr_improvement
+from sepviz.metrics import best_pairing, si_snr_improvement
 from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
                              counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
 
@@ -44,7 +44,7 @@ DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 def masks_si_snri(emb, masks: torch.Tensor, refs: np.ndarray) -> float:
     """Mean SI-SNRi of the voices these masks give with the mixture phase (best permutation)."""
     est = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, emb.wave)))
+    return float(np.mean(si_snr_improvement(est[list(best_pairing(est, refs))], refs, emb.wave)))
 
 
 def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], grid: tuple[float, ...],
