@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from sepviz.checkpoint import load_checkpoint, write_calibration
-from sepviz.evaluation import mixture_folder, read_references
+from sepviz.evaluation import mixture_folder, paired_difference, read_references
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
@@ -171,12 +171,6 @@ def one_talker_main(a, argv) -> int:
     return 0
 
 
-def _paired(diff: np.ndarray) -> str:
-    """"+0.104 (se 0.031)": a mean paired difference over the same mixtures and its standard error."""
-    se = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
-    return f"{diff.mean():+.3f} (se {se:.3f})"
-
-
 def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: int | None) -> None:
     """Mean SI-SNRi per temperature, with the paired difference to T = 1 and its standard error."""
     one = grid.index(1.0) if 1.0 in grid else None
@@ -185,8 +179,7 @@ def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: 
     for j, t in enumerate(grid):
         gain = ""
         if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
-            diff = scores[:, j] - scores[:, one]
-            gain = f"   {_paired(diff)} vs T=1"
+            gain = f"   {paired_difference(scores[:, one], scores[:, j])} vs T=1"
         print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- chosen' if j == best else ''}")
 
 
@@ -265,9 +258,9 @@ def main(argv: list[str] | None = None) -> int:
             if None in trackings and len(trackings) > 1:
                 off = trackings.index(None)
                 per_mix = np.mean([sc for sc in scores.values()], axis=0)  # (mixtures, trackings, grid)
-                diff = per_mix[:, best_tr, best] - per_mix[:, off, int(np.argmax(mean[off]))]
+                gain = paired_difference(per_mix[:, off, int(np.argmax(mean[off]))], per_mix[:, best_tr, best])
                 print(f"chosen for {c} talkers: tracking {labels[best_tr]}, T={grid[best]:g}; "
-                      f"{_paired(diff)} dB over the best T without tracking")
+                      f"{gain} dB over the best T without tracking")
             chosen[str(c)] = grid[best]
             tracking_chosen[str(c)] = trackings[best_tr].to_dict() if trackings[best_tr] else None
             evidence[str(c)] = {"data": str(data), "n": n, "tracking": labels[best_tr], "si_snri": {
