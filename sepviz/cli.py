@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 0:
             raise SepvizInputError("--threads must be 0 (torch's default) or a positive number")
         if args.threads:
-            from .jobs import limit_threads
+            from .threads import limit_threads
 
             limit_threads(args.threads)
         return int(args.func(args) or 0)

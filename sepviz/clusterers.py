@@ -29,6 +29,7 @@ import torch
 
 from .danet import DANet, anchor_attractors, ideal_attractors
 from .errors import SepvizInputError
+from .threads import one_blas_thread
 
 # What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the fit the
 # shipped DANets' last stages train with (`clustered_weight`), it is level with k-means (within
@@ -77,14 +78,6 @@ def _fit_subset(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -
     return pts.detach().cpu().float(), w
 
 
-def _single_threaded():
-    """sklearn's OpenMP/BLAS pools fight torch's own OpenMP runtime: on a 2-core CPU k-means and the
-    GMM ran 4-8x slower multi-threaded than on one thread.  The fits are small, so use one."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
-
-
 def _dot_assign(emb: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return (emb.float() @ att.float().t()).argmax(dim=1)
 
@@ -106,7 +99,7 @@ def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
     from sklearn.cluster import KMeans
 
     pts, w = _fit_subset(emb, salient, ctx)
-    with _single_threaded():
+    with one_blas_thread():
         km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(
             _unit(pts).double().numpy(), sample_weight=w.double().numpy())
     labels = torch.as_tensor(km.labels_, dtype=torch.long)
@@ -143,13 +136,13 @@ def _gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext, covarian
         # Tied: started from the loudness-weighted k-means centres, as the `kmeans` clusterer.
         from sklearn.cluster import KMeans
 
-        with _single_threaded():
+        with one_blas_thread():
             km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(
                 unit, sample_weight=w.double().numpy())
         start = {"means_init": km.cluster_centers_}
     gm = GaussianMixture(n_components=ctx.n_speakers, covariance_type=covariance_type, reg_covar=1e-3,
                          max_iter=100, n_init=1, random_state=ctx.seed, **start)
-    with warnings.catch_warnings(), _single_threaded():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")
         gm.fit(unit)
         resp = torch.as_tensor(gm.predict_proba(unit), dtype=torch.float32)
