@@ -83,7 +83,7 @@ def _load_model(value: str | None, mask_temperature: float | None = None, tracki
         from .danet import Tracking
 
         try:
-            chosen = Tracking.parse(tracking)
+            chosen = Tracking.from_value(tracking)
         except ValueError as exc:
             raise SepvizInputError(f"--tracking: {exc}") from None
         model.config.attractor_tracking = {} if chosen is None else {str(c): chosen.to_dict() for c in (2, 3)}

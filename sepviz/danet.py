@@ -60,8 +60,7 @@ class DANetConfig:
 
     def tracking(self, n_speakers: int) -> Tracking | None:
         """The attractor tracking for ``n_speakers`` talkers (None: one attractor per talker)."""
-        s = self.attractor_tracking.get(str(int(n_speakers)))
-        return Tracking(int(s["frames"]), float(s["strength"])) if s else None
+        return Tracking.from_value(self.attractor_tracking.get(str(int(n_speakers))) or None)
 
     def temperature(self, n_speakers: int) -> float:
         """The mask temperature for ``n_speakers`` talkers (1 when not calibrated)."""
@@ -111,7 +110,11 @@ STRENGTH_RANGE = (0.0, 1000.0)  # tracking prior weight of the global attractor,
 
 @dataclass(frozen=True)
 class Tracking:
-    """How attractors follow the talkers (sepviz.tracking): half-window ``frames`` and prior ``strength``."""
+    """How attractors follow the talkers (sepviz.tracking): half-window ``frames`` and prior ``strength``.
+
+    Every spelling of a setting (the CLI's string, a checkpoint's dict, the trainer's pair) is read
+    by :meth:`from_value`; None stands for no tracking (one attractor per talker).
+    """
 
     frames: int
     strength: float
@@ -121,6 +124,28 @@ class Tracking:
 
     def __str__(self) -> str:
         return f"+-{self.frames} frames, strength {self.strength:g}"
+
+    @classmethod
+    def from_value(cls, value) -> "Tracking | None":
+        """A checked Tracking, or None for no tracking, from any of its spellings:
+
+        * None, ``"off"`` -> None;
+        * ``"FRAMES:STRENGTH"`` such as ``"32:0.5"`` (``sepviz --tracking``, calibrate's grid): :meth:`parse`;
+        * ``{"frames": 32, "strength": 0.5}`` (a checkpoint's ``attractor_tracking`` per talker count);
+        * ``[frames, strength]`` (the trainer's ``tracked``);
+        * a Tracking, as it is.
+
+        Raises ValueError for anything else or a setting out of range."""
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, dict) and set(value) == {"frames", "strength"}:
+            return cls.checked(value["frames"], value["strength"])
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return cls.checked(*value)
+        raise ValueError(f"attractor tracking needs 'off', 'FRAMES:STRENGTH', [frames, strength] or "
+                         f"{{'frames', 'strength'}}, got {value!r}")
 
     @classmethod
     def parse(cls, spec: str) -> "Tracking | None":
@@ -166,7 +191,7 @@ def check_tracking(settings) -> None:
 
 def tracking_summary(settings: dict) -> str:
     """"+-32 frames, strength 0.5 (2 talkers)": how cards and ``sepviz info`` show it."""
-    return ", ".join(f"{Tracking(**s)} ({c} talkers)" for c, s in sorted(settings.items()))
+    return ", ".join(f"{Tracking.from_value(s)} ({c} talkers)" for c, s in sorted(settings.items()))
 
 
 def _flat(v: torch.Tensor) -> torch.Tensor:

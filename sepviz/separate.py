@@ -231,10 +231,10 @@ def embedding_tracks(emb: Embedding, res: ClusterResult, tracking: Tracking | No
                      temperature: float | None = None, weighting: str = "auto") -> torch.Tensor | None:
     """Per-frame attractors ``(C, T, K)`` that follow the talkers (:mod:`sepviz.tracking`), or None
     when there is no tracking: ``tracking="config"`` takes the model's calibrated setting for C
-    talkers, None turns it off; models whose masks do not come from attractors never track."""
+    talkers, None (or "off") turns it off, any other spelling is read by :meth:`Tracking.from_value`;
+    models whose masks do not come from attractors never track."""
     c = res.attractors.shape[0]
-    if tracking == "config":
-        tracking = emb.model.config.tracking(c)
+    tracking = emb.model.config.tracking(c) if tracking == "config" else Tracking.from_value(tracking)
     if tracking is None or not _attractor_masks(emb, res):
         return None
     if temperature is None:

@@ -220,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --grid needs comma-separated numbers in [{lo:g}, {hi:g}], got {a.grid!r}", file=sys.stderr)
         return 2
     try:
-        trackings = tuple(dict.fromkeys(Tracking.parse(x) for x in a.tracking_grid.split(",")))
+        trackings = tuple(dict.fromkeys(Tracking.from_value(x) for x in a.tracking_grid.split(",")))
     except ValueError as exc:
         print(f"error: --tracking-grid: {exc}", file=sys.stderr)
         return 2
