@@ -15,7 +15,7 @@
   (``NaN`` is written as ``null`` so any JSON parser reads it; ``extra`` holds the run's
   details: checkpoint, data, timings, skipped items.)  Progress goes to stderr (with a bar on a
   terminal).
-* ``info CKPT`` prints the model card.
+* ``info CKPT`` prints the model card (``--full``: with the training summary and calibration tables).
 
 Every :class:`~sepviz.errors.SepvizError` (and OS errors such as an unwritable output folder)
 ends as one line ``error: message`` on stderr and exit status 2, never a traceback.
@@ -349,7 +349,10 @@ def _compact(v) -> str:
 
 
 def cmd_info(args) -> int:
+    from .checkpoint import summarize_metrics
     from .clusterers import available_clusterers
+    from .danet import temperature_summary, tracking_summary
+    from .model_card import card_lines
 
     model = _load_model(args.checkpoint)
     card = dict(model.card)
@@ -359,14 +362,9 @@ def cmd_info(args) -> int:
         print(json.dumps(_json_safe(card), indent=1))
         return 0
     cfg = card["config"]
-    n = card["n_parameters"]
     print(f"checkpoint: {card['name']} ({card['path']}), written by sepviz {card.get('code_version')}")
-    print(f"model: {cfg.get('model')} {cfg.get('model_kwargs')}; {n:,} parameters ({n / 1e6:.2f} M)")
-    print(f"objective: {cfg.get('objective')}, mask: {cfg.get('mask')}, speakers: {cfg.get('n_speakers')}, "
-          f"salient fraction: {cfg.get('keep')}, anchors: {cfg.get('n_anchors')}, "
-          f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
-    from .danet import temperature_summary
-
+    for line in card_lines(model, Path(card["path"]), calibration=False):
+        print(line)
     temps = cfg.get("mask_temperature") or {}
     line = f"{temperature_summary(temps)} (python -m training.calibrate)" if temps else "1 (not calibrated)"
     if cfg.get("merge_cosine") is not None:
@@ -374,20 +372,19 @@ def cmd_info(args) -> int:
     if cfg.get("one_talker_cosine") is not None:
         line += f"; one-talker cosine (two voices): {cfg['one_talker_cosine']:g}"
     print(f"mask temperature: {line}")
-    from .danet import tracking_summary
-
     tracking = cfg.get("attractor_tracking") or {}
     print(f"attractor tracking: {tracking_summary(tracking) + ' (python -m training.calibrate)' if tracking else 'off'}")
-    print(f"stft: {cfg.get('stft')}")
-    print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
-    print("training:")
-    _print_tree(card.get("training") or {})
-    from .checkpoint import summarize_metrics
-
     metrics = card.get("metrics") or {}
-    print("metrics (held-out test sets; details: --json):" if metrics else "metrics:")
+    print("metrics (held-out test sets):" if metrics else "metrics:")
     for line in summarize_metrics(metrics) or ["(none)"]:
         print(f"  {line}")
+    if not args.full:
+        print("(--full: the training summary and calibration tables; --json: the whole card)")
+        return 0
+    print(f"stft: {cfg.get('stft')}")
+    print(f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
+    print("training:")
+    _print_tree(card.get("training") or {})
     return 0
 
 
@@ -460,6 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print a checkpoint's model card")
     p.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_CHECKPOINT})")
+    p.add_argument("--full", action="store_true",
+                   help="also print the training summary and the calibration tables (about 250 lines)")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     p.set_defaults(func=cmd_info)
     return ap

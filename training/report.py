@@ -22,8 +22,8 @@ import numpy as np
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
 from sepviz.evaluation import standard_error
+from sepviz.model_card import averaged_from, describe_init
 
-from .config import averaged_from, describe_init
 
 METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
 
