@@ -249,7 +249,8 @@ def _evaluation_table(result: dict, extra_means: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import (DEFAULT_CLUSTERERS, EvaluationPlan, SkippedMixture, aggregate, mixture_folder,
+    from .clusterers import CLUSTERERS, MODEL_CLUSTERERS
+    from .evaluation import (EvaluationPlan, SkippedMixture, aggregate, mixture_folder,
                              runnable_clusterers, score_folder)
     from .jobs import ModelSpec
 
@@ -258,7 +259,7 @@ def cmd_evaluate(args) -> int:
     model = _load_model(str(ckpt), args.mask_temperature, args.tracking)
     mixes, src_dirs, names = mixture_folder(Path(args.data), args.limit)
     n_spk = len(src_dirs)
-    requested = args.clusterer or list(DEFAULT_CLUSTERERS)
+    requested = args.clusterer or list(MODEL_CLUSTERERS)
     clusterers, notes = runnable_clusterers(model, requested, n_spk)
     if args.clusterer is None:  # defaults: silently drop what this model cannot run
         notes = []
@@ -270,7 +271,7 @@ def cmd_evaluate(args) -> int:
             raise SepvizInputError(f"unknown oracle {o!r}; choose from {', '.join(ORACLES)}")
     if not clusterers and not oracles:
         raise SepvizInputError("nothing to evaluate: no runnable clusterer and no oracle")
-    counted = [c for c in clusterers if c != "oracle"] if args.count else []
+    counted = [c for c in clusterers if not CLUSTERERS[c].exact] if args.count else []
     plan = EvaluationPlan(tuple(src_dirs), tuple(clusterers), tuple(oracles), tuple(counted), pesq=args.pesq,
                           seed=args.seed, beta=args.beta, weighting=args.weighting, max_seconds=args.max_seconds)
     jobs = min(args.jobs, len(mixes))
@@ -392,7 +393,7 @@ def cmd_info(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER
+    from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, MODEL_CLUSTERERS
     from .separate import FIT_WEIGHTINGS
 
     ap = _Parser(prog="sepviz", description="Separate 2-3 talker mixtures with the Deep Attractor Network family.")
@@ -422,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate, or a folder of them "
                                    "(OUT/NAME_voice1.wav ... for each)")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: {DEFAULT_CHECKPOINT})")
-    p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=[c for c in CLUSTERERS if c != "oracle"],
+    p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=list(MODEL_CLUSTERERS),
                    help=f"attractor estimator (default: {DEFAULT_CLUSTERER})")
     p.add_argument("--n-speakers", type=_n_speakers, default=2, metavar="{2,3,auto}",
                    help="number of talkers (default: 2)")

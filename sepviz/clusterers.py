@@ -314,35 +314,57 @@ def oracle(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
 
 ClustererFn = Callable[[torch.Tensor, torch.Tensor, ClusterContext], ClusterResult]
 
-CLUSTERERS: dict[str, ClustererFn] = {
-    "kmeans": kmeans,
-    "gmm": gmm,
-    "gmm_tied": gmm_tied,
-    "soft_kmeans": soft_kmeans,
-    "fixed": fixed,
-    "anchors": anchors,
-    "head": head,
-    "oracle": oracle,
+# What a clusterer needs beyond the embeddings: whether the model (or the call) has it, and the
+# note shown when it is missing.
+NEEDS: dict[str, tuple[Callable[[DANet | None, bool], bool], str]] = {
+    "fixed_attractors": (lambda m, refs: m is not None and m.has_fixed_attractors,
+                         "the checkpoint stores no fixed attractors"),
+    "anchors": (lambda m, refs: m is not None and m.anchors is not None, "the model has no ADANet anchors"),
+    "mask_head": (lambda m, refs: m is not None and m.mask_head is not None, "the model has no DEF (uPIT) mask head"),
+    "references": (lambda m, refs: refs, "it needs the reference sources"),
 }
+
+
+@dataclass(frozen=True)
+class Clusterer:
+    """One registry entry: everything the CLI, the evaluation and the separator ask of a clusterer."""
+
+    fit: ClustererFn
+    label: str                     # what its attractors are, in a few words
+    needs: str | None = None       # a key of NEEDS, or None: runs on any model
+    weights_bins: bool = False     # fits with ClusterContext.fit_weights (the loudness weights)
+    counts_with: str = "kmeans"    # the clusterer whose fit counts the talkers for "auto" (speaker_count_plan)
+    exact: bool = False            # attractors from the references: T = 1, no tracking, no warning check
+
+    def available(self, model: DANet | None, has_references: bool = False) -> bool:
+        return self.needs is None or NEEDS[self.needs][0](model, has_references)
+
+    def missing(self) -> str:
+        """Why it cannot run when :meth:`available` says no."""
+        return NEEDS[self.needs][1] if self.needs else "not available for this model"
+
+
+CLUSTERERS: dict[str, Clusterer] = {
+    "kmeans": Clusterer(kmeans, "k-means", weights_bins=True),
+    "gmm": Clusterer(gmm, "Gaussian mixture (full covariance)"),
+    "gmm_tied": Clusterer(gmm_tied, "Gaussian mixture (tied covariance)", weights_bins=True),
+    "soft_kmeans": Clusterer(soft_kmeans, "soft k-means", weights_bins=True),
+    "fixed": Clusterer(fixed, "fixed training attractors", needs="fixed_attractors"),
+    "anchors": Clusterer(anchors, "ADANet anchors", needs="anchors", counts_with="anchors"),
+    "head": Clusterer(head, "DEF mask head", needs="mask_head", counts_with="head"),
+    "oracle": Clusterer(oracle, "oracle (ideal assignment)", needs="references", exact=True),
+}
+MODEL_CLUSTERERS = tuple(n for n, c in CLUSTERERS.items() if not c.exact)  # those that need no references
 
 
 def available_clusterers(model: DANet | None, has_references: bool = False) -> list[str]:
     """The clusterers that can run for this model (and whether references were given)."""
-    names = ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
-    if model is not None and model.has_fixed_attractors:
-        names.append("fixed")
-    if model is not None and model.anchors is not None:
-        names.append("anchors")
-    if model is not None and model.mask_head is not None:
-        names.append("head")
-    if has_references:
-        names.append("oracle")
-    return names
+    return [n for n, c in CLUSTERERS.items() if c.available(model, has_references)]
 
 
 def run_clusterer(name: str, emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
     try:
-        fn = CLUSTERERS[name]
+        fn = CLUSTERERS[name].fit
     except KeyError:
         raise SepvizInputError(f"unknown clusterer {name!r}; choose one of {sorted(CLUSTERERS)}") from None
     with torch.no_grad():

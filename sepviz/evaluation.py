@@ -24,7 +24,6 @@ from .geometry import Geometry
 
 REPORTED = ("si_snri", "sdri", "sir", "sar", "pesq")  # the JSON keys per system (fixed contract)
 ORACLES = ("ibm", "irm", "wfm")
-DEFAULT_CLUSTERERS = ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")
 
 System = tuple[str, str]  # ("model", clusterer) or ("oracle", mask)
 
@@ -86,18 +85,14 @@ def mixture_folder(data: Path, limit: int | None = None) -> tuple[list[Path], li
 
 def runnable_clusterers(model, clusterers: list[str], n_speakers: int) -> tuple[list[str], list[str]]:
     """Split the requested clusterers into those this model can run and notes for the others."""
-    from .clusterers import CLUSTERERS, available_clusterers
+    from .clusterers import CLUSTERERS
 
     ok, notes = [], []
-    avail = available_clusterers(model, has_references=True)
     for name in dict.fromkeys(clusterers):  # de-duplicate, keep order
         if name not in CLUSTERERS:
             raise SepvizInputError(f"unknown clusterer {name!r}; choose from {', '.join(CLUSTERERS)}")
-        if name not in avail:
-            why = {"anchors": "the model has no ADANet anchors",
-                   "head": "the model has no DEF (uPIT) mask head",
-                   "fixed": "the checkpoint stores no fixed attractors"}.get(name, "not available for this model")
-            notes.append(f"skipping clusterer {name}: {why}")
+        if not CLUSTERERS[name].available(model, has_references=True):
+            notes.append(f"skipping clusterer {name}: {CLUSTERERS[name].missing()}")
         elif name == "anchors" and model.anchors.shape[0] < n_speakers:
             notes.append(f"skipping clusterer anchors: {model.anchors.shape[0]} anchors < {n_speakers} talkers")
         elif name == "head" and model.mask_head.out_features != n_speakers:

@@ -17,7 +17,7 @@ import torch
 
 from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
-from .clusterers import DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
+from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, Tracking, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
@@ -343,10 +343,11 @@ def speaker_count_plan(model: DANet, clusterer: str, max_speakers: int = 3) -> t
     three-talker validation mixtures, a coin toss, before this bound), so "auto" counts up to the
     talkers the model was trained for.
     """
-    if clusterer == "head" and model.mask_head is not None:
+    counts_with = CLUSTERERS[clusterer].counts_with if clusterer in CLUSTERERS else "kmeans"
+    if counts_with == "head" and model.mask_head is not None:
         return "head", model.mask_head.out_features
     max_speakers = min(max_speakers, max(2, model.config.n_speakers))
-    if clusterer == "anchors" and model.anchors is not None:
+    if counts_with == "anchors" and model.anchors is not None:
         return "anchors", min(max_speakers, model.anchors.shape[0])
     if clusterer == "fixed":
         max_speakers = min(max_speakers, model.fixed_attractors.shape[0])
@@ -429,8 +430,9 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     with torch.inference_mode():
         # Oracle attractors are exact, as in training: the temperature that softens a clusterer's
         # masks would only blur theirs (measured: -0.1 to -0.4 dB on the test sets).
-        tracks = None if clusterer == "oracle" else embedding_tracks(emb, res, tracking, weighting=weighting)
-        masks = embedding_masks(emb, res, temperature=1.0 if clusterer == "oracle" else None, tracks=tracks)
+        exact = CLUSTERERS[clusterer].exact
+        tracks = None if exact else embedding_tracks(emb, res, tracking, weighting=weighting)
+        masks = embedding_masks(emb, res, temperature=1.0 if exact else None, tracks=tracks)
         voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
     t2 = time.perf_counter()
     voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
@@ -442,7 +444,7 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
         warnings.append(SepWarning("quiet_voice", f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than "
                                    f"the loudest: the mixture may hold fewer than {n_speakers} talkers"))
     too_close = merge_cosine(emb.model) if n_speakers >= 3 else one_talker_cosine(emb.model)
-    if clusterer != "oracle" and _max_cosine(_check_attractors(emb, res, clusterer, n_speakers, weighting,
+    if not exact and _max_cosine(_check_attractors(emb, res, clusterer, n_speakers, weighting,
                                                                seed, iterations)) > too_close:
         warnings.append(SepWarning("same_attractor",
                                    f"{'two of the' if n_speakers >= 3 else 'the two'} voices have nearly the same "
