@@ -11,10 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from sepviz.evaluation import paired_difference
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sepviz.evaluation import paired_difference  # noqa: E402
 
 
 def per_mixture(path: str, system: str) -> tuple[list[str], np.ndarray]:
