@@ -314,14 +314,28 @@ def oracle(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
 
 ClustererFn = Callable[[torch.Tensor, torch.Tensor, ClusterContext], ClusterResult]
 
-# What a clusterer needs beyond the embeddings: whether the model (or the call) has it, and the
-# note shown when it is missing.
-NEEDS: dict[str, tuple[Callable[[DANet | None, bool], bool], str]] = {
-    "fixed_attractors": (lambda m, refs: m is not None and m.has_fixed_attractors,
-                         "the checkpoint stores no fixed attractors"),
-    "anchors": (lambda m, refs: m is not None and m.anchors is not None, "the model has no ADANet anchors"),
-    "mask_head": (lambda m, refs: m is not None and m.mask_head is not None, "the model has no DEF (uPIT) mask head"),
-    "references": (lambda m, refs: refs, "it needs the reference sources"),
+@dataclass(frozen=True)
+class Need:
+    """What a clusterer needs beyond the embeddings, and how many talkers that part of the model holds."""
+
+    has: Callable[[DANet | None, bool], bool]   # (model, has_references) -> whether it is there
+    missing: str                                # the note when it is not
+    talkers: Callable[[DANet], int | None] = lambda m: None  # the most talkers it can give (None: any)
+    exact_count: bool = False                   # it gives exactly that many voices, no fewer
+    too_few: str = ""                           # the note when the data has more talkers: {k} it holds, {n} in the data
+
+
+NEEDS: dict[str, Need] = {
+    "fixed_attractors": Need(lambda m, refs: m is not None and m.has_fixed_attractors,
+                             "the checkpoint stores no fixed attractors", lambda m: m.fixed_attractors.shape[0],
+                             too_few="the checkpoint has fixed attractors for {k} talkers, the data has {n}"),
+    "anchors": Need(lambda m, refs: m is not None and m.anchors is not None, "the model has no ADANet anchors",
+                    lambda m: None if m.anchors is None else m.anchors.shape[0], too_few="{k} anchors < {n} talkers"),
+    "mask_head": Need(lambda m, refs: m is not None and m.mask_head is not None,
+                      "the model has no DEF (uPIT) mask head",
+                      lambda m: None if m.mask_head is None else m.mask_head.out_features, exact_count=True,
+                      too_few="the mask head has {k} outputs, the data has {n} talkers"),
+    "references": Need(lambda m, refs: refs, "it needs the reference sources"),
 }
 
 
@@ -337,11 +351,22 @@ class Clusterer:
     exact: bool = False            # attractors from the references: T = 1, no tracking, no warning check
 
     def available(self, model: DANet | None, has_references: bool = False) -> bool:
-        return self.needs is None or NEEDS[self.needs][0](model, has_references)
+        return self.needs is None or NEEDS[self.needs].has(model, has_references)
 
     def missing(self) -> str:
         """Why it cannot run when :meth:`available` says no."""
-        return NEEDS[self.needs][1] if self.needs else "not available for this model"
+        return NEEDS[self.needs].missing if self.needs else "not available for this model"
+
+    def most_talkers(self, model: DANet) -> int | None:
+        """The most talkers this model lets it separate (None: any number)."""
+        return NEEDS[self.needs].talkers(model) if self.needs else None
+
+    def refusal(self, model: DANet, n_speakers: int) -> str | None:
+        """Why an available clusterer cannot separate ``n_speakers`` talkers with this model, or None."""
+        k = self.most_talkers(model)
+        if k is None or (k == n_speakers if NEEDS[self.needs].exact_count else k >= n_speakers):
+            return None
+        return NEEDS[self.needs].too_few.format(k=k, n=n_speakers)
 
 
 CLUSTERERS: dict[str, Clusterer] = {

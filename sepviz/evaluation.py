@@ -91,16 +91,11 @@ def runnable_clusterers(model, clusterers: list[str], n_speakers: int) -> tuple[
     for name in dict.fromkeys(clusterers):  # de-duplicate, keep order
         if name not in CLUSTERERS:
             raise SepvizInputError(f"unknown clusterer {name!r}; choose from {', '.join(CLUSTERERS)}")
-        if not CLUSTERERS[name].available(model, has_references=True):
-            notes.append(f"skipping clusterer {name}: {CLUSTERERS[name].missing()}")
-        elif name == "anchors" and model.anchors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer anchors: {model.anchors.shape[0]} anchors < {n_speakers} talkers")
-        elif name == "head" and model.mask_head.out_features != n_speakers:
-            notes.append(f"skipping clusterer head: the mask head has {model.mask_head.out_features} outputs, "
-                         f"the data has {n_speakers} talkers")
-        elif name == "fixed" and model.fixed_attractors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer fixed: the checkpoint has fixed attractors for "
-                         f"{model.fixed_attractors.shape[0]} talkers, the data has {n_speakers}")
+        entry = CLUSTERERS[name]
+        if not entry.available(model, has_references=True):
+            notes.append(f"skipping clusterer {name}: {entry.missing()}")
+        elif (why := entry.refusal(model, n_speakers)) is not None:
+            notes.append(f"skipping clusterer {name}: {why}")
         else:
             ok.append(name)
     return ok, notes

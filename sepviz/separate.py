@@ -343,14 +343,16 @@ def speaker_count_plan(model: DANet, clusterer: str, max_speakers: int = 3) -> t
     three-talker validation mixtures, a coin toss, before this bound), so "auto" counts up to the
     talkers the model was trained for.
     """
-    counts_with = CLUSTERERS[clusterer].counts_with if clusterer in CLUSTERERS else "kmeans"
-    if counts_with == "head" and model.mask_head is not None:
-        return "head", model.mask_head.out_features
+    entry = CLUSTERERS.get(clusterer)
+    counts_with = entry.counts_with if entry else "kmeans"
+    most = entry.most_talkers(model) if entry else None  # what the model's anchors, head or fixed attractors hold
+    if counts_with == "head" and most is not None:
+        return "head", most
     max_speakers = min(max_speakers, max(2, model.config.n_speakers))
-    if counts_with == "anchors" and model.anchors is not None:
-        return "anchors", min(max_speakers, model.anchors.shape[0])
-    if clusterer == "fixed":
-        max_speakers = min(max_speakers, model.fixed_attractors.shape[0])
+    if counts_with == "anchors" and most is not None:
+        return "anchors", min(max_speakers, most)
+    if most is not None:  # fixed attractors: as many as the training had
+        max_speakers = min(max_speakers, most)
     return "kmeans", max_speakers
 
 

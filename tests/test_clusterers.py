@@ -270,3 +270,6 @@ def test_each_clusterer_s_registry_entry_says_what_it_needs_and_does():
         "fixed": "fixed_attractors", "anchors": "anchors", "head": "mask_head", "oracle": "references"}
     assert CLUSTERERS["oracle"].available(None, has_references=True) and not CLUSTERERS["oracle"].available(None)
     assert "anchors" in CLUSTERERS["anchors"].missing() and all(c.label for c in CLUSTERERS.values())
+    m = tiny_danet()
+    assert CLUSTERERS["kmeans"].refusal(m, 3) is None and CLUSTERERS["fixed"].most_talkers(m) == m.config.n_speakers
+    assert CLUSTERERS["fixed"].refusal(m, m.config.n_speakers + 1).startswith("the checkpoint has fixed attractors for")
