@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
+from .audio import DEFAULT_MAX_SECONDS, load_audio, load_audio_measured, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
 from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, Tracking, masks_from_attractors
@@ -140,7 +140,7 @@ def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
         if isinstance(audio, torch.Tensor):
             audio = audio.detach().cpu().numpy()
         audio = (audio, sr)
-    wave, in_sr, in_len, levels = _load(audio, cfg.sample_rate, max_seconds)
+    wave, in_sr, in_len, levels = load_audio_measured(audio, cfg.sample_rate, max_seconds)
     t1 = time.perf_counter()
     keep = model.config.keep if keep is None else keep
     with torch.inference_mode():
