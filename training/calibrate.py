@@ -37,6 +37,7 @@ from sepviz.features import istft
 from sepviz.metrics import best_pairing, si_snr_improvement
 from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
                              counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
+from sepviz.threads import limit_threads
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
@@ -204,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copy-from", type=Path, default=None, metavar="CKPT",
                     help="instead: give the checkpoint CKPT's test-time settings (temperatures, tracking, count and "
                          "one-talker thresholds), e.g. to compare a continuation with its parent before calibrating it")
+    ap.add_argument("--threads", type=int, default=0, metavar="N",
+                    help="torch and BLAS threads (sepviz.threads.limit_threads; default: torch's choice)")
     a = ap.parse_args(argv)
+    if a.threads > 0:
+        limit_threads(a.threads)
     if a.copy_from is not None:
         return copy_main(a.checkpoint, a.copy_from)
     if not a.data:
