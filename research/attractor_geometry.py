@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sepviz.checkpoint import load_checkpoint  # noqa: E402
 from sepviz.features import loudness_weights  # noqa: E402
 from sepviz.separate import embed, reference_assignment, resolve_weighting, separate_embedding  # noqa: E402
+from sepviz.threads import limit_threads  # noqa: E402
 
 
 def kmeans_from_talkers(u: np.ndarray, w: np.ndarray, talkers: np.ndarray, usual: np.ndarray) -> tuple[bool, float]:
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", required=True, help="folder with mix/ s1/ s2/ [s3/]")
     ap.add_argument("--limit", type=int, default=25)
     a = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     model = load_checkpoint(a.checkpoint)
     fixed = model.fixed_attractors.float()
     fu = torch.nn.functional.normalize(fixed, dim=1)

@@ -18,15 +18,15 @@ from pathlib import Path
 
 import numpy as np
 
-from sepviz.evaluation import mixture_folder, read_reference, read_references
-from sepviz.metrics import best_permutation, ideal_mask_separation, si_snr_improvement
+from sepviz.evaluation import mixture_folder, paired_difference, read_reference, read_references
+from sepviz.metrics import best_pairing, ideal_mask_separation, si_snr_improvement
 from sepviz.separate import separate
 
 SR = 8000
 
 
 def _score(est: np.ndarray, refs: np.ndarray, mix: np.ndarray) -> float:
-    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, mix)))
+    return float(np.mean(si_snr_improvement(est[list(best_pairing(est, refs))], refs, mix)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             sep = separate((delayed, SR), None, args.checkpoint, args.clusterer, refs.shape[0])
             est = np.stack(sep.voices_model_sr)[:, s:s + n]
             if runs:  # the first run's voice order
-                est = est[list(best_permutation(est, runs[0]))]
+                est = est[list(best_pairing(est, runs[0]))]
             runs.append(est)
             delayed_refs = np.concatenate([np.zeros((refs.shape[0], s)), refs], 1)
             oracle_runs.append(ideal_mask_separation(delayed, delayed_refs, "wfm")[:, s:s + n])
@@ -59,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         print(name, " ".join(f"{v:6.2f}" for v in row), flush=True)
     one, avg, wfm, wfm_avg = np.mean(rows, 0)
-    diff = np.array(rows)[:, 1] - np.array(rows)[:, 0]
+    gain = paired_difference(np.array(rows)[:, 0], np.array(rows)[:, 1])
     print(f"{len(rows)} mixtures, shifts {shifts}: one run {one:.3f}, averaged {avg:.3f} dB "
-          f"({diff.mean():+.3f}, se {diff.std(ddof=1) / np.sqrt(len(diff)):.3f}); "
+          f"({gain.mean:+.3f}, se {gain.se:.3f}); "
           f"WFM {wfm:.3f}, averaged {wfm_avg:.3f} dB")
     return 0
 

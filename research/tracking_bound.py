@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     model = load_checkpoint(a.checkpoint)
     mixes, src_dirs, names = mixture_folder(a.data, a.limit)
     c = len(src_dirs)
-    tracking = Tracking.parse(a.tracking) if a.tracking else model.config.tracking(c)
+    tracking = Tracking.from_value(a.tracking) if a.tracking else model.config.tracking(c)
     if tracking is None:
         print(f"{a.checkpoint.name} has no attractor tracking for {c} talkers: pass --tracking FRAMES:STRENGTH", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ each as the median of ``--repeats`` runs after one warm-up run, with the real-ti
 (processing seconds per second of audio; below 1 is faster than real time) and the parameter
 count.  The paper-config nets are randomly initialised (speed does not depend on the weights);
 they get 6 anchors and random fixed attractors so that every clusterer can run.
-``torch.set_num_threads`` is left at torch's default unless ``--threads`` is given.  Prints a
+The threads are left at torch's default unless ``--threads`` is given.  Prints a
 markdown table (median and, in brackets, fastest run); ``--json FILE`` also writes the numbers.
 
 Timings are only meaningful on an otherwise idle machine: when another process keeps a core busy,
@@ -51,6 +51,7 @@ from sepviz.errors import CheckpointError  # noqa: E402
 from sepviz.features import StftConfig, log_magnitude_features, stft  # noqa: E402
 from sepviz.models import count_parameters  # noqa: E402
 from sepviz.separate import embed, separate, separate_embedding  # noqa: E402
+from sepviz.threads import limit_threads  # noqa: E402
 
 SR = 8000
 PAPER_CONFIGS = {
@@ -206,12 +207,12 @@ def main(argv=None) -> int:
     ap.add_argument("--clusterers", nargs="+", default=["kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head", "oracle"])
     ap.add_argument("--separate-clusterer", default="kmeans", help="clusterer for the whole-separate timing")
     ap.add_argument("--threads", type=int, default=None,
-                    help="torch.set_num_threads(N); default: leave torch's default (all cores). On a shared "
+                    help="N torch and BLAS threads (sepviz.threads.limit_threads); default: leave torch's default (all cores). On a shared "
                          "machine, fewer threads than free cores avoids OpenMP stragglers")
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
     if args.threads:
-        torch.set_num_threads(args.threads)
+        limit_threads(args.threads)
     if args.repeats < 1:
         ap.error("--repeats must be at least 1")
 

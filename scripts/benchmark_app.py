@@ -33,6 +33,7 @@ import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from sepviz.threads import limit_threads  # noqa: E402
 
 
 def _looped(src: Path, seconds: float, out: Path) -> Path:
@@ -52,11 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import torch
-    from threadpoolctl import threadpool_limits
 
     if args.threads > 0:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
+        limit_threads(args.threads)
     import app
 
     tmp = Path(tempfile.mkdtemp(prefix="sepviz-bench-"))

@@ -37,11 +37,12 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+from sepviz.threads import limit_threads, single_thread_env  # noqa: E402
 SR = 8000
 
 
 def _env() -> dict:
-    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
+    return single_thread_env(dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")))
 
 
 def _load() -> str:
@@ -130,8 +131,6 @@ def bench_evaluate(a, tmp: Path) -> dict:
 
 def ddp_worker(argv: list[str]) -> int:
     """One torchrun process: train one warm-up epoch, time the next; rank 0 writes the numbers."""
-    import torch
-
     from training import distributed
     from training.config import DataConfig, TrainConfig
     from training.train import build_datasets
@@ -142,7 +141,7 @@ def ddp_worker(argv: list[str]) -> int:
                        ("--frames", int)):
         ap.add_argument(name, type=kind, required=True)
     a = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    limit_threads(1)
     ctx, device = distributed.setup("cpu")
     cfg = TrainConfig(name="ddp_benchmark", model="blstm", model_kwargs={"hidden": a.hidden, "layers": a.layers},
                       batch_size=a.batch, curriculum=[[a.frames, 2]],

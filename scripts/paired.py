@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from sepviz.evaluation import paired_difference  # noqa: E402
 
 
 def per_mixture(path: str, system: str) -> tuple[list[str], np.ndarray]:
@@ -39,11 +43,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"the two results share {len(common)} mixtures; a paired comparison needs at least 2")
     ia, ib = ({f: i for i, f in enumerate(files)} for files in (files_a, files_b))
     a, b = a[[ia[f] for f in common]], b[[ib[f] for f in common]]
-    keep = ~(np.isnan(a) | np.isnan(b))
-    a, b = a[keep], b[keep]
-    d = b - a
-    print(f"{len(d)} mixtures in both: A {a.mean():.3f} dB, B {b.mean():.3f} dB; B - A {d.mean():+.3f} dB "
-          f"(se {d.std(ddof=1) / np.sqrt(len(d)):.3f}); fell in {int((d < 0).sum())}, rose in {int((d > 0).sum())}")
+    d = paired_difference(a, b)
+    print(f"{d.n} mixtures in both: A {d.mean_a:.3f} dB, B {d.mean_b:.3f} dB; B - A {d.mean:+.3f} dB "
+          f"(se {d.se:.3f}); fell in {d.fell}, rose in {d.rose}")
     return 0
 
 

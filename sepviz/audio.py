@@ -199,7 +199,7 @@ def input_levels(mono: np.ndarray) -> dict:
             "full_scale_samples": int(at_full), "clipped": float(at_full / max(1, x.size))}
 
 
-def _load(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.ndarray, int, int, dict]:
+def load_audio_measured(source: AudioSource, target_sr: int, max_seconds: float) -> tuple[np.ndarray, int, int, dict]:
     """:func:`load_audio` plus the number of samples at the original rate (to restore the length)
     and the input's :func:`input_levels`, measured before resampling (which smooths a clipped top)."""
     data, sr = _decode(source, max_seconds)
@@ -225,5 +225,5 @@ def load_audio(source: AudioSource, *, target_sr: int = DEFAULT_SR,
     user's rate.  For files the duration is read from the header before decoding, and for every
     source it is checked before resampling, so a huge input fails fast.
     """
-    wave, sr, _, _ = _load(source, target_sr, max_seconds)
+    wave, sr, _, _ = load_audio_measured(source, target_sr, max_seconds)
     return wave, sr

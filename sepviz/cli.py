@@ -15,7 +15,7 @@
   (``NaN`` is written as ``null`` so any JSON parser reads it; ``extra`` holds the run's
   details: checkpoint, data, timings, skipped items.)  Progress goes to stderr (with a bar on a
   terminal).
-* ``info CKPT`` prints the model card.
+* ``info CKPT`` prints the model card (``--full``: with the training summary and calibration tables).
 
 Every :class:`~sepviz.errors.SepvizError` (and OS errors such as an unwritable output folder)
 ends as one line ``error: message`` on stderr and exit status 2, never a traceback.
@@ -83,7 +83,7 @@ def _load_model(value: str | None, mask_temperature: float | None = None, tracki
         from .danet import Tracking
 
         try:
-            chosen = Tracking.parse(tracking)
+            chosen = Tracking.from_value(tracking)
         except ValueError as exc:
             raise SepvizInputError(f"--tracking: {exc}") from None
         model.config.attractor_tracking = {} if chosen is None else {str(c): chosen.to_dict() for c in (2, 3)}
@@ -249,7 +249,8 @@ def _evaluation_table(result: dict, extra_means: dict) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .evaluation import (DEFAULT_CLUSTERERS, EvaluationPlan, SkippedMixture, aggregate, mixture_folder,
+    from .clusterers import CLUSTERERS, MODEL_CLUSTERERS
+    from .evaluation import (EvaluationPlan, SkippedMixture, aggregate, mixture_folder,
                              runnable_clusterers, score_folder)
     from .jobs import ModelSpec
 
@@ -258,7 +259,7 @@ def cmd_evaluate(args) -> int:
     model = _load_model(str(ckpt), args.mask_temperature, args.tracking)
     mixes, src_dirs, names = mixture_folder(Path(args.data), args.limit)
     n_spk = len(src_dirs)
-    requested = args.clusterer or list(DEFAULT_CLUSTERERS)
+    requested = args.clusterer or list(MODEL_CLUSTERERS)
     clusterers, notes = runnable_clusterers(model, requested, n_spk)
     if args.clusterer is None:  # defaults: silently drop what this model cannot run
         notes = []
@@ -270,7 +271,7 @@ def cmd_evaluate(args) -> int:
             raise SepvizInputError(f"unknown oracle {o!r}; choose from {', '.join(ORACLES)}")
     if not clusterers and not oracles:
         raise SepvizInputError("nothing to evaluate: no runnable clusterer and no oracle")
-    counted = [c for c in clusterers if c != "oracle"] if args.count else []
+    counted = [c for c in clusterers if not CLUSTERERS[c].exact] if args.count else []
     plan = EvaluationPlan(tuple(src_dirs), tuple(clusterers), tuple(oracles), tuple(counted), pesq=args.pesq,
                           seed=args.seed, beta=args.beta, weighting=args.weighting, max_seconds=args.max_seconds)
     jobs = min(args.jobs, len(mixes))
@@ -349,7 +350,10 @@ def _compact(v) -> str:
 
 
 def cmd_info(args) -> int:
+    from .checkpoint import summarize_metrics
     from .clusterers import available_clusterers
+    from .danet import temperature_summary, tracking_summary
+    from .model_card import card_lines
 
     model = _load_model(args.checkpoint)
     card = dict(model.card)
@@ -359,14 +363,9 @@ def cmd_info(args) -> int:
         print(json.dumps(_json_safe(card), indent=1))
         return 0
     cfg = card["config"]
-    n = card["n_parameters"]
     print(f"checkpoint: {card['name']} ({card['path']}), written by sepviz {card.get('code_version')}")
-    print(f"model: {cfg.get('model')} {cfg.get('model_kwargs')}; {n:,} parameters ({n / 1e6:.2f} M)")
-    print(f"objective: {cfg.get('objective')}, mask: {cfg.get('mask')}, speakers: {cfg.get('n_speakers')}, "
-          f"salient fraction: {cfg.get('keep')}, anchors: {cfg.get('n_anchors')}, "
-          f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
-    from .danet import temperature_summary
-
+    for line in card_lines(model, Path(card["path"]), calibration=False):
+        print(line)
     temps = cfg.get("mask_temperature") or {}
     line = f"{temperature_summary(temps)} (python -m training.calibrate)" if temps else "1 (not calibrated)"
     if cfg.get("merge_cosine") is not None:
@@ -374,20 +373,19 @@ def cmd_info(args) -> int:
     if cfg.get("one_talker_cosine") is not None:
         line += f"; one-talker cosine (two voices): {cfg['one_talker_cosine']:g}"
     print(f"mask temperature: {line}")
-    from .danet import tracking_summary
-
     tracking = cfg.get("attractor_tracking") or {}
     print(f"attractor tracking: {tracking_summary(tracking) + ' (python -m training.calibrate)' if tracking else 'off'}")
-    print(f"stft: {cfg.get('stft')}")
-    print(f"clusterers: {', '.join(card['clusterers'])} (+ oracle with references)")
-    print("training:")
-    _print_tree(card.get("training") or {})
-    from .checkpoint import summarize_metrics
-
     metrics = card.get("metrics") or {}
-    print("metrics (held-out test sets; details: --json):" if metrics else "metrics:")
+    print("metrics (held-out test sets):" if metrics else "metrics:")
     for line in summarize_metrics(metrics) or ["(none)"]:
         print(f"  {line}")
+    if not args.full:
+        print("(--full: the training summary and calibration tables; --json: the whole card)")
+        return 0
+    print(f"stft: {cfg.get('stft')}")
+    print(f"fixed attractors: {'yes' if card['fixed_attractors'] else 'no'}")
+    print("training:")
+    _print_tree(card.get("training") or {})
     return 0
 
 
@@ -395,7 +393,7 @@ def cmd_info(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER
+    from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, MODEL_CLUSTERERS
     from .separate import FIT_WEIGHTINGS
 
     ap = _Parser(prog="sepviz", description="Separate 2-3 talker mixtures with the Deep Attractor Network family.")
@@ -425,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mixture", help="audio file (WAV, FLAC, OGG, MP3), any sample rate, or a folder of them "
                                    "(OUT/NAME_voice1.wav ... for each)")
     p.add_argument("--checkpoint", help=f"model checkpoint (default: {DEFAULT_CHECKPOINT})")
-    p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=[c for c in CLUSTERERS if c != "oracle"],
+    p.add_argument("--clusterer", default=DEFAULT_CLUSTERER, choices=list(MODEL_CLUSTERERS),
                    help=f"attractor estimator (default: {DEFAULT_CLUSTERER})")
     p.add_argument("--n-speakers", type=_n_speakers, default=2, metavar="{2,3,auto}",
                    help="number of talkers (default: 2)")
@@ -460,6 +458,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("info", help="print a checkpoint's model card")
     p.add_argument("checkpoint", nargs="?", help=f"checkpoint (default: {DEFAULT_CHECKPOINT})")
+    p.add_argument("--full", action="store_true",
+                   help="also print the training summary and the calibration tables (about 250 lines)")
     p.add_argument("--json", action="store_true", help="print the card as JSON")
     p.set_defaults(func=cmd_info)
     return ap
@@ -477,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.threads < 0:
             raise SepvizInputError("--threads must be 0 (torch's default) or a positive number")
         if args.threads:
-            from .jobs import limit_threads
+            from .threads import limit_threads
 
             limit_threads(args.threads)
         return int(args.func(args) or 0)

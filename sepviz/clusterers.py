@@ -29,6 +29,7 @@ import torch
 
 from .danet import DANet, anchor_attractors, ideal_attractors
 from .errors import SepvizInputError
+from .threads import one_blas_thread
 
 # What the studio, the CLI and `separate` use unless told otherwise: soft k-means is the fit the
 # shipped DANets' last stages train with (`clustered_weight`), it is level with k-means (within
@@ -77,14 +78,6 @@ def _fit_subset(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -
     return pts.detach().cpu().float(), w
 
 
-def _single_threaded():
-    """sklearn's OpenMP/BLAS pools fight torch's own OpenMP runtime: on a 2-core CPU k-means and the
-    GMM ran 4-8x slower multi-threaded than on one thread.  The fits are small, so use one."""
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=1)
-
-
 def _dot_assign(emb: torch.Tensor, att: torch.Tensor) -> torch.Tensor:
     return (emb.float() @ att.float().t()).argmax(dim=1)
 
@@ -106,7 +99,7 @@ def kmeans(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
     from sklearn.cluster import KMeans
 
     pts, w = _fit_subset(emb, salient, ctx)
-    with _single_threaded():
+    with one_blas_thread():
         km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(
             _unit(pts).double().numpy(), sample_weight=w.double().numpy())
     labels = torch.as_tensor(km.labels_, dtype=torch.long)
@@ -143,13 +136,13 @@ def _gmm(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext, covarian
         # Tied: started from the loudness-weighted k-means centres, as the `kmeans` clusterer.
         from sklearn.cluster import KMeans
 
-        with _single_threaded():
+        with one_blas_thread():
             km = KMeans(n_clusters=ctx.n_speakers, n_init=4, random_state=ctx.seed).fit(
                 unit, sample_weight=w.double().numpy())
         start = {"means_init": km.cluster_centers_}
     gm = GaussianMixture(n_components=ctx.n_speakers, covariance_type=covariance_type, reg_covar=1e-3,
                          max_iter=100, n_init=1, random_state=ctx.seed, **start)
-    with warnings.catch_warnings(), _single_threaded():
+    with warnings.catch_warnings(), one_blas_thread():
         warnings.simplefilter("ignore")
         gm.fit(unit)
         resp = torch.as_tensor(gm.predict_proba(unit), dtype=torch.float32)
@@ -321,35 +314,82 @@ def oracle(emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> Clu
 
 ClustererFn = Callable[[torch.Tensor, torch.Tensor, ClusterContext], ClusterResult]
 
-CLUSTERERS: dict[str, ClustererFn] = {
-    "kmeans": kmeans,
-    "gmm": gmm,
-    "gmm_tied": gmm_tied,
-    "soft_kmeans": soft_kmeans,
-    "fixed": fixed,
-    "anchors": anchors,
-    "head": head,
-    "oracle": oracle,
+@dataclass(frozen=True)
+class Need:
+    """What a clusterer needs beyond the embeddings, and how many talkers that part of the model holds."""
+
+    has: Callable[[DANet | None, bool], bool]   # (model, has_references) -> whether it is there
+    missing: str                                # the note when it is not
+    talkers: Callable[[DANet], int | None] = lambda m: None  # the most talkers it can give (None: any)
+    exact_count: bool = False                   # it gives exactly that many voices, no fewer
+    too_few: str = ""                           # the note when the data has more talkers: {k} it holds, {n} in the data
+
+
+NEEDS: dict[str, Need] = {
+    "fixed_attractors": Need(lambda m, refs: m is not None and m.has_fixed_attractors,
+                             "the checkpoint stores no fixed attractors", lambda m: m.fixed_attractors.shape[0],
+                             too_few="the checkpoint has fixed attractors for {k} talkers, the data has {n}"),
+    "anchors": Need(lambda m, refs: m is not None and m.anchors is not None, "the model has no ADANet anchors",
+                    lambda m: None if m.anchors is None else m.anchors.shape[0], too_few="{k} anchors < {n} talkers"),
+    "mask_head": Need(lambda m, refs: m is not None and m.mask_head is not None,
+                      "the model has no DEF (uPIT) mask head",
+                      lambda m: None if m.mask_head is None else m.mask_head.out_features, exact_count=True,
+                      too_few="the mask head has {k} outputs, the data has {n} talkers"),
+    "references": Need(lambda m, refs: refs, "it needs the reference sources"),
 }
+
+
+@dataclass(frozen=True)
+class Clusterer:
+    """One registry entry: everything the CLI, the evaluation and the separator ask of a clusterer."""
+
+    fit: ClustererFn
+    label: str                     # what its attractors are, in a few words
+    needs: str | None = None       # a key of NEEDS, or None: runs on any model
+    weights_bins: bool = False     # fits with ClusterContext.fit_weights (the loudness weights)
+    counts_with: str = "kmeans"    # the clusterer whose fit counts the talkers for "auto" (speaker_count_plan)
+    exact: bool = False            # attractors from the references: T = 1, no tracking, no warning check
+
+    def available(self, model: DANet | None, has_references: bool = False) -> bool:
+        return self.needs is None or NEEDS[self.needs].has(model, has_references)
+
+    def missing(self) -> str:
+        """Why it cannot run when :meth:`available` says no."""
+        return NEEDS[self.needs].missing if self.needs else "not available for this model"
+
+    def most_talkers(self, model: DANet) -> int | None:
+        """The most talkers this model lets it separate (None: any number)."""
+        return NEEDS[self.needs].talkers(model) if self.needs else None
+
+    def refusal(self, model: DANet, n_speakers: int) -> str | None:
+        """Why an available clusterer cannot separate ``n_speakers`` talkers with this model, or None."""
+        k = self.most_talkers(model)
+        if k is None or (k == n_speakers if NEEDS[self.needs].exact_count else k >= n_speakers):
+            return None
+        return NEEDS[self.needs].too_few.format(k=k, n=n_speakers)
+
+
+CLUSTERERS: dict[str, Clusterer] = {
+    "kmeans": Clusterer(kmeans, "k-means", weights_bins=True),
+    "gmm": Clusterer(gmm, "Gaussian mixture (full covariance)"),
+    "gmm_tied": Clusterer(gmm_tied, "Gaussian mixture (tied covariance)", weights_bins=True),
+    "soft_kmeans": Clusterer(soft_kmeans, "soft k-means", weights_bins=True),
+    "fixed": Clusterer(fixed, "fixed training attractors", needs="fixed_attractors"),
+    "anchors": Clusterer(anchors, "ADANet anchors", needs="anchors", counts_with="anchors"),
+    "head": Clusterer(head, "DEF mask head", needs="mask_head", counts_with="head"),
+    "oracle": Clusterer(oracle, "oracle (ideal assignment)", needs="references", exact=True),
+}
+MODEL_CLUSTERERS = tuple(n for n, c in CLUSTERERS.items() if not c.exact)  # those that need no references
 
 
 def available_clusterers(model: DANet | None, has_references: bool = False) -> list[str]:
     """The clusterers that can run for this model (and whether references were given)."""
-    names = ["kmeans", "gmm", "gmm_tied", "soft_kmeans"]
-    if model is not None and model.has_fixed_attractors:
-        names.append("fixed")
-    if model is not None and model.anchors is not None:
-        names.append("anchors")
-    if model is not None and model.mask_head is not None:
-        names.append("head")
-    if has_references:
-        names.append("oracle")
-    return names
+    return [n for n, c in CLUSTERERS.items() if c.available(model, has_references)]
 
 
 def run_clusterer(name: str, emb: torch.Tensor, salient: torch.Tensor, ctx: ClusterContext) -> ClusterResult:
     try:
-        fn = CLUSTERERS[name]
+        fn = CLUSTERERS[name].fit
     except KeyError:
         raise SepvizInputError(f"unknown clusterer {name!r}; choose one of {sorted(CLUSTERERS)}") from None
     with torch.no_grad():

@@ -60,8 +60,7 @@ class DANetConfig:
 
     def tracking(self, n_speakers: int) -> Tracking | None:
         """The attractor tracking for ``n_speakers`` talkers (None: one attractor per talker)."""
-        s = self.attractor_tracking.get(str(int(n_speakers)))
-        return Tracking(int(s["frames"]), float(s["strength"])) if s else None
+        return Tracking.from_value(self.attractor_tracking.get(str(int(n_speakers))) or None)
 
     def temperature(self, n_speakers: int) -> float:
         """The mask temperature for ``n_speakers`` talkers (1 when not calibrated)."""
@@ -111,7 +110,11 @@ STRENGTH_RANGE = (0.0, 1000.0)  # tracking prior weight of the global attractor,
 
 @dataclass(frozen=True)
 class Tracking:
-    """How attractors follow the talkers (sepviz.tracking): half-window ``frames`` and prior ``strength``."""
+    """How attractors follow the talkers (sepviz.tracking): half-window ``frames`` and prior ``strength``.
+
+    Every spelling of a setting (the CLI's string, a checkpoint's dict, the trainer's pair) is read
+    by :meth:`from_value`; None stands for no tracking (one attractor per talker).
+    """
 
     frames: int
     strength: float
@@ -121,6 +124,28 @@ class Tracking:
 
     def __str__(self) -> str:
         return f"+-{self.frames} frames, strength {self.strength:g}"
+
+    @classmethod
+    def from_value(cls, value) -> "Tracking | None":
+        """A checked Tracking, or None for no tracking, from any of its spellings:
+
+        * None, ``"off"`` -> None;
+        * ``"FRAMES:STRENGTH"`` such as ``"32:0.5"`` (``sepviz --tracking``, calibrate's grid): :meth:`parse`;
+        * ``{"frames": 32, "strength": 0.5}`` (a checkpoint's ``attractor_tracking`` per talker count);
+        * ``[frames, strength]`` (the trainer's ``tracked``);
+        * a Tracking, as it is.
+
+        Raises ValueError for anything else or a setting out of range."""
+        if value is None or isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, dict) and set(value) == {"frames", "strength"}:
+            return cls.checked(value["frames"], value["strength"])
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return cls.checked(*value)
+        raise ValueError(f"attractor tracking needs 'off', 'FRAMES:STRENGTH', [frames, strength] or "
+                         f"{{'frames', 'strength'}}, got {value!r}")
 
     @classmethod
     def parse(cls, spec: str) -> "Tracking | None":
@@ -166,10 +191,10 @@ def check_tracking(settings) -> None:
 
 def tracking_summary(settings: dict) -> str:
     """"+-32 frames, strength 0.5 (2 talkers)": how cards and ``sepviz info`` show it."""
-    return ", ".join(f"{Tracking(**s)} ({c} talkers)" for c, s in sorted(settings.items()))
+    return ", ".join(f"{Tracking.from_value(s)} ({c} talkers)" for c, s in sorted(settings.items()))
 
 
-def _flat(v: torch.Tensor) -> torch.Tensor:
+def flatten_bins(v: torch.Tensor) -> torch.Tensor:
     """``(B, T, F, K)`` -> ``(B, N, K)``; already-flat input passes through."""
     return v.reshape(v.shape[0], -1, v.shape[-1]) if v.dim() == 4 else v
 
@@ -177,10 +202,15 @@ def _flat(v: torch.Tensor) -> torch.Tensor:
 def ideal_attractors(v: torch.Tensor, assignment: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Attractors as the (salience-weighted) centroids of each speaker's bins.
 
-    ``assignment (B, C, T, F)`` may be binary (IBM) or soft (IRM/WFM); an all-zero row (an
-    absent auxiliary speaker) gives a zero attractor rather than NaN.
+    Args:
+        v: embeddings ``(B, T, F, K)`` or flat ``(B, N, K)``.
+        assignment: ``(B, C, T, F)`` (or ``(B, C, N)``), binary (IBM) or soft (IRM/WFM); an
+            all-zero row (an absent auxiliary speaker) gives a zero attractor rather than NaN.
+        weights: ``(B, T, F)`` (or ``(B, N)``) how much each bin counts, e.g. salient bins; None: all.
+    Returns:
+        attractors ``(B, C, K)``.
     """
-    vf = _flat(v)
+    vf = flatten_bins(v)
     y = assignment.reshape(assignment.shape[0], assignment.shape[1], -1)  # (B, C, N)
     if weights is not None:
         y = y * weights.reshape(weights.shape[0], 1, -1)
@@ -189,8 +219,15 @@ def ideal_attractors(v: torch.Tensor, assignment: torch.Tensor, weights: torch.T
 
 
 def similarity(v: torch.Tensor, attractors: torch.Tensor) -> torch.Tensor:
-    """Dot-product similarity ``(B, C, T, F)`` (or ``(B, C, N)`` for flat V).  Attractors are
-    ``(B, C, K)``, or ``(B, C, T, K)`` for one per frame (attractor tracking, sepviz.tracking)."""
+    """Dot-product similarity of every bin to every attractor.
+
+    Args:
+        v: embeddings ``(B, T, F, K)`` or flat ``(B, N, K)``.
+        attractors: ``(B, C, K)``, or ``(B, C, T, K)`` for one per frame (attractor tracking,
+            :mod:`sepviz.tracking`; with 4-D ``v`` only).
+    Returns:
+        ``(B, C, T, F)``, or ``(B, C, N)`` for flat ``v``.
+    """
     if attractors.dim() == 4:
         return torch.einsum("btfk,bctk->bctf", v, attractors)
     if v.dim() == 4:
@@ -200,7 +237,16 @@ def similarity(v: torch.Tensor, attractors: torch.Tensor) -> torch.Tensor:
 
 def masks_from_attractors(v: torch.Tensor, attractors: torch.Tensor, kind: str = "softmax",
                           temperature: float = 1.0) -> torch.Tensor:
-    """Softmax over speakers (masks sum to 1) or independent sigmoids, of similarity / temperature."""
+    """Masks from the similarity of each bin to the attractors, divided by ``temperature``.
+
+    Args:
+        v: embeddings ``(B, T, F, K)`` or flat ``(B, N, K)``.
+        attractors: ``(B, C, K)`` or per frame ``(B, C, T, K)`` (see :func:`similarity`).
+        kind: ``"softmax"`` over the speakers (masks sum to 1) or independent ``"sigmoid"``\ s.
+        temperature: > 1 softens the masks (test time, calibrated per talker count); 1 in training.
+    Returns:
+        masks ``(B, C, T, F)`` (or ``(B, C, N)``).
+    """
     sim = similarity(v, attractors)
     if temperature != 1.0:
         sim = sim / temperature
@@ -212,6 +258,7 @@ def masks_from_attractors(v: torch.Tensor, attractors: torch.Tensor, kind: str =
 
 
 def anchor_subsets(n_anchors: int, n_speakers: int) -> list[tuple[int, ...]]:
+    """Every choice of ``n_speakers`` of the ``n_anchors`` anchors, in lexicographic order."""
     return list(itertools.combinations(range(n_anchors), n_speakers))
 
 
@@ -223,12 +270,19 @@ def anchor_attractors(v: torch.Tensor, anchors: torch.Tensor, n_speakers: int,
     attractors are the weighted centroids, and the in-set similarity is the largest dot product
     between two different attractors.  The subset with the *smallest* in-set similarity wins.
 
-    Returns ``(attractors (B, C, K), chosen subset indices (B, C), in-set similarity (B, S))``.
+    Args:
+        v: embeddings ``(B, T, F, K)`` or flat ``(B, N, K)``.
+        anchors: the trainable anchors ``(N_a, K)``.
+        n_speakers: C, at most ``N_a``.
+        weights: ``(B, T, F)`` (or ``(B, N)``) how much each bin counts in the centroids; None: all.
+    Returns:
+        ``(attractors (B, C, K), chosen subset indices (B, C), in-set similarity (B, S))`` with
+        S the number of subsets (:func:`anchor_subsets`).
     """
     if not 1 <= n_speakers <= anchors.shape[0]:
         raise ValueError(f"cannot pick {n_speakers} attractors from {anchors.shape[0]} anchors "
                          f"(the model needs at least as many anchors as speakers)")
-    vf = _flat(v)
+    vf = flatten_bins(v)
     anchors = anchors.to(device=vf.device, dtype=vf.dtype)
     subsets = anchor_subsets(anchors.shape[0], n_speakers)
     idx = torch.tensor(subsets, device=vf.device)  # (S, C)
@@ -247,7 +301,17 @@ def anchor_attractors(v: torch.Tensor, anchors: torch.Tensor, n_speakers: int,
 
 
 class DANet(nn.Module):
-    """Embedding net plus what the attractor methods need: anchors, fixed attractors, a mask head."""
+    """Embedding net plus what the attractor methods need: anchors, fixed attractors, a mask head.
+
+    Args:
+        net: the embedding network (:mod:`sepviz.models`), ``(B, T, F)`` -> ``(B, T, F, K)``.
+        config: objective, mask kind, speakers and the test-time settings (:class:`DANetConfig`).
+
+    Parameters and buffers: ``anchors (N_a, K)`` (ADANet, ``config.n_anchors`` > 0, else None);
+    ``fixed_attractors (C, K)`` (the mean training attractors, all zero until the trainer fills
+    them); ``mask_head`` (``K -> C``, the DEF/uPIT objective only); ``enhancer`` (DPCL++, when
+    ``config.enhance`` is set).
+    """
 
     def __init__(self, net: EmbeddingNet, config: DANetConfig) -> None:
         super().__init__()
@@ -283,6 +347,7 @@ class DANet(nn.Module):
         return bool(self.fixed_attractors.abs().sum() > 0)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(B, T, F, K)`` of normalised log-magnitude features ``(B, T, F)``."""
         return self.net(feats)
 
     def enhance(self, mag: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

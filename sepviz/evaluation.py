@@ -24,7 +24,6 @@ from .geometry import Geometry
 
 REPORTED = ("si_snri", "sdri", "sir", "sar", "pesq")  # the JSON keys per system (fixed contract)
 ORACLES = ("ibm", "irm", "wfm")
-DEFAULT_CLUSTERERS = ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")
 
 System = tuple[str, str]  # ("model", clusterer) or ("oracle", mask)
 
@@ -86,26 +85,17 @@ def mixture_folder(data: Path, limit: int | None = None) -> tuple[list[Path], li
 
 def runnable_clusterers(model, clusterers: list[str], n_speakers: int) -> tuple[list[str], list[str]]:
     """Split the requested clusterers into those this model can run and notes for the others."""
-    from .clusterers import CLUSTERERS, available_clusterers
+    from .clusterers import CLUSTERERS
 
     ok, notes = [], []
-    avail = available_clusterers(model, has_references=True)
     for name in dict.fromkeys(clusterers):  # de-duplicate, keep order
         if name not in CLUSTERERS:
             raise SepvizInputError(f"unknown clusterer {name!r}; choose from {', '.join(CLUSTERERS)}")
-        if name not in avail:
-            why = {"anchors": "the model has no ADANet anchors",
-                   "head": "the model has no DEF (uPIT) mask head",
-                   "fixed": "the checkpoint stores no fixed attractors"}.get(name, "not available for this model")
+        entry = CLUSTERERS[name]
+        if not entry.available(model, has_references=True):
+            notes.append(f"skipping clusterer {name}: {entry.missing()}")
+        elif (why := entry.refusal(model, n_speakers)) is not None:
             notes.append(f"skipping clusterer {name}: {why}")
-        elif name == "anchors" and model.anchors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer anchors: {model.anchors.shape[0]} anchors < {n_speakers} talkers")
-        elif name == "head" and model.mask_head.out_features != n_speakers:
-            notes.append(f"skipping clusterer head: the mask head has {model.mask_head.out_features} outputs, "
-                         f"the data has {n_speakers} talkers")
-        elif name == "fixed" and model.fixed_attractors.shape[0] < n_speakers:
-            notes.append(f"skipping clusterer fixed: the checkpoint has fixed attractors for "
-                         f"{model.fixed_attractors.shape[0]} talkers, the data has {n_speakers}")
         else:
             ok.append(name)
     return ok, notes
@@ -224,11 +214,38 @@ def score_folder(plan: EvaluationPlan, model, mixes: list[Path], names: list[str
 # --------------------------------------------------------------------------- the folder's result
 
 
-def standard_error(values: list[float]) -> float:
-    """Standard error of a mean over mixtures (NaN with fewer than two)."""
+def standard_error(values) -> float:
+    """Standard error of a mean over mixtures, NaNs left out (NaN with fewer than two values)."""
     v = np.asarray(values, dtype=np.float64)
     v = v[~np.isnan(v)]
     return float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """``b - a`` over the same mixtures: on 25-40 mixtures the spread between mixtures (several dB)
+    hides a 0.1 dB change of the means, the per-mixture differences do not."""
+    n: int          # mixtures where both have a score
+    mean_a: float
+    mean_b: float
+    mean: float     # mean of the per-mixture differences b - a
+    se: float       # its standard error
+    fell: int       # mixtures where b < a
+    rose: int       # mixtures where b > a
+
+    def __str__(self) -> str:
+        return f"{self.mean:+.3f} (se {self.se:.3f})"
+
+
+def paired_difference(a, b) -> PairedDifference:
+    """The paired difference ``b - a`` of two per-mixture score lists in the same order; a mixture
+    that either left unscored (NaN) is left out of both."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    d = b - a
+    return PairedDifference(n=len(d), mean_a=float(a.mean()), mean_b=float(b.mean()), mean=float(d.mean()),
+                            se=standard_error(d), fell=int((d < 0).sum()), rose=int((d > 0).sum()))
 
 
 def _mean_of(rows: list[dict], key: str) -> float:

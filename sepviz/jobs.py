@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from .errors import SepvizError
+from .threads import limit_threads
 
 # the worker's model, loaded once by its initializer (one per process, never shared)
 _worker_model = None
@@ -43,15 +44,6 @@ class ModelSpec:
         model.config.mask_temperature = dict(self.mask_temperature)
         model.config.attractor_tracking = dict(self.attractor_tracking)
         return model
-
-
-def limit_threads(n: int) -> None:
-    """``n`` torch threads and ``n`` BLAS/OpenMP threads (k-means, GMMs, numpy) in this process."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(n)
-    threadpool_limits(n)
 
 
 def _start_worker(spec: ModelSpec) -> None:

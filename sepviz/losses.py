@@ -5,15 +5,15 @@
 * Deep clustering: ``||V V^T - Y Y^T||_F^2`` in its low-rank form
   ``||V^T V||^2 - 2 ||V^T Y||^2 + ||Y^T Y||^2`` (never builds the N x N affinity).
 * ADANet / uPIT: utterance-level permutation invariant training (PIT) over a pairwise loss
-  matrix, in the style of asteroid's ``PITLossWrapper``; uPIT adds the discriminative term.
+  matrix (:mod:`sepviz.pit`, in the style of asteroid's ``PITLossWrapper``); uPIT adds the
+  discriminative term.
 """
 from __future__ import annotations
 
-import itertools
-
 import torch
 
-from .danet import EPS, _flat, ideal_attractors, masks_from_attractors
+from .danet import EPS, flatten_bins, ideal_attractors, masks_from_attractors
+from .pit import PITLossWrapper, pit_min_permutation
 
 
 def _per_bin_mean(x: torch.Tensor) -> torch.Tensor:
@@ -23,28 +23,60 @@ def _per_bin_mean(x: torch.Tensor) -> torch.Tensor:
 
 def masked_reconstruction_error(mix_mag: torch.Tensor, target_masks: torch.Tensor,
                                 est_masks: torch.Tensor) -> torch.Tensor:
-    """Pairwise ``mean_tf |X (M_ref_j - M_est_i)|^2`` as ``(B, C_est, C_ref)``."""
+    """Pairwise ``mean_tf |X (M_ref_j - M_est_i)|^2``, the matrix PIT minimises over.
+
+    Args:
+        mix_mag: mixture magnitude ``X (B, T, F)``.
+        target_masks: reference masks ``(B, C_ref, T, F)``.
+        est_masks: estimated masks ``(B, C_est, T, F)``.
+    Returns:
+        ``(B, C_est, C_ref)``.
+    """
     x = mix_mag.unsqueeze(1).unsqueeze(1)
     diff = x * (est_masks.unsqueeze(2) - target_masks.unsqueeze(1))
     return _per_bin_mean(diff ** 2)
 
 
 def reconstruction_loss(mix_mag: torch.Tensor, target_masks: torch.Tensor, est_masks: torch.Tensor) -> torch.Tensor:
-    """``sum_c mean_tf |X (M_c - M_hat_c)|^2`` averaged over the batch, speaker order known."""
+    """``sum_c mean_tf |X (M_c - M_hat_c)|^2`` averaged over the batch, speaker order known.
+
+    Args:
+        mix_mag: mixture magnitude ``X (B, T, F)``.
+        target_masks, est_masks: ``(B, C, T, F)`` in the same speaker order.
+    Returns:
+        scalar loss.
+    """
     err = mix_mag.unsqueeze(1) * (target_masks - est_masks)
     return _per_bin_mean(err ** 2).sum(1).mean()
 
 
 def danet_loss(v: torch.Tensor, mix_mag: torch.Tensor, target_masks: torch.Tensor,
                assignment: torch.Tensor, weights: torch.Tensor, mask: str = "softmax") -> torch.Tensor:
-    """DANet reconstruction loss with ideal attractors (speaker order is known: no PIT)."""
+    """DANet reconstruction loss with ideal attractors (speaker order is known: no PIT).
+
+    Args:
+        v: embeddings ``(B, T, F, K)``.
+        mix_mag: mixture magnitude ``(B, T, F)``.
+        target_masks: WFM (or phase-sensitive) targets ``(B, C, T, F)``.
+        assignment: ideal assignment ``(B, C, T, F)`` (IBM) the attractors are formed from.
+        weights: ``(B, T, F)`` salient bins that form the attractors.
+        mask: ``"softmax"`` or ``"sigmoid"`` (:func:`sepviz.danet.masks_from_attractors`).
+    Returns:
+        scalar loss.
+    """
     att = ideal_attractors(v, assignment, weights)
     return reconstruction_loss(mix_mag, target_masks, masks_from_attractors(v, att, mask))
 
 
 def si_snr_db(estimates: torch.Tensor, references: torch.Tensor) -> torch.Tensor:
     """Differentiable SI-SNR (dB) over the last axis; broadcasts, so ``est[:, :, None]`` against
-    ``ref[:, None]`` gives the pairwise matrix PIT needs."""
+    ``ref[:, None]`` gives the pairwise matrix PIT needs.
+
+    Args:
+        estimates, references: ``(..., samples)``, broadcastable.
+    Returns:
+        ``(...)`` in dB (not clipped: :func:`sepviz.metrics.si_snr` is the scoring one).
+    """
     est = estimates - estimates.mean(-1, keepdim=True)
     ref = references - references.mean(-1, keepdim=True)
     target = (est * ref).sum(-1, keepdim=True) / (ref.pow(2).sum(-1, keepdim=True) + EPS) * ref
@@ -69,9 +101,14 @@ def negative_si_snr(estimates: torch.Tensor, references: torch.Tensor, present: 
 def deep_clustering_loss(v: torch.Tensor, assignment: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Affinity loss, normalised by the squared number of (weighted) bins.
 
-    ``assignment (B, C, T, F)`` is one-hot (IBM); ``weights (B, T, F)`` drops silent bins.
+    Args:
+        v: embeddings ``(B, T, F, K)`` (or flat ``(B, N, K)``).
+        assignment: one-hot ideal assignment ``(B, C, T, F)`` (IBM).
+        weights: ``(B, T, F)`` that drops silent bins; None: every bin counts.
+    Returns:
+        scalar loss.
     """
-    vf = _flat(v)
+    vf = flatten_bins(v)
     y = assignment.reshape(assignment.shape[0], assignment.shape[1], -1).transpose(1, 2)  # (B, N, C)
     if weights is not None:
         w = weights.reshape(weights.shape[0], -1, 1).sqrt()
@@ -86,25 +123,19 @@ def deep_clustering_loss(v: torch.Tensor, assignment: torch.Tensor, weights: tor
     return (loss / (norm + EPS)).mean()
 
 
-def best_permutation(pairwise: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Utterance-level PIT over a pairwise loss matrix ``(B, C_est, C_ref)``.
-
-    Returns ``(min loss per utterance (B,), permutation (B, C))`` where ``perm[b, i]`` is the
-    reference matched to estimate ``i``.  C <= 3 in this project, so brute force is cheapest.
-    """
-    c = pairwise.shape[-1]
-    perms = torch.tensor(list(itertools.permutations(range(c))), device=pairwise.device)  # (P, C)
-    est_idx = torch.arange(c, device=pairwise.device)
-    totals = pairwise[:, est_idx.unsqueeze(0).expand_as(perms), perms].sum(-1)  # (B, P)
-    best_loss, best = totals.min(dim=1)
-    return best_loss, perms[best]
-
-
 def pit_reconstruction_loss(mix_mag: torch.Tensor, target_masks: torch.Tensor,
                             est_masks: torch.Tensor) -> torch.Tensor:
-    """ADANet loss: masked-mixture reconstruction with the best speaker permutation."""
-    loss, _ = best_permutation(masked_reconstruction_error(mix_mag, target_masks, est_masks))
-    return loss.mean()
+    """ADANet loss: masked-mixture reconstruction with the best speaker permutation.
+
+    Args:
+        mix_mag: mixture magnitude ``(B, T, F)``.
+        target_masks: ``(B, C, T, F)``.
+        est_masks: ``(B, C, T, F)`` in any speaker order.
+    Returns:
+        scalar loss (:class:`sepviz.pit.PITLossWrapper` over :func:`masked_reconstruction_error`).
+    """
+    pit = PITLossWrapper(lambda est, ref: masked_reconstruction_error(mix_mag, ref, est))
+    return pit(est_masks, target_masks)
 
 
 def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, est_masks: torch.Tensor,
@@ -113,10 +144,18 @@ def upit_discriminative_loss(mix_mag: torch.Tensor, source_mags: torch.Tensor, e
 
     The discriminative term pushes each output away from the competing talkers, reducing
     cross-talk (the "DEF" seed system's objective).
+
+    Args:
+        mix_mag: mixture magnitude ``(B, T, F)``.
+        source_mags: reference magnitudes ``(B, C, T, F)``.
+        est_masks: the mask head's masks ``(B, C, T, F)`` in any speaker order.
+        disc_weight: weight of the mean error to the other talkers.
+    Returns:
+        scalar loss.
     """
     est = mix_mag.unsqueeze(1) * est_masks  # (B, C, T, F)
     pair = _per_bin_mean((est.unsqueeze(2) - source_mags.unsqueeze(1)) ** 2)  # (B, C_est, C_ref)
-    matched, perm = best_permutation(pair)
+    matched, _ = pit_min_permutation(pair)
     total = pair.sum((1, 2))
     others = total - matched
     c = pair.shape[-1]
@@ -196,7 +235,12 @@ def source_contrastive_loss(v: torch.Tensor, assignment: torch.Tensor, speaker_v
 
 def silenced_weights(mag: torch.Tensor, tau_db: float) -> torch.Tensor:
     """``(B, T, F)`` 1 for bins within `tau_db` of each utterance's loudest bin, 0 below it
-    (the thesis's "silenced" SCE loss, ch. 4.5.1: quiet bins carry no talker)."""
+    (the thesis's "silenced" SCE loss, ch. 4.5.1: quiet bins carry no talker).
+
+    Args:
+        mag: magnitude ``(B, T, F)``.
+        tau_db: how far below the loudest bin a bin still counts, in dB.
+    """
     db = 20 * torch.log10(mag.clamp_min(1e-8))
     top = db.flatten(1).amax(1)[:, None, None]
     return (db > top - tau_db).to(mag.dtype)

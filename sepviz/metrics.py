@@ -5,7 +5,7 @@ Conventions
 * Signals are ``(C, samples)`` (one row per source) or ``(samples,)``; they are compared in
   float64 so that near-perfect estimates do not hit float32 round-off.
 * Separated outputs come in arbitrary order, so every multi-source score here is
-  **permutation invariant**: :func:`best_permutation` picks the output order that maximises the
+  **permutation invariant**: :func:`best_pairing` picks the output order that maximises the
   mean SI-SNR, and *every* metric (SDR, SIR, SAR, PESQ) is then reported under that one
   permutation.  Choosing each metric's own best permutation would mix different pairings into
   one row of numbers; SI-SNR is the criterion the DANet-family papers train and report with.
@@ -111,7 +111,7 @@ def si_snr(est, ref) -> np.ndarray | float:
 def si_snr_improvement(est, ref, mixture) -> np.ndarray | float:
     """SI-SNR of the estimate minus the SI-SNR of the unprocessed mixture, per reference (dB).
 
-    ``est`` and ``ref`` must already be paired (use :func:`best_permutation` first); the
+    ``est`` and ``ref`` must already be paired (use :func:`best_pairing` first); the
     mixture ``(samples,)`` is compared with every reference.
     """
     est, ref, mix = _common_length(_as_f64(est), _as_f64(ref), _as_f64(mixture).reshape(-1))
@@ -124,8 +124,11 @@ def pairwise_si_snr(est, ref) -> np.ndarray:
     return si_snr(est[:, None, :], ref[None, :, :])
 
 
-def best_permutation(est, ref) -> tuple[int, ...]:
+def best_pairing(est, ref) -> tuple[int, ...]:
     """Output order that maximises the mean SI-SNR: ``est[perm[i]]`` goes with ``ref[i]``.
+
+    This scores separated voices; the training losses' permutation of least loss is
+    :func:`sepviz.pit.pit_min_permutation`.
 
     Solved as an assignment problem (Hungarian algorithm), so it is exact for any number of
     sources; with more estimates than references the extra estimates are left out (e.g. an
@@ -145,7 +148,7 @@ def best_permutation(est, ref) -> tuple[int, ...]:
 def _pair(est, ref, perm: Sequence[int] | None):
     est, ref = _common_length(_as_2d(est, "estimates"), _as_2d(ref, "references"))
     if perm is None:
-        perm = best_permutation(est, ref)
+        perm = best_pairing(est, ref)
     return est[list(perm)], ref, tuple(perm)
 
 

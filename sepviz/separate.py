@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .audio import DEFAULT_MAX_SECONDS, _load, load_audio, resample, to_mono  # noqa: F401 - load_audio re-exported
+from .audio import DEFAULT_MAX_SECONDS, load_audio, load_audio_measured, resample, to_mono  # noqa: F401 - load_audio re-exported
 from .checkpoint import load_checkpoint
-from .clusterers import DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
+from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
 from .danet import DANet, Tracking, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
@@ -140,7 +140,7 @@ def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
         if isinstance(audio, torch.Tensor):
             audio = audio.detach().cpu().numpy()
         audio = (audio, sr)
-    wave, in_sr, in_len, levels = _load(audio, cfg.sample_rate, max_seconds)
+    wave, in_sr, in_len, levels = load_audio_measured(audio, cfg.sample_rate, max_seconds)
     t1 = time.perf_counter()
     keep = model.config.keep if keep is None else keep
     with torch.inference_mode():
@@ -231,10 +231,10 @@ def embedding_tracks(emb: Embedding, res: ClusterResult, tracking: Tracking | No
                      temperature: float | None = None, weighting: str = "auto") -> torch.Tensor | None:
     """Per-frame attractors ``(C, T, K)`` that follow the talkers (:mod:`sepviz.tracking`), or None
     when there is no tracking: ``tracking="config"`` takes the model's calibrated setting for C
-    talkers, None turns it off; models whose masks do not come from attractors never track."""
+    talkers, None (or "off") turns it off, any other spelling is read by :meth:`Tracking.from_value`;
+    models whose masks do not come from attractors never track."""
     c = res.attractors.shape[0]
-    if tracking == "config":
-        tracking = emb.model.config.tracking(c)
+    tracking = emb.model.config.tracking(c) if tracking == "config" else Tracking.from_value(tracking)
     if tracking is None or not _attractor_masks(emb, res):
         return None
     if temperature is None:
@@ -343,13 +343,16 @@ def speaker_count_plan(model: DANet, clusterer: str, max_speakers: int = 3) -> t
     three-talker validation mixtures, a coin toss, before this bound), so "auto" counts up to the
     talkers the model was trained for.
     """
-    if clusterer == "head" and model.mask_head is not None:
-        return "head", model.mask_head.out_features
+    entry = CLUSTERERS.get(clusterer)
+    counts_with = entry.counts_with if entry else "kmeans"
+    most = entry.most_talkers(model) if entry else None  # what the model's anchors, head or fixed attractors hold
+    if counts_with == "head" and most is not None:
+        return "head", most
     max_speakers = min(max_speakers, max(2, model.config.n_speakers))
-    if clusterer == "anchors" and model.anchors is not None:
-        return "anchors", min(max_speakers, model.anchors.shape[0])
-    if clusterer == "fixed":
-        max_speakers = min(max_speakers, model.fixed_attractors.shape[0])
+    if counts_with == "anchors" and most is not None:
+        return "anchors", min(max_speakers, most)
+    if most is not None:  # fixed attractors: as many as the training had
+        max_speakers = min(max_speakers, most)
     return "kmeans", max_speakers
 
 
@@ -429,8 +432,9 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
     with torch.inference_mode():
         # Oracle attractors are exact, as in training: the temperature that softens a clusterer's
         # masks would only blur theirs (measured: -0.1 to -0.4 dB on the test sets).
-        tracks = None if clusterer == "oracle" else embedding_tracks(emb, res, tracking, weighting=weighting)
-        masks = embedding_masks(emb, res, temperature=1.0 if clusterer == "oracle" else None, tracks=tracks)
+        exact = CLUSTERERS[clusterer].exact
+        tracks = None if exact else embedding_tracks(emb, res, tracking, weighting=weighting)
+        masks = embedding_masks(emb, res, temperature=1.0 if exact else None, tracks=tracks)
         voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
     t2 = time.perf_counter()
     voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
@@ -442,7 +446,7 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
         warnings.append(SepWarning("quiet_voice", f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than "
                                    f"the loudest: the mixture may hold fewer than {n_speakers} talkers"))
     too_close = merge_cosine(emb.model) if n_speakers >= 3 else one_talker_cosine(emb.model)
-    if clusterer != "oracle" and _max_cosine(_check_attractors(emb, res, clusterer, n_speakers, weighting,
+    if not exact and _max_cosine(_check_attractors(emb, res, clusterer, n_speakers, weighting,
                                                                seed, iterations)) > too_close:
         warnings.append(SepWarning("same_attractor",
                                    f"{'two of the' if n_speakers >= 3 else 'the two'} voices have nearly the same "

@@ -250,6 +250,15 @@ def test_info_prints_the_model_card(capsys, tiny_checkpoint):
     assert card["config"]["n_anchors"] == 4 and card["n_parameters"] > 0 and card["fixed_attractors"] is True
 
 
+def test_info_is_short_unless_full(capsys, tiny_checkpoint):
+    code, short, err = run(capsys, ["--threads", "1", "info", tiny_checkpoint])
+    assert code == 0, err
+    assert len(short.splitlines()) <= 25 and "training:" not in short and "--full" in short
+    code, full, err = run(capsys, ["--threads", "1", "info", tiny_checkpoint, "--full"])
+    assert code == 0, err
+    assert full.startswith(short.rsplit("(--full", 1)[0]) and "training:" in full and "stft:" in full
+
+
 def test_python_dash_m_entry_point(tiny_checkpoint):
     """``python -m sepviz`` runs main() and passes its exit status on (one subprocess: torch import is slow)."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -258,3 +258,18 @@ def test_fit_weights_all_zero_is_a_clear_error():
     salient = torch.ones(len(pts), dtype=torch.bool)
     with pytest.raises(SepvizInputError, match="too few loud"):
         run_clusterer("kmeans", pts, salient, ClusterContext(n_speakers=2, fit_weights=torch.zeros(len(pts))))
+
+
+def test_each_clusterer_s_registry_entry_says_what_it_needs_and_does():
+    from sepviz.clusterers import MODEL_CLUSTERERS
+
+    assert MODEL_CLUSTERERS == ("kmeans", "gmm", "gmm_tied", "soft_kmeans", "fixed", "anchors", "head")
+    assert [n for n, c in CLUSTERERS.items() if c.exact] == ["oracle"]
+    assert {n for n, c in CLUSTERERS.items() if c.weights_bins} == {"kmeans", "soft_kmeans", "gmm_tied"}
+    assert {n: c.needs for n, c in CLUSTERERS.items() if c.needs} == {
+        "fixed": "fixed_attractors", "anchors": "anchors", "head": "mask_head", "oracle": "references"}
+    assert CLUSTERERS["oracle"].available(None, has_references=True) and not CLUSTERERS["oracle"].available(None)
+    assert "anchors" in CLUSTERERS["anchors"].missing() and all(c.label for c in CLUSTERERS.values())
+    m = tiny_danet()
+    assert CLUSTERERS["kmeans"].refusal(m, 3) is None and CLUSTERERS["fixed"].most_talkers(m) == m.config.n_speakers
+    assert CLUSTERERS["fixed"].refusal(m, m.config.n_speakers + 1).startswith("the checkpoint has fixed attractors for")

@@ -8,9 +8,10 @@ import torch
 from _synth import tiny_danet
 from sepviz.danet import (DANetConfig, anchor_attractors, anchor_subsets, ideal_attractors, masks_from_attractors,
                           similarity)
-from sepviz.losses import (best_permutation, danet_loss, deep_clustering_loss, masked_reconstruction_error,
+from sepviz.losses import (danet_loss, deep_clustering_loss, masked_reconstruction_error,
                            negative_si_snr, pit_reconstruction_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, wiener_filter_mask
+from sepviz.pit import PITLossWrapper, pit_min_permutation
 
 B, T, F, K = 2, 4, 129, 5
 
@@ -194,15 +195,24 @@ def test_deep_clustering_loss_is_zero_for_one_hot_embeddings():
 # --------------------------------------------------------------------------- PIT
 
 
-def test_best_permutation_finds_the_cheapest_matching():
+def test_pit_min_permutation_finds_the_cheapest_matching():
     pairwise = torch.tensor([[[5.0, 1.0, 9.0], [1.0, 7.0, 9.0], [9.0, 9.0, 0.5]],
                              [[0.0, 3.0, 3.0], [3.0, 0.0, 3.0], [3.0, 3.0, 0.0]]])
-    loss, perm = best_permutation(pairwise)
+    loss, perm = pit_min_permutation(pairwise)
     assert perm.tolist() == [[1, 0, 2], [0, 1, 2]]
     torch.testing.assert_close(loss, torch.tensor([2.5, 0.0]))
     for b in range(2):  # brute force agrees
         assert float(loss[b]) == min(sum(float(pairwise[b, i, p[i]]) for i in range(3))
                                      for p in itertools.permutations(range(3)))
+
+
+def test_pit_loss_wrapper_is_the_mean_least_total_of_a_pairwise_loss():
+    est, ref = rand(B, 3, 50, seed=1), rand(B, 3, 50, seed=2)
+    pairwise = lambda e, r: ((e.unsqueeze(2) - r.unsqueeze(1)) ** 2).mean(-1)  # noqa: E731
+    loss, perm = PITLossWrapper(pairwise)(est, ref[:, [2, 0, 1]], return_perm=True)
+    torch.testing.assert_close(loss, pit_min_permutation(pairwise(est, ref[:, [2, 0, 1]]))[0].mean())
+    torch.testing.assert_close(PITLossWrapper(pairwise)(est[:, [1, 2, 0]], ref), loss)
+    assert perm.shape == (B, 3)
 
 
 @pytest.mark.parametrize("c", [2, 3])

@@ -7,7 +7,7 @@ import pytest
 from _synth import SR, harmonic
 from sepviz.errors import SepvizInputError
 from sepviz.features import StftConfig
-from sepviz.metrics import (FLOOR_DB, METRIC_KEYS, bss_eval, best_permutation, evaluate_estimates,
+from sepviz.metrics import (FLOOR_DB, METRIC_KEYS, bss_eval, best_pairing, evaluate_estimates,
                             ideal_mask_separation, pairwise_si_snr, pesq_nb, sdr_improvement, si_snr,
                             si_snr_improvement)
 
@@ -73,16 +73,16 @@ def test_si_snr_improvement_is_difference_against_mixture():
 # --------------------------------------------------------------------------- permutations
 
 
-def test_best_permutation_three_sources():
+def test_best_pairing_three_sources():
     src = rng_signals(3, seed=8)
     est = src + 0.1 * rng_signals(3, seed=9)
-    assert best_permutation(est[[2, 0, 1]], src) == (1, 2, 0)
-    assert best_permutation(est, src) == (0, 1, 2)
+    assert best_pairing(est[[2, 0, 1]], src) == (1, 2, 0)
+    assert best_pairing(est, src) == (0, 1, 2)
     # one estimate too many: the extra one is left out
     extra = np.concatenate([rng_signals(1, seed=10), est])
-    assert best_permutation(extra, src) == (1, 2, 3)
+    assert best_pairing(extra, src) == (1, 2, 3)
     with pytest.raises(SepvizInputError):
-        best_permutation(est[:1], src)
+        best_pairing(est[:1], src)
 
 
 def test_all_metrics_are_permutation_invariant(tone_pair):

@@ -51,3 +51,14 @@ def test_paired_compares_the_mixtures_both_results_hold(tmp_path, capsys):
     out = capsys.readouterr().out
     # pairs: m1 5 -> 6, m2 7 -> 6, m3 9 -> 10: differences +1, -1, +1
     assert "3 mixtures in both: A 7.000 dB, B 7.333 dB; B - A +0.333 dB (se 0.667); fell in 1, rose in 2" in out
+
+
+def test_paired_difference_leaves_out_a_mixture_either_left_unscored():
+    import numpy as np
+
+    from sepviz.evaluation import paired_difference, standard_error
+
+    d = paired_difference([5.0, 7.0, np.nan, 9.0], [6.0, 6.0, 1.0, 10.0])
+    assert (d.n, d.fell, d.rose) == (3, 1, 2)
+    assert abs(d.mean - 1 / 3) < 1e-12 and abs(d.se - standard_error([1.0, -1.0, 1.0])) < 1e-12
+    assert str(d) == "+0.333 (se 0.667)"

@@ -88,3 +88,13 @@ def test_the_tracking_bound_script_prints_its_four_rows(tmp_path, capsys, wsj0_2
     out = capsys.readouterr().out
     for row in ("oracle, one attractor", "oracle, +-16 frames", "kmeans ", "kmeans + tracking (+-4 frames, strength 0.5)"):
         assert row in out
+
+
+def test_every_spelling_of_a_tracking_setting_reads_the_same():
+    want = Tracking(32, 0.5)
+    for value in ("32:0.5", {"frames": 32, "strength": 0.5}, [32, 0.5], (32.0, 0.5), want):
+        assert Tracking.from_value(value) == want
+    assert Tracking.from_value(None) is None and Tracking.from_value("off") is None
+    for bad in (4, [4], {"frames": 4}, [0, 0.5], "fast"):
+        with pytest.raises(ValueError, match="tracking|FRAMES"):
+            Tracking.from_value(bad)

@@ -304,8 +304,8 @@ def test_averaged_warm_start_is_the_mean_of_the_weights_and_saves_without_traini
     assert torch.allclose(model.state_dict()[k], (sa[k] + sb[k]) / 2, atol=2e-3)
     from training.report import training_line
     assert training_line(model.card["training"]).startswith(f"no updates of its own: the weight average of `{a}` and `{b}`")
-    from training.model_cards import _trained_line
-    assert "no update of its own" in _trained_line(model.card["training"])
+    from sepviz.model_card import trained_line
+    assert "no update of its own" in trained_line(model.card["training"])
     cfg.model_kwargs = {"hidden": 9, "layers": 1}
     c = Trainer(cfg, tmp_path / "c.pt", ToneMixes(4), ToneMixes(2)).fit()
     soup.init_from = [str(a), str(c)]
@@ -360,7 +360,7 @@ def test_report_ratio_to_wfm_has_a_paired_standard_error():
 def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     import json
 
-    from training.model_cards import _history_line, training_stages
+    from sepviz.model_card import history_line, training_stages
 
     log = tmp_path / "m.log.jsonl"
     recs = [{"epoch": 0, "frames": 100, "steps": 50, "epoch_seconds": 60.0},
@@ -370,9 +370,9 @@ def test_model_card_history_splits_a_joined_log_into_stages(tmp_path):
     stages = training_stages(log)
     assert [s["updates"] for s in stages] == [80, 30]
     assert stages[0]["frames"] == [100, 400] and stages[1]["frames"] == [400]
-    line = _history_line(stages)
+    line = history_line(stages)
     assert "2 warm-started stages" in line and "110 updates" in line
-    assert _history_line(stages[:1]) == "" and training_stages(tmp_path / "missing.log.jsonl") == []
+    assert history_line(stages[:1]) == "" and training_stages(tmp_path / "missing.log.jsonl") == []
 
 
 def test_choose_merge_cosine_takes_the_middle_of_the_best_thresholds():
@@ -392,15 +392,15 @@ def test_choose_merge_cosine_takes_the_middle_of_the_best_thresholds():
 
 
 def test_model_card_names_a_calibrated_temperature():
-    from training.model_cards import _temperature_text
+    from sepviz.model_card import calibration_text
 
-    assert _temperature_text({}, {}) == ""
-    text = _temperature_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterers": ["kmeans"]}})
+    assert calibration_text({}, {}) == ""
+    text = calibration_text({"mask_temperature": {"3": 1.6, "2": 1.2}}, {"calibration": {"clusterers": ["kmeans"]}})
     assert text == (", mask temperature 1.2 (2 talkers), 1.6 (3 talkers), chosen for `kmeans` on validation "
                     "talkers (`training.calibrate`)")
-    assert _temperature_text({"mask_temperature": {"2": 1.6}, "attractor_tracking": {"2": {"frames": 16, "strength": 0.5}}},
+    assert calibration_text({"mask_temperature": {"2": 1.6}, "attractor_tracking": {"2": {"frames": 16, "strength": 0.5}}},
                              {}).endswith("; attractor tracking +-16 frames, strength 0.5 (2 talkers), chosen with the temperature")
-    assert _temperature_text({"mask_temperature": {"3": 1.6}, "merge_cosine": 0.845}, {}).endswith(
+    assert calibration_text({"mask_temperature": {"3": 1.6}, "merge_cosine": 0.845}, {}).endswith(
         "; auto-count merge cosine 0.845, chosen on validation talkers")
 
 

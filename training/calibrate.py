@@ -29,14 +29,15 @@ import numpy as np
 import torch
 
 from sepviz.checkpoint import load_checkpoint, write_calibration
-from sepviz.evaluation import mixture_folder, read_references
+from sepviz.evaluation import mixture_folder, paired_difference, read_references
 from sepviz.clusterers import available_clusterers
 from sepviz.danet import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
-from sepviz.metrics import best_permutation, si_snr_improvement
+from sepviz.metrics import best_pairing, si_snr_improvement
 from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
                              counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
+from sepviz.threads import limit_threads
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
@@ -44,7 +45,7 @@ DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 def masks_si_snri(emb, masks: torch.Tensor, refs: np.ndarray) -> float:
     """Mean SI-SNRi of the voices these masks give with the mixture phase (best permutation)."""
     est = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
-    return float(np.mean(si_snr_improvement(est[list(best_permutation(est, refs))], refs, emb.wave)))
+    return float(np.mean(si_snr_improvement(est[list(best_pairing(est, refs))], refs, emb.wave)))
 
 
 def folder_scores(model, data: Path, limit: int | None, clusterers: list[str], grid: tuple[float, ...],
@@ -171,12 +172,6 @@ def one_talker_main(a, argv) -> int:
     return 0
 
 
-def _paired(diff: np.ndarray) -> str:
-    """"+0.104 (se 0.031)": a mean paired difference over the same mixtures and its standard error."""
-    se = diff.std(ddof=1) / len(diff) ** 0.5 if len(diff) > 1 else float("nan")
-    return f"{diff.mean():+.3f} (se {se:.3f})"
-
-
 def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: int | None) -> None:
     """Mean SI-SNRi per temperature, with the paired difference to T = 1 and its standard error."""
     one = grid.index(1.0) if 1.0 in grid else None
@@ -185,8 +180,7 @@ def _print_curve(title: str, scores: np.ndarray, grid: tuple[float, ...], best: 
     for j, t in enumerate(grid):
         gain = ""
         if one is not None and len(scores) > 1:  # paired: the same mixtures at T and at 1
-            diff = scores[:, j] - scores[:, one]
-            gain = f"   {_paired(diff)} vs T=1"
+            gain = f"   {paired_difference(scores[:, one], scores[:, j])} vs T=1"
         print(f"  T={t:<5g} {means[j]:7.3f}{gain}{'   <- chosen' if j == best else ''}")
 
 
@@ -211,7 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--copy-from", type=Path, default=None, metavar="CKPT",
                     help="instead: give the checkpoint CKPT's test-time settings (temperatures, tracking, count and "
                          "one-talker thresholds), e.g. to compare a continuation with its parent before calibrating it")
+    ap.add_argument("--threads", type=int, default=0, metavar="N",
+                    help="torch and BLAS threads (sepviz.threads.limit_threads; default: torch's choice)")
     a = ap.parse_args(argv)
+    if a.threads > 0:
+        limit_threads(a.threads)
     if a.copy_from is not None:
         return copy_main(a.checkpoint, a.copy_from)
     if not a.data:
@@ -227,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: --grid needs comma-separated numbers in [{lo:g}, {hi:g}], got {a.grid!r}", file=sys.stderr)
         return 2
     try:
-        trackings = tuple(dict.fromkeys(Tracking.parse(x) for x in a.tracking_grid.split(",")))
+        trackings = tuple(dict.fromkeys(Tracking.from_value(x) for x in a.tracking_grid.split(",")))
     except ValueError as exc:
         print(f"error: --tracking-grid: {exc}", file=sys.stderr)
         return 2
@@ -265,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
             if None in trackings and len(trackings) > 1:
                 off = trackings.index(None)
                 per_mix = np.mean([sc for sc in scores.values()], axis=0)  # (mixtures, trackings, grid)
-                diff = per_mix[:, best_tr, best] - per_mix[:, off, int(np.argmax(mean[off]))]
+                gain = paired_difference(per_mix[:, off, int(np.argmax(mean[off]))], per_mix[:, best_tr, best])
                 print(f"chosen for {c} talkers: tracking {labels[best_tr]}, T={grid[best]:g}; "
-                      f"{_paired(diff)} dB over the best T without tracking")
+                      f"{gain} dB over the best T without tracking")
             chosen[str(c)] = grid[best]
             tracking_chosen[str(c)] = trackings[best_tr].to_dict() if trackings[best_tr] else None
             evidence[str(c)] = {"data": str(data), "n": n, "tracking": labels[best_tr], "si_snri": {

@@ -122,23 +122,6 @@ class TrainConfig:
         return asdict(self)
 
 
-def describe_init(init_from: str | list[str]) -> str:
-    """How a warm start reads in the report and the model cards ("" for none)."""
-    if isinstance(init_from, list):
-        names = [f"`{p}`" for p in init_from]
-        return "the weight average of " + (", ".join(names[:-1]) + " and " + names[-1] if len(names) > 1 else names[0])
-    return f"`{init_from}`" if init_from else ""
-
-
-def averaged_from(training: dict) -> list[str] | None:
-    """The checkpoints an average saved with no update of its own was made of; None otherwise.
-
-    One predicate for the report and the model cards: such a checkpoint trained nothing, so its
-    minutes, steps and loss settings describe nothing and are not printed."""
-    init = (training.get("recipe") or {}).get("init_from")
-    return init if isinstance(init, list) and training.get("steps") == 0 else None
-
-
 def _merge(base: dict, over: dict) -> dict:
     out = copy.deepcopy(base)
     for k, v in over.items():

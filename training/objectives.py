@@ -12,10 +12,10 @@ import torch
 from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
-from sepviz.losses import (best_permutation, deep_clustering_loss, negative_si_snr, pit_reconstruction_loss,
-                           reconstruction_loss, si_snr_db, silenced_weights, source_contrastive_loss,
-                           upit_discriminative_loss)
+from sepviz.losses import (deep_clustering_loss, negative_si_snr, pit_reconstruction_loss, reconstruction_loss,
+                           si_snr_db, silenced_weights, source_contrastive_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
+from sepviz.pit import pit_min_permutation
 from sepviz.separate import fit_weight_map
 from sepviz.tracking import Tracking, windowed_attractors
 
@@ -65,7 +65,7 @@ def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch
     if not pit:
         return negative_si_snr(voices, b.sources, b.present)
     pair = -si_snr_db(voices.unsqueeze(2), b.sources.unsqueeze(1)) * b.present.unsqueeze(1)  # (B, C_est, C_ref)
-    loss, _ = best_permutation(pair)
+    loss, _ = pit_min_permutation(pair)
     return (loss / b.present.sum(1).clamp_min(1)).mean()
 
 

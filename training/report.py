@@ -21,8 +21,9 @@ import numpy as np
 
 from sepviz.checkpoint import load_checkpoint
 from sepviz.clusterers import available_clusterers
+from sepviz.evaluation import standard_error
+from sepviz.model_card import averaged_from, describe_init
 
-from .config import averaged_from, describe_init
 
 METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SAR"), ("pesq", "PESQ")]
 
@@ -122,7 +123,7 @@ def ratio_standard_error(per_mixture: dict, system: str, oracle: str) -> float |
         return None
     ratio = a_arr.mean() / b_arr.mean()
     residual = a_arr - ratio * b_arr
-    return float(residual.std(ddof=1) / np.sqrt(len(a_arr)) / b_arr.mean())
+    return float(standard_error(residual) / b_arr.mean())
 
 
 def count_line(count: dict, n: int, n_speakers: int | None) -> str:

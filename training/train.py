@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sepviz.threads import limit_threads
+
 from . import distributed
 from .config import TrainConfig, load_recipe
 from .trainer import Trainer
@@ -234,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_minutes is not None:
         overrides["max_minutes"] = args.max_minutes
     if args.threads:
-        torch.set_num_threads(args.threads)
+        limit_threads(args.threads)
     try:  # a recipe, split or corpus that cannot work: one line, not a traceback
         cfg = load_recipe(args.recipe, args.profile, overrides)
         dist, device = distributed.setup(args.device)  # a world of one without torchrun

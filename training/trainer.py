@@ -119,10 +119,8 @@ class Trainer:
         share of ``batch_size``), the rest of an update's items accumulated over further passes."""
         if cfg.target not in TARGETS:
             raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
-        # the tracked term's window, checked as the studio's own setting is
-        if not isinstance(cfg.tracked, (list, tuple)) or len(cfg.tracked) != 2:
-            raise ValueError(f"tracked is [frames, strength], got {cfg.tracked!r}")
-        self.tracking = Tracking.checked(*cfg.tracked)
+        # the tracked term's window [frames, strength], checked as the studio's own setting is
+        self.tracking = Tracking.from_value(cfg.tracked)
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
         self.dist = dist or DistContext()

@@ -30,6 +30,7 @@ def build_model(name: str, **kwargs) -> EmbeddingNet:
 
 
 def count_parameters(module: nn.Module) -> int:
+    """The number of parameters of ``module`` (trainable or not)."""
     return sum(p.numel() for p in module.parameters())
 
 

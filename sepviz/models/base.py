@@ -20,7 +20,17 @@ def embedding_activation(v: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class EmbeddingNet(nn.Module):
-    """Base class: subclasses implement ``_embed`` returning ``(B, T, F*K)`` or ``(B, T, F, K)``."""
+    """Base class of the embedding networks: one K-dimensional vector per time-frequency bin.
+
+    Subclasses implement ``_embed`` returning ``(B, T, F*K)`` or ``(B, T, F, K)``; the base checks
+    the input, reshapes and applies the activation.
+
+    Args:
+        n_freq: frequency bins F of the input features (129 for a 256-point STFT).
+        emb_dim: embedding dimension K.
+        activation: ``"none"`` (DANet), ``"tanh"`` or ``"unit"`` (deep clustering: unit-norm
+            embeddings), see :func:`embedding_activation`.
+    """
 
     def __init__(self, n_freq: int = 129, emb_dim: int = 20, activation: str = "none") -> None:
         super().__init__()
@@ -34,7 +44,12 @@ class EmbeddingNet(nn.Module):
         raise NotImplementedError
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        """``feats (B, T, F)`` -> ``V (B, T, F, K)``."""
+        """
+        Args:
+            feats: normalised log-magnitude features, ``(B, T, F)``.
+        Returns:
+            embeddings ``V``, ``(B, T, F, K)``.
+        """
         if feats.dim() != 3 or feats.shape[-1] != self.n_freq:
             raise ValueError(f"expected features (batch, frames, {self.n_freq}), got {tuple(feats.shape)}")
         v = self._embed(feats)

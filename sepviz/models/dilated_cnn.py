@@ -14,6 +14,8 @@ from .base import EmbeddingNet
 
 
 class _ConvBlock(nn.Module):
+    """3x3 dilated convolution, batch norm, ReLU, dropout: ``(B, cin, T, F)`` -> ``(B, cout, T, F)``."""
+
     def __init__(self, cin: int, cout: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation)
@@ -26,6 +28,20 @@ class _ConvBlock(nn.Module):
 
 
 class DilatedCNN(EmbeddingNet):
+    """Dilated residual CNN over the time-frequency plane (see the module docstring).
+
+    Args:
+        n_freq: frequency bins F of the input features.
+        emb_dim: embedding dimension K (the output channels).
+        channels: channels of the hidden layers.
+        layers: convolution layers in all, at least 3 (input and output layers included).
+        stacks: stacks of hidden layers; the dilation doubles inside each, 1, 2, 4, ...
+        dropout: 2-D (channel) dropout in the hidden layers.
+        activation: embedding activation (:class:`~sepviz.models.base.EmbeddingNet`).
+
+    Shapes: ``feats (B, T, F)`` -> ``V (B, T, F, K)``; the features are one input channel.
+    """
+
     def __init__(self, n_freq: int = 129, emb_dim: int = 20, channels: int = 128, layers: int = 13,
                  stacks: int = 2, dropout: float = 0.0, activation: str = "none") -> None:
         super().__init__(n_freq, emb_dim, activation)

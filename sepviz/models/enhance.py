@@ -36,6 +36,13 @@ class Enhancer(nn.Module):
         self.out = nn.Linear(2 * hidden, n_freq)
 
     def forward(self, mag: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """
+        Args:
+            mag: mixture magnitude ``(B, T, F)``.
+            masks: the clusterer's masks ``(B, C, T, F)``, summing to one over C.
+        Returns:
+            refined masks ``(B, C, T, F)``, summing to one over C.
+        """
         b, c, t, f = masks.shape
         log_mix = torch.log(mag + LOG_EPS)
         mean = log_mix.mean(dim=(-2, -1), keepdim=True)

@@ -12,6 +12,19 @@ from .base import EmbeddingNet
 
 
 class _BiRNN(EmbeddingNet):
+    """A bidirectional recurrent stack over frames, then a linear layer to F*K per frame.
+
+    Args:
+        n_freq: frequency bins F of the input features.
+        emb_dim: embedding dimension K.
+        hidden: units per direction in each layer.
+        layers: recurrent layers.
+        dropout: between the recurrent layers and before the projection.
+        activation: embedding activation (:class:`~sepviz.models.base.EmbeddingNet`).
+
+    Shapes: ``feats (B, T, F)`` -> ``V (B, T, F, K)``.
+    """
+
     rnn_cls: type[nn.RNNBase] = nn.LSTM
 
     def __init__(self, n_freq: int = 129, emb_dim: int = 20, hidden: int = 600, layers: int = 4,
