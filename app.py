@@ -33,7 +33,7 @@ import numpy as np
 from gradio.exceptions import InvalidPathError
 from pydantic import ValidationError
 
-from sepviz import viz
+from sepviz import export, viz
 from sepviz.checkpoint import summarize_metrics
 from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.danet import tracking_summary
@@ -59,8 +59,10 @@ CLUSTERER_LABELS = {
 DEFAULT_MAX_FILE_SIZE = "25mb"
 REF_TOLERANCE_S = 0.5
 MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
-# status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, results panel
-N_MAIN_OUTPUTS = 11
+# status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, the panels that
+# belong to one result (the export's files), results panel
+N_EXTRA_OUTPUTS = 1
+N_MAIN_OUTPUTS = 11 + N_EXTRA_OUTPUTS
 NOTICE_SECONDS = 8
 INTRO = "Upload or record a mixture of 2-3 talkers, or pick an example: the separation starts at once."
 QUIET_DBFS = -40.0       # a mixture below this RMS is "too quiet" (speech is recorded at -30 to -15 dBFS)
@@ -738,7 +740,47 @@ class Studio:
             else:
                 voices.append(gr.update(value=None, visible=False))
         return (self.status_text(report, sep, projection), *voices, gr.update(value=zpath, visible=True),
-                *figs, metrics_markdown(ev), report, gr.update(visible=True))
+                *figs, metrics_markdown(ev), report, *Studio.stale(), gr.update(visible=True))
+
+    def export_embeddings(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, keep,
+                          n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+        """The embeddings of the bins the cloud shows, with time, frequency, power, assigned voice
+        (and true voice with references): ``(projector zip, npz)`` paths (:mod:`sepviz.export`)."""
+        trange = self.time_range(t_from, t_to)
+        emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        truth = self.true_labels(emb, emb_key, refs, refs_key) if refs is not None else None
+        table = export.bins_table(emb.v.numpy(), cloud.index, emb.mag.numpy(), sep.assignment,
+                                  true_assignment=truth, **self._grid_kw(emb))
+        folder = self.work_dir / hashlib.sha1(repr((key, refs_key, projection, n_points, trange)).encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name, write in (("embeddings_projector.zip", export.write_projector_zip), ("embeddings.npz", export.write_npz)):
+            # written aside and moved in place: a concurrent request never serves a half-written file
+            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+            write(table, tmp)
+            tmp.replace(folder / name)
+            out.append(str(folder / name))
+        return out[0], out[1]
+
+    def export_ui(self, *args, progress=gr.Progress()):
+        """:meth:`export_embeddings` for the page: the two files, or one notice saying why not."""
+        try:
+            return gr.update(value=list(self.export_embeddings(*args, progress=progress)), visible=True)
+        except Exception as err:  # noqa: BLE001 - every failure is shown, in words
+            notice(err)
+            return gr.update(value=None, visible=False)
+
+    def api_export(self, audio, model=None, clusterer=DEFAULT_CLUSTERER, n_speakers="2", ref1=None, ref2=None,
+                   ref3=None, projection="PCA 2D", n_points=viz.DEFAULT_POINTS):
+        """API: the export of :meth:`export_embeddings` with the studio's default settings."""
+        if not audio:
+            raise SepvizInputError("send an audio file")
+        return self.export_embeddings(audio, ref1, ref2, ref3, model or self.default_model,
+                                      clusterer or DEFAULT_CLUSTERER, n_speakers or "2", 10.0,
+                                      projection or "PCA 2D", None, n_points or viz.DEFAULT_POINTS, 0, 0,
+                                      progress=None)
 
     def status_text(self, report: dict, sep, projection) -> str:
         """The status line: what was found, how long it took, and the report's warnings."""
@@ -762,11 +804,17 @@ class Studio:
         return "\n\n".join(status)
 
     @staticmethod
+    def stale() -> tuple:
+        """The panels made from a previous result on request (the export), emptied: a new result
+        or an error makes them stale."""
+        return (gr.update(value=None, visible=False),)
+
+    @staticmethod
     def cleared(status: str = INTRO) -> tuple:
         """The main outputs with no result: ``status`` alone, every result panel emptied and hidden."""
         voices = [gr.update(value=None, visible=i < 2) for i in range(MAX_VOICES)]
         return (status, *voices, gr.update(value=None, visible=False), None, None, None, "", None,
-                gr.update(visible=False))
+                *Studio.stale(), gr.update(visible=False))
 
     def separate_ui(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
                     keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
@@ -1106,6 +1154,15 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                         "their paths when they follow the talkers; ☆ ADANet "
                                         "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
                                         "See the Teaching tab.", elem_classes="sv-help")
+                            with gr.Row():
+                                export_btn = gr.Button("Export these bins' embeddings", size="sm", scale=0,
+                                                       min_width=260, elem_id="sv-export")
+                                gr.Markdown("For the TensorBoard Embedding Projector (projector.tensorflow.org: "
+                                            "*Load* vectors.tsv and metadata.tsv from the zip) and for numpy "
+                                            "(.npz): each bin's embedding with its time, frequency, power, voice "
+                                            "and, with references, true voice.", elem_classes="sv-help")
+                            export_files = gr.File(label="Embeddings", file_count="multiple", visible=False,
+                                                   interactive=False, elem_id="sv-export-files")
                             metrics = gr.Markdown("")
                             spec_plot = gr.Plot(label="Spectrograms", elem_id="sv-spectrograms")
                             mask_plot = gr.Plot(label="Masks", elem_id="sv-masks")
@@ -1157,11 +1214,26 @@ def build_demo(studio: Studio) -> gr.Blocks:
                       api_description="Separate a mixture: returns voices 1-3 (unused ones None) and a JSON report "
                                       "(talkers, voice levels, warnings, model, clusterer, timings)")
 
+        with gr.Row(visible=False):
+            api_refs = [gr.Audio(type="filepath", sources=["upload"], label=f"s{i + 1}") for i in range(MAX_VOICES)]
+            api_projection = gr.Dropdown(choices=PROJECTIONS, value="PCA 2D", label="projection")
+            api_points = gr.Number(viz.DEFAULT_POINTS, label="n_points", precision=0)
+            api_export_out = [gr.File(label="projector zip"), gr.File(label="npz")]
+            api_export_btn = gr.Button("api export")
+        api_export_btn.click(_close(studio.api_export), [api_audio, api_model, api_clusterer, api_n, *api_refs,
+                                                          api_projection, api_points], api_export_out,
+                             api_name="export_embeddings",
+                             api_description="The embeddings of the plotted bins with time, frequency, power, "
+                                             "assigned voice (and true voice with references s1-s3): a zip of "
+                                             "vectors.tsv + metadata.tsv (TensorBoard Embedding Projector) and "
+                                             "an .npz")
+
         # ---------------- wiring: one event per user action, so a failure says so once
         ui = dict(api_visibility="private")
         rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking]
         main_inputs = [audio, *refs, model, clusterer, n_speakers, *rest]
-        main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, results]
+        main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, export_files,
+                        results]
         run.click(studio.separate_ui, main_inputs, main_outputs, **ui)
         redo = dict(fn=studio.refresh, inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
@@ -1205,6 +1277,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
         example.input(studio.pick_example, [example, model, clusterer, compare_set, *rest],
                       [audio, *refs, n_speakers, example_info, clusterer, compare_set, *main_outputs], **ui)
 
+        export_btn.click(studio.export_ui, [audio, *refs, model, clusterer, n_speakers, beta, projection, keep,
+                                            n_points, t_from, t_to, fit_weighting, tracking], [export_files], **ui)
         compare_btn.click(studio.compare_ui,
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
                            fit_weighting, tracking],
