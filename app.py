@@ -524,6 +524,40 @@ class Studio:
 
         return available_clusterers(model, has_refs)
 
+    def move_axes(self, emb, emb_key, projection, n_points, trange) -> tuple[np.ndarray, np.ndarray]:
+        """The directions an attractor moves along: the first two principal axes of the shown bins'
+        embeddings (with a PCA projection the cloud's own x and y), ``(W (2, K), spread (2,))``, the
+        spread being the bins' standard deviation along each axis (the sliders' unit)."""
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        pts = emb.v.numpy().reshape(-1, emb.v.shape[-1])[cloud.index]
+        proj = cloud.projector if cloud.projector.linear else viz.fit_pca(pts, 2)
+        w = np.asarray(proj.components[:2], np.float64)
+        spread = ((pts - proj.mean) @ w.T).std(axis=0)
+        return w, spread
+
+    def moved(self, sep, key, emb, emb_key, projection, n_points, trange, which, along1, along2):
+        """``sep`` with attractor ``which`` (1-based) moved ``along1`` / ``along2`` spreads along the
+        principal axes (:meth:`move_axes`), and its cache key: ``(sep, key, note)``; unmoved when
+        both are 0.  Recomputed from the cached embeddings: the network does not run."""
+        try:
+            a, b, i = float(along1 or 0.0), float(along2 or 0.0), int(which or 1) - 1
+        except (TypeError, ValueError):
+            raise SepvizInputError(f"an attractor moves by numbers, not {along1!r} / {along2!r}") from None
+        if a == 0 and b == 0:
+            return sep, key, None
+        from sepviz.separate import move_attractor
+
+        w, spread = self.move_axes(emb, emb_key, projection, n_points, trange)
+        mkey = (key, "moved", i, round(a, 3), round(b, 3), projection, int(n_points or 0), trange)
+        with self._lock:
+            hit = self._sep.get_(mkey)
+        if hit is None:
+            hit = move_attractor(sep, i, a * spread[0] * w[0] + b * spread[1] * w[1])
+            with self._lock:
+                self._sep.put(mkey, hit)
+        return hit, mkey, (f"attractor {i + 1} moved {a:+.1f} along PC1 and {b:+.1f} along PC2 (in spreads of the "
+                           "bins): its voice was recomputed from the stored embeddings, without the network")
+
     def voice_files(self, sep, key) -> tuple[list[str], str, float]:
         """The voices as 16-bit WAVs and one zip of them all, written once per separation:
         ``(wav paths, zip path, scale)``.  When a voice would clip, all are scaled alike by
@@ -713,7 +747,8 @@ class Studio:
         return emb, emb_key, cached, refs, refs_key
 
     def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                 keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                 keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                 move_y=0.0, progress=gr.Progress()):
         """Main handler: (status, voice 1-3, zip of the voices, embedding, spectrograms, masks, metrics,
         report, results panel).  Raises on a bad input (:meth:`separate_ui` shows it instead)."""
         t0 = time.perf_counter()
@@ -722,6 +757,7 @@ class Studio:
         t1 = time.perf_counter()
         _progress(progress, 0.4, "Finding the voices")
         sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, moved = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
         paths, zpath, scale = self.voice_files(sep, key)
         t2 = time.perf_counter()
         _progress(progress, 0.7, "Drawing")
@@ -739,16 +775,21 @@ class Studio:
                 voices.append(gr.update(value=paths[i], visible=True, label=voice_label(i, sep.energies_db[i])))
             else:
                 voices.append(gr.update(value=None, visible=False))
-        return (self.status_text(report, sep, projection), *voices, gr.update(value=zpath, visible=True),
+        if moved:
+            report["moved_attractor"] = {"attractor": int(move_which), "pc1": float(move_x), "pc2": float(move_y)}
+        status = self.status_text(report, sep, projection) + (f"\n\n↔ {moved}" if moved else "")
+        return (status, *voices, gr.update(value=zpath, visible=True),
                 *figs, metrics_markdown(ev), report, *Studio.stale(), gr.update(visible=True))
 
     def export_embeddings(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, keep,
-                          n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                          n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                          move_y=0.0, progress=gr.Progress()):
         """The embeddings of the bins the cloud shows, with time, frequency, power, assigned voice
         (and true voice with references): ``(projector zip, npz)`` paths (:mod:`sepviz.export`)."""
         trange = self.time_range(t_from, t_to)
         emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
         sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, _ = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
         cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
         truth = self.true_labels(emb, emb_key, refs, refs_key) if refs is not None else None
         table = export.bins_table(emb.v.numpy(), cloud.index, emb.mag.numpy(), sep.assignment,
@@ -817,21 +858,23 @@ class Studio:
                 *Studio.stale(), gr.update(visible=False))
 
     def separate_ui(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                    keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                    keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                    move_y=0.0, progress=gr.Progress()):
         """:meth:`separate` for the page: a bad input clears the old results and says why (status, one notice)."""
         try:
             return self.separate(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                                 keep, n_points, t_from, t_to, weighting, tracking, progress=progress)
+                                 keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress)
         except Exception as err:  # noqa: BLE001 - every failure is shown, in words
             return self.cleared(f"⚠️ {notice(err)}")
 
     def refresh(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                keep, n_points, t_from, t_to, weighting="auto", tracking="model"):
+                keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                move_y=0.0):
         """Re-run on a control change, but only when there is something to separate."""
         if not audio:
             return tuple(gr.skip() for _ in range(N_MAIN_OUTPUTS))
         return self.separate_ui(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                                keep, n_points, t_from, t_to, weighting, tracking, progress=None)
+                                keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=None)
 
     def clusterer_choices(self, model_name, has_refs: bool, current, selected) -> tuple[dict, dict]:
         """Updates of the clusterer menu and the Compare tab's ticks for a model, with or without
@@ -843,16 +886,18 @@ class Studio:
         return gr.update(choices=choices, value=value), gr.update(choices=choices, value=sel)
 
     def new_audio(self, audio, model, clusterer, selected, n_speakers, beta, projection, color_by, keep, n_points,
-                  t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                  t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                  move_y=0.0, progress=gr.Progress()):
         """A new upload or recording: the example and references no longer apply; separate at once.
         Returns (example, s1-s3, example note, clusterer menu, Compare ticks, *main outputs)."""
         menu, ticks = self.clusterer_choices(model, False, clusterer, selected)
         return ("", None, None, None, gr.update(value="", visible=False), menu, ticks,
                 *self.separate_ui(audio, None, None, None, model, menu["value"], n_speakers, beta, projection,
-                                  color_by, keep, n_points, t_from, t_to, weighting, tracking, progress=progress))
+                                  color_by, keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress))
 
     def pick_example(self, name, model, clusterer, selected, beta, projection, color_by, keep, n_points, t_from,
-                     t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                     t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                     move_y=0.0, progress=gr.Progress()):
         """The example menu: fill the mixture, its references and its number of talkers, and separate.
         Returns (mixture, s1-s3, talkers, example note, clusterer menu, Compare ticks, *main outputs)."""
         if not name:
@@ -864,7 +909,7 @@ class Studio:
         menu, ticks = self.clusterer_choices(model, True, clusterer, selected)
         return (mix, r1, r2, r3, n, gr.update(value=info, visible=True), menu, ticks,
                 *self.separate_ui(mix, r1, r2, r3, model, menu["value"], n, beta, projection, color_by, keep,
-                                  n_points, t_from, t_to, weighting, tracking, progress=progress))
+                                  n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress))
 
     def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
                 t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
@@ -1161,6 +1206,20 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                             "*Load* vectors.tsv and metadata.tsv from the zip) and for numpy "
                                             "(.npz): each bin's embedding with its time, frequency, power, voice "
                                             "and, with references, true voice.", elem_classes="sv-help")
+                            with gr.Group(elem_id="sv-move"):
+                                with gr.Row():
+                                    move_which = gr.Radio(["1", "2", "3"], value="1", label="Move attractor",
+                                                          min_width=140, elem_id="sv-move-which")
+                                    move_x = gr.Slider(-3, 3, value=0, step=0.1, label="along PC1",
+                                                       elem_id="sv-move-x", min_width=160)
+                                    move_y = gr.Slider(-3, 3, value=0, step=0.1, label="along PC2",
+                                                       elem_id="sv-move-y", min_width=160)
+                                    move_reset = gr.Button("Put it back", size="sm", scale=0, min_width=110,
+                                                           elem_id="sv-move-reset")
+                                gr.Markdown("Move one attractor through the cloud (in spreads of the bins along the "
+                                            "first two principal axes) and hear its voice change: the masks are "
+                                            "recomputed from the stored embeddings, the network does not run again.",
+                                            elem_classes="sv-help")
                             export_files = gr.File(label="Embeddings", file_count="multiple", visible=False,
                                                    interactive=False, elem_id="sv-export-files")
                             metrics = gr.Markdown("")
@@ -1230,7 +1289,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
         # ---------------- wiring: one event per user action, so a failure says so once
         ui = dict(api_visibility="private")
-        rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking]
+        rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking, move_which, move_x,
+                move_y]
         main_inputs = [audio, *refs, model, clusterer, n_speakers, *rest]
         main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, export_files,
                         results]
@@ -1239,8 +1299,10 @@ def build_demo(studio: Studio) -> gr.Blocks:
                     show_progress="minimal", **ui)
         for comp in (clusterer, n_speakers, projection, color_by, fit_weighting, tracking):
             comp.input(**redo)
-        for comp in (beta, keep, n_points):
+        for comp in (beta, keep, n_points, move_x, move_y):
             comp.release(**redo)
+        move_which.input(**redo)
+        move_reset.click(lambda: (0, 0), None, [move_x, move_y], **ui).then(**redo)
         for comp in (t_from, t_to):
             comp.submit(**redo)
 
@@ -1278,7 +1340,8 @@ def build_demo(studio: Studio) -> gr.Blocks:
                       [audio, *refs, n_speakers, example_info, clusterer, compare_set, *main_outputs], **ui)
 
         export_btn.click(studio.export_ui, [audio, *refs, model, clusterer, n_speakers, beta, projection, keep,
-                                            n_points, t_from, t_to, fit_weighting, tracking], [export_files], **ui)
+                                            n_points, t_from, t_to, fit_weighting, tracking, move_which, move_x,
+                                            move_y], [export_files], **ui)
         compare_btn.click(studio.compare_ui,
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
                            fit_weighting, tracking],

@@ -368,6 +368,37 @@ def test_export_embeddings_of_the_shown_bins(studio, audio):
     assert not bad["visible"]
 
 
+def test_moving_an_attractor_changes_its_voice_without_the_network(studio, audio):
+    args = (audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0,
+            "auto", "model")
+    before = studio.separate(*args, "1", 0, 0, progress=None)
+    runs = studio.network_runs
+    after = studio.separate(*args, "1", 2.0, -1.0, progress=None)
+    assert studio.network_runs == runs  # the cached embeddings, no network
+    w0, w1 = sf.read(before[1]["value"])[0], sf.read(after[1]["value"])[0]
+    assert w0.shape == w1.shape and np.abs(w0 - w1).max() > 1e-3  # voice 1 sounds different
+    assert "attractor 1 moved +2.0 along PC1 and -1.0 along PC2" in after[0]
+    assert after[9]["moved_attractor"] == {"attractor": 1, "pc1": 2.0, "pc2": -1.0}
+    # the diamond sits where it was moved: two spreads right and one down along the cloud's own axes
+    att = lambda out: next(t for t in out[5].data if t.name == "attractors")  # noqa: E731
+    emb, emb_key, _ = studio.get_embedding(studio.readable(audio["mix2"]), None, None)
+    w, spread = studio.move_axes(emb, emb_key, "PCA 2D", 1000, None)
+    np.testing.assert_allclose(att(after).x[0] - att(before).x[0], 2.0 * spread[0], rtol=1e-3)
+    np.testing.assert_allclose(att(after).y[0] - att(before).y[0], -1.0 * spread[1], rtol=1e-3)
+    np.testing.assert_allclose(att(after).x[1], att(before).x[1], atol=1e-5)  # the other one stays
+    # put back: the same voices as before
+    back = studio.separate(*args, "1", 0, 0, progress=None)
+    assert back[1]["value"] == before[1]["value"] and "moved" not in back[0]
+    # the export follows what is heard; a third attractor of two is said so
+    export_args = args[:9] + args[10:]  # the export has no colouring
+    still = np.load(studio.export_embeddings(*export_args, "1", 0, 0, progress=None)[1])["assigned_voice"]
+    moved = np.load(studio.export_embeddings(*export_args, "1", 3.0, 0, progress=None)[1])["assigned_voice"]
+    assert not np.array_equal(still, moved)
+    with pytest.warns(UserWarning):
+        bad = studio.separate_ui(*args, "3", 1.0, 0, progress=None)
+    assert "there is no attractor 3" in bad[0] and not bad[-1]["visible"]
+
+
 def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio):
     on = run(studio, audio["mix2"])
     runs = studio.network_runs
