@@ -33,7 +33,7 @@ import numpy as np
 from gradio.exceptions import InvalidPathError
 from pydantic import ValidationError
 
-from sepviz import export, viz
+from sepviz import export, selection, viz
 from sepviz.checkpoint import summarize_metrics
 from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.danet import tracking_summary
@@ -60,8 +60,8 @@ DEFAULT_MAX_FILE_SIZE = "25mb"
 REF_TOLERANCE_S = 0.5
 MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
 # status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, the panels that
-# belong to one result (the export's files), results panel
-N_EXTRA_OUTPUTS = 1
+# belong to one result (the export's files, the selection's audio and note), results panel
+N_EXTRA_OUTPUTS = 3  # the export's files, the selection's audio and its note
 N_MAIN_OUTPUTS = 11 + N_EXTRA_OUTPUTS
 NOTICE_SECONDS = 8
 INTRO = "Upload or record a mixture of 2-3 talkers, or pick an example: the separation starts at once."
@@ -80,6 +80,67 @@ CSS = """
 .sv-card table {font-size: 0.95em;}
 .sv-help {font-size: 0.88em; color: var(--body-text-color-subdued);}
 #sv-title h1 {margin-bottom: 0;}
+.sv-hidden {display: none !important;}
+"""
+
+SELECTION_HELP = ("*Draw a lasso (or a box) around dots in the cloud to hear those bins alone and see them lit on "
+                  "the mixture's spectrogram; drag a box on the mixture's spectrogram to ring its bins in the "
+                  "cloud.*")
+
+# The bridge from plotly's selections to the server: gr.Plot has no selection event, so the page
+# listens to plotly_selected on the cloud's and the spectrogram's plots itself and hands the
+# selection (JSON) to a hidden button's event, whose own js puts it in place of its first input.
+# Polled: Gradio mounts a new plot div when a hidden plot is shown again, and a purged plot
+# loses its listeners.
+SELECTION_JS = """
+() => {
+  const send = (payload) => {
+    window.svSelection = JSON.stringify(payload);
+    const go = document.getElementById("sv-sel-go");
+    if (go) go.click();
+  };
+  const binOf = (gd, p) => {
+    let cd = p.customdata;
+    if (cd == null || typeof cd === "number") {
+      const tr = (gd._fullData || gd.data)[p.curveNumber];  // gd.data may hold the arrays still base64-coded
+      if (!tr || tr.customdata == null) return null;
+      cd = tr.customdata[p.pointNumber];
+      if (typeof cd === "number") cd = [0, 0, 0, tr.customdata[4 * p.pointNumber + 3]];
+    }
+    return cd != null && cd.length >= 4 ? Math.round(cd[3]) : null;
+  };
+  const fromCloud = (gd, ev) => {
+    if (!ev || !ev.points) return;
+    const bins = ev.points.map((p) => binOf(gd, p)).filter((b) => b != null);
+    const lp = ev.lassoPoints;
+    const lasso = lp && lp.x ? Array.from(lp.x, (x, i) => [x, lp.y[i]]) : null;
+    const box = ev.range && ev.range.x && ev.range.y ? [ev.range.x, ev.range.y] : null;
+    send({source: "cloud", bins: bins, lasso: lasso, box: box});
+  };
+  const fromSpectrogram = (gd, ev) => {
+    if (!ev) return;
+    let box = null;
+    if (ev.range) {
+      const keys = Object.keys(ev.range);
+      const kx = keys.find((k) => k[0] === "x"), ky = keys.find((k) => k[0] === "y");
+      if (kx && ky) box = [ev.range[kx], ev.range[ky]];
+    }
+    if (!box && ev.points && ev.points.length) {
+      const xs = ev.points.map((p) => p.x), ys = ev.points.map((p) => p.y);
+      box = [[Math.min(...xs), Math.max(...xs)], [Math.min(...ys), Math.max(...ys)]];
+    }
+    if (box) send({source: "spectrogram", box: box});
+  };
+  const hook = () => {
+    for (const [id, fn] of [["sv-embedding", fromCloud], ["sv-spectrograms", fromSpectrogram]]) {
+      const gd = document.querySelector("#" + id + " .js-plotly-plot");
+      if (!gd || typeof gd.on !== "function" || gd.svHooked === gd._ev) continue;
+      gd.svHooked = gd._ev;
+      gd.on("plotly_selected", (ev) => fn(gd, ev));
+    }
+  };
+  setInterval(hook, 300);
+}
 """
 
 
@@ -701,7 +762,9 @@ class Studio:
         cfg = emb.stft_config
         return dict(seconds_per_frame=cfg.hop_length / cfg.sample_rate, hz_per_bin=cfg.sample_rate / cfg.n_fft)
 
-    def figures(self, sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange):
+    def figures(self, sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange, lit=None):
+        """(cloud, spectrograms, masks) figures; ``lit (T, F)`` bool: selected bins, ringed in the
+        cloud and lit on the mixture's spectrogram."""
         cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
         notes = []
         names = [f"voice {i + 1}" for i in range(sep.n_speakers)]
@@ -723,11 +786,14 @@ class Studio:
             cloud, labels=labels, label_names=names, color_by="power" if labels is None else "labels",
             attractors=sep.attractors, attractor_names=[f"attractor {i + 1}" for i in range(len(sep.attractors))],
             anchors=extras.get("anchors"), chosen=extras.get("chosen"), gmm=gmm, title=title, notes=notes,
-            tracks=sep.attractor_tracks)
+            tracks=sep.attractor_tracks, highlight=None if lit is None else cloud.take(lit))
+        if cloud.coords.shape[1] == 2:  # a drag draws a lasso: the selection the studio plays
+            emb_fig.update_layout(dragmode="lasso")
         mag = emb.mag.numpy()
         grid = self._grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
-        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)", **grid)
+        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)",
+                                          lit=lit, selectable=True, **grid)
         mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
                                     time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
         return emb_fig, spec_fig, mask_fig
@@ -823,6 +889,91 @@ class Studio:
                                       projection or "PCA 2D", None, n_points or viz.DEFAULT_POINTS, 0, 0,
                                       progress=None)
 
+    @staticmethod
+    def parse_selection(text) -> dict:
+        """The page's selection (:data:`SELECTION_JS`): ``{"source": "cloud", "bins": [...], "lasso":
+        [[x, y]...] | None, "box": [[x0, x1], [y0, y1]] | None}`` or ``{"source": "spectrogram",
+        "box": [[t0, t1], [f0, f1]]}``."""
+        import json
+
+        try:
+            sel = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            sel = None
+        if not isinstance(sel, dict) or sel.get("source") not in ("cloud", "spectrogram"):
+            raise SepvizInputError("the selection could not be read: draw it again")
+        for k in ("lasso", "box"):
+            v = sel.get(k)
+            if v is not None and not (isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)):
+                raise SepvizInputError(f"the selection's {k} could not be read: draw it again")
+        if sel["source"] == "spectrogram" and not sel.get("box"):
+            raise SepvizInputError("drag a box on the mixture's spectrogram to select a time-frequency rectangle")
+        return sel
+
+    def listen_selection(self, text, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection,
+                         color_by, keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1",
+                         move_x=0.0, move_y=0.0):
+        """A selection on the page: the selected bins alone as sound (a mask of the selection on the
+        mixture's STFT, the mixture's phase), lit on the spectrogram and ringed in the cloud.
+        Returns (selection audio, note, cloud, spectrograms); the cloud is left as drawn when the
+        selection was made in it (a redraw would drop plotly's own selection)."""
+        from sepviz.separate import listen_to_bins
+
+        sel = self.parse_selection(text)
+        trange = self.time_range(t_from, t_to)
+        emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, None)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, _ = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        grid = self._grid_kw(emb)
+        t, f = emb.spec.shape
+        lo, hi = viz.frame_window(t, grid["seconds_per_frame"], trange)
+        region = sel.get("lasso") or sel.get("box")
+        if sel["source"] == "spectrogram":
+            (t0, t1), (f0, f1) = sel["box"]
+            mask = selection.rectangle_mask((t, f), (t0, t1), (f0, f1), **grid)
+            mask[:lo], mask[hi:] = False, False
+            how = f"the rectangle {min(t0, t1):.2f}-{max(t0, t1):.2f} s, {min(f0, f1):.0f}-{max(f0, f1):.0f} Hz"
+        elif region and cloud.projector.linear and cloud.coords.shape[1] == 2:
+            mask = selection.region_mask(emb.v.numpy(), cloud.projector, lasso=sel.get("lasso"),
+                                         box=None if sel.get("lasso") else sel.get("box"), frames=(lo, hi))
+            how = "every bin whose embedding falls inside the drawn region, shown or not"
+        else:
+            mask = selection.bins_mask((t, f), sel.get("bins") or [])
+            how = "the picked dots only (UMAP places only the bins it shows)"
+        if not mask.any():
+            return (gr.update(value=None, visible=False), "Nothing selected: draw the lasso or box around some dots "
+                    "(or, on the spectrogram, around some sound).", gr.skip(), gr.skip())
+        wave = listen_to_bins(emb, mask)
+        import soundfile as sf
+
+        folder = self.work_dir / hashlib.sha1(repr(key).encode() + np.packbits(mask).tobytes()).hexdigest()[:16]
+        path = folder / "selection.wav"
+        if not path.is_file():
+            self._prune_work_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+            tmp = folder / f".selection.{os.getpid()}.{threading.get_ident()}.part.wav"
+            sf.write(tmp, wave / peak if peak > 1.0 else wave, emb.input_sr, subtype="PCM_16")
+            tmp.replace(path)
+        energy = emb.mag.numpy() ** 2
+        share = 100 * float(energy[mask].sum() / max(energy.sum(), 1e-20))
+        owners = np.bincount(sep.assignment[mask].reshape(-1), minlength=sep.n_speakers)
+        top = int(owners.argmax())
+        note = (f"**{int(mask.sum()):,} bins selected** ({how}): {share:.1f} % of the mixture's energy; "
+                f"{100 * owners[top] / owners.sum():.0f} % of them go to voice {top + 1}.")
+        emb_fig, spec_fig, _ = self.figures(sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange,
+                                            lit=mask)
+        return (gr.update(value=str(path), visible=True), note,
+                emb_fig if sel["source"] == "spectrogram" else gr.skip(), spec_fig)
+
+    def selection_ui(self, *args):
+        """:meth:`listen_selection` for the page: a failure says why (the note, one notice)."""
+        try:
+            return self.listen_selection(*args)
+        except Exception as err:  # noqa: BLE001 - every failure is shown, in words
+            return gr.update(value=None, visible=False), f"⚠️ {notice(err)}", gr.skip(), gr.skip()
+
     def status_text(self, report: dict, sep, projection) -> str:
         """The status line: what was found, how long it took, and the report's warnings."""
         t = report["timings_s"]
@@ -848,7 +999,7 @@ class Studio:
     def stale() -> tuple:
         """The panels made from a previous result on request (the export), emptied: a new result
         or an error makes them stale."""
-        return (gr.update(value=None, visible=False),)
+        return (gr.update(value=None, visible=False), gr.update(value=None, visible=False), SELECTION_HELP)
 
     @staticmethod
     def cleared(status: str = INTRO) -> tuple:
@@ -1199,6 +1350,14 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                         "their paths when they follow the talkers; ☆ ADANet "
                                         "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
                                         "See the Teaching tab.", elem_classes="sv-help")
+                            with gr.Row(equal_height=False):
+                                sel_note = gr.Markdown(SELECTION_HELP, elem_classes="sv-help", elem_id="sv-sel-note")
+                                sel_audio = gr.Audio(label="The selected bins alone", type="filepath",
+                                                     interactive=False, visible=False, buttons=["download"],
+                                                     elem_id="sv-sel-audio")
+                            sel_box = gr.Textbox(elem_id="sv-selection", elem_classes="sv-hidden", show_label=False,
+                                                 container=False)
+                            sel_go = gr.Button("selection", elem_id="sv-sel-go", elem_classes="sv-hidden")
                             with gr.Row():
                                 export_btn = gr.Button("Export these bins' embeddings", size="sm", scale=0,
                                                        min_width=260, elem_id="sv-export")
@@ -1293,7 +1452,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                 move_y]
         main_inputs = [audio, *refs, model, clusterer, n_speakers, *rest]
         main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, export_files,
-                        results]
+                        sel_audio, sel_note, results]
         run.click(studio.separate_ui, main_inputs, main_outputs, **ui)
         redo = dict(fn=studio.refresh, inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
@@ -1339,6 +1498,9 @@ def build_demo(studio: Studio) -> gr.Blocks:
         example.input(studio.pick_example, [example, model, clusterer, compare_set, *rest],
                       [audio, *refs, n_speakers, example_info, clusterer, compare_set, *main_outputs], **ui)
 
+        sel_go.click(studio.selection_ui, [sel_box, *main_inputs], [sel_audio, sel_note, emb_plot, spec_plot],
+                     js="(selection, ...rest) => [window.svSelection || '', ...rest]", trigger_mode="always_last",
+                     show_progress="minimal", **ui)
         export_btn.click(studio.export_ui, [audio, *refs, model, clusterer, n_speakers, beta, projection, keep,
                                             n_points, t_from, t_to, fit_weighting, tracking, move_which, move_x,
                                             move_y], [export_files], **ui)
@@ -1355,7 +1517,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
 def launch_kwargs(studio: Studio) -> dict:
     """Theme, CSS and the folders the app may serve files from (examples, caches)."""
-    return dict(theme=gr.themes.Soft(primary_hue="blue", secondary_hue="orange"), css=CSS,
+    return dict(theme=gr.themes.Soft(primary_hue="blue", secondary_hue="orange"), css=CSS, js=SELECTION_JS,
                 allowed_paths=[str(examples_dir()), str(cache_dir())])
 
 

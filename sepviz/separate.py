@@ -499,6 +499,19 @@ def move_attractor(sep: Separation, index: int, offset: np.ndarray) -> Separatio
                       attractor_tracks=None if tracks is None else tracks.numpy())
 
 
+def listen_to_bins(emb: Embedding, mask: np.ndarray) -> np.ndarray:
+    """The mixture's bins where ``mask (T, F)`` (bool or 0-1) is set, alone: the mask applied to
+    the mixture's STFT (so with the mixture's phase) and turned back into sound, at the input's
+    rate and length."""
+    m = torch.as_tensor(np.asarray(mask, np.float32))
+    if tuple(m.shape) != tuple(emb.spec.shape):
+        raise SepvizInputError(f"the selection covers a {tuple(m.shape)} grid but this mixture's is "
+                               f"{tuple(emb.spec.shape)}: separate it again and reselect")
+    with torch.inference_mode():
+        wave = istft((m * emb.spec).unsqueeze(0), len(emb.wave), emb.stft_config)[0].numpy()
+    return _fit_length(resample(wave, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
+
+
 def separate(audio, sr: int | None, checkpoint, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
              keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
              beta: float = 10.0, references: list[np.ndarray] | None = None,

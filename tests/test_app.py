@@ -399,6 +399,64 @@ def test_moving_an_attractor_changes_its_voice_without_the_network(studio, audio
     assert "there is no attractor 3" in bad[0] and not bad[-1]["visible"]
 
 
+def test_a_selection_in_the_cloud_or_on_the_spectrogram_is_heard_alone_and_lit(studio, audio):
+    import json
+
+    from sepviz import selection
+
+    args = (audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0)
+    out = studio.separate(*args, progress=None)
+    runs = studio.network_runs
+    cloud_fig = out[5]
+    voice1 = next(t for t in cloud_fig.data if t.name == "voice 1")
+    bins = [int(b) for b in np.asarray(voice1.customdata)[:, 3]]  # the dots as the page names them
+    # a box around voice 1's dots: all bins whose embeddings fall in it, heard alone
+    box = [[float(np.min(voice1.x)), float(np.max(voice1.x))], [float(np.min(voice1.y)), float(np.max(voice1.y))]]
+    sound, note, emb_fig, spec_fig = studio.listen_selection(
+        json.dumps({"source": "cloud", "bins": bins, "lasso": None, "box": box}), *args)
+    assert studio.network_runs == runs and sound["visible"] and "bins selected" in note
+    w, sr = sf.read(sound["value"])
+    mix, _ = sf.read(audio["mix2"])
+    assert sr == SR and len(w) == len(mix) and 0 < np.sqrt(np.mean(w ** 2)) < np.sqrt(np.mean(mix[:, 0] ** 2))
+    assert emb_fig == gr.skip()  # the cloud keeps plotly's own selection
+    lit = next(t for t in spec_fig.data if t.name == "selected bins")
+    assert np.isfinite(np.asarray(lit.z, float)).any()
+    # every picked dot is inside the box, and the region holds more bins than the dots shown
+    emb, emb_key, _ = studio.get_embedding(studio.readable(audio["mix2"]), None, None)
+    cloud = studio.get_cloud(emb, emb_key, "PCA 2D", 1000, None)
+    region = selection.region_mask(emb.v.numpy(), cloud.projector, box=box)
+    assert region.reshape(-1)[bins].all() and region.sum() > len(bins)
+    # a lasso: a triangle holds fewer bins than its bounding box
+    tri = [[box[0][0], box[1][0]], [box[0][1], box[1][0]], [box[0][0], box[1][1]]]
+    _, note_tri, _, _ = studio.listen_selection(json.dumps({"source": "cloud", "bins": bins[:5], "lasso": tri}), *args)
+    count = lambda n: int(n.split("**")[1].split()[0].replace(",", ""))  # noqa: E731
+    assert 0 < count(note_tri) < count(note)
+    # the reverse: a rectangle on the spectrogram rings its bins in the cloud
+    sound, note, emb_fig, spec_fig = studio.listen_selection(
+        json.dumps({"source": "spectrogram", "box": [[0.5, 1.0], [0, 1000]]}), *args)
+    ringed = next(t for t in emb_fig.data if t.name == "selected bins")
+    times, hz = np.asarray(ringed.customdata)[:, 0], np.asarray(ringed.customdata)[:, 1]
+    assert len(times) > 0 and (times >= 0.5 - 1e-6).all() and (times <= 1.0 + 1e-6).all() and (hz <= 1000).all()
+    assert "0.50-1.00 s, 0-1000 Hz" in note and sound["visible"]
+    # nothing inside, or an unreadable selection: said, never a traceback
+    empty = studio.listen_selection(json.dumps({"source": "spectrogram", "box": [[9, 10], [0, 100]]}), *args)
+    assert not empty[0]["visible"] and "Nothing selected" in empty[1]
+    for bad in ("not json", json.dumps({"source": "elsewhere"}), json.dumps({"source": "cloud", "bins": [10 ** 9]}),
+                json.dumps({"source": "spectrogram", "box": [["a", 1], [0, 1]]})):
+        with pytest.warns(UserWarning):
+            shown = studio.selection_ui(bad, *args)
+        assert not shown[0]["visible"] and shown[1].startswith("⚠️"), bad
+
+
+def test_points_in_polygon():
+    from sepviz.selection import points_in_polygon
+
+    square = np.array([[0, 0], [2, 0], [2, 2], [0, 2]])
+    pts = np.array([[1, 1], [3, 1], [-0.5, 1], [1.9, 0.1], [1, 2.5]])
+    assert points_in_polygon(pts, square).tolist() == [True, False, False, True, False]
+    assert not points_in_polygon(pts, square[:2]).any()  # a line holds nothing
+
+
 def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio):
     on = run(studio, audio["mix2"])
     runs = studio.network_runs
