@@ -161,6 +161,16 @@ def capture(url: str, out: Path, example: str, log=print) -> list[Path]:
         time.sleep(0.5)
         wait_text(d, ".sv-status", "soft k-means", 60)
         wait(d, "#sv-embedding .js-plotly-plot", 60)
+        time.sleep(1)
+        # a selection in the cloud: the first talker's dots in a box, as plotly reports a box drawn around them
+        d.execute_script("""
+            const gd = document.querySelector('#sv-embedding .js-plotly-plot');
+            const c = gd._fullData.findIndex(t => t.mode === 'markers');
+            const xs = Array.from(gd._fullData[c].x), ys = Array.from(gd._fullData[c].y);
+            gd.emit('plotly_selected', {points: xs.map((x, j) => ({curveNumber: c, pointNumber: j, x: x, y: ys[j]})),
+                                        range: {x: [Math.min(...xs), Math.max(...xs)], y: [Math.min(...ys), Math.max(...ys)]}});
+        """)
+        wait(d, "#sv-sel-audio audio", 60)
         time.sleep(3)
         shots.append(out / "separate.png")
         full_page(d, shots[-1])
