@@ -1366,7 +1366,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                             "(.npz): each bin's embedding with its time, frequency, power, voice "
                                             "and, with references, true voice.", elem_classes="sv-help")
                             with gr.Group(elem_id="sv-move"):
-                                with gr.Row():
+                                with gr.Row(equal_height=False):
                                     move_which = gr.Radio(["1", "2", "3"], value="1", label="Move attractor",
                                                           min_width=140, elem_id="sv-move-which")
                                     move_x = gr.Slider(-3, 3, value=0, step=0.1, label="along PC1",
