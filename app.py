@@ -33,7 +33,7 @@ import numpy as np
 from gradio.exceptions import InvalidPathError
 from pydantic import ValidationError
 
-from sepviz import viz
+from sepviz import export, selection, viz
 from sepviz.checkpoint import summarize_metrics
 from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.danet import tracking_summary
@@ -59,8 +59,10 @@ CLUSTERER_LABELS = {
 DEFAULT_MAX_FILE_SIZE = "25mb"
 REF_TOLERANCE_S = 0.5
 MAX_VOICE_FOLDERS = 200  # separations whose voice files are kept on disk
-# status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, results panel
-N_MAIN_OUTPUTS = 11
+# status, 3 voices, zip of the voices, embedding, spectrograms, masks, metrics, report, the panels that
+# belong to one result (the export's files, the selection's audio and note), results panel
+N_EXTRA_OUTPUTS = 3  # the export's files, the selection's audio and its note
+N_MAIN_OUTPUTS = 11 + N_EXTRA_OUTPUTS
 NOTICE_SECONDS = 8
 INTRO = "Upload or record a mixture of 2-3 talkers, or pick an example: the separation starts at once."
 QUIET_DBFS = -40.0       # a mixture below this RMS is "too quiet" (speech is recorded at -30 to -15 dBFS)
@@ -78,6 +80,67 @@ CSS = """
 .sv-card table {font-size: 0.95em;}
 .sv-help {font-size: 0.88em; color: var(--body-text-color-subdued);}
 #sv-title h1 {margin-bottom: 0;}
+.sv-hidden {display: none !important;}
+"""
+
+SELECTION_HELP = ("*Draw a lasso (or a box) around dots in the cloud to hear those bins alone and see them lit on "
+                  "the mixture's spectrogram; drag a box on the mixture's spectrogram to ring its bins in the "
+                  "cloud.*")
+
+# The bridge from plotly's selections to the server: gr.Plot has no selection event, so the page
+# listens to plotly_selected on the cloud's and the spectrogram's plots itself and hands the
+# selection (JSON) to a hidden button's event, whose own js puts it in place of its first input.
+# Polled: Gradio mounts a new plot div when a hidden plot is shown again, and a purged plot
+# loses its listeners.
+SELECTION_JS = """
+() => {
+  const send = (payload) => {
+    window.svSelection = JSON.stringify(payload);
+    const go = document.getElementById("sv-sel-go");
+    if (go) go.click();
+  };
+  const binOf = (gd, p) => {
+    let cd = p.customdata;
+    if (cd == null || typeof cd === "number") {
+      const tr = (gd._fullData || gd.data)[p.curveNumber];  // gd.data may hold the arrays still base64-coded
+      if (!tr || tr.customdata == null) return null;
+      cd = tr.customdata[p.pointNumber];
+      if (typeof cd === "number") cd = [0, 0, 0, tr.customdata[4 * p.pointNumber + 3]];
+    }
+    return cd != null && cd.length >= 4 ? Math.round(cd[3]) : null;
+  };
+  const fromCloud = (gd, ev) => {
+    if (!ev || !ev.points) return;
+    const bins = ev.points.map((p) => binOf(gd, p)).filter((b) => b != null);
+    const lp = ev.lassoPoints;
+    const lasso = lp && lp.x ? Array.from(lp.x, (x, i) => [x, lp.y[i]]) : null;
+    const box = ev.range && ev.range.x && ev.range.y ? [ev.range.x, ev.range.y] : null;
+    send({source: "cloud", bins: bins, lasso: lasso, box: box});
+  };
+  const fromSpectrogram = (gd, ev) => {
+    if (!ev) return;
+    let box = null;
+    if (ev.range) {
+      const keys = Object.keys(ev.range);
+      const kx = keys.find((k) => k[0] === "x"), ky = keys.find((k) => k[0] === "y");
+      if (kx && ky) box = [ev.range[kx], ev.range[ky]];
+    }
+    if (!box && ev.points && ev.points.length) {
+      const xs = ev.points.map((p) => p.x), ys = ev.points.map((p) => p.y);
+      box = [[Math.min(...xs), Math.max(...xs)], [Math.min(...ys), Math.max(...ys)]];
+    }
+    if (box) send({source: "spectrogram", box: box});
+  };
+  const hook = () => {
+    for (const [id, fn] of [["sv-embedding", fromCloud], ["sv-spectrograms", fromSpectrogram]]) {
+      const gd = document.querySelector("#" + id + " .js-plotly-plot");
+      if (!gd || typeof gd.on !== "function" || gd.svHooked === gd._ev) continue;
+      gd.svHooked = gd._ev;
+      gd.on("plotly_selected", (ev) => fn(gd, ev));
+    }
+  };
+  setInterval(hook, 300);
+}
 """
 
 
@@ -522,6 +585,40 @@ class Studio:
 
         return available_clusterers(model, has_refs)
 
+    def move_axes(self, emb, emb_key, projection, n_points, trange) -> tuple[np.ndarray, np.ndarray]:
+        """The directions an attractor moves along: the first two principal axes of the shown bins'
+        embeddings (with a PCA projection the cloud's own x and y), ``(W (2, K), spread (2,))``, the
+        spread being the bins' standard deviation along each axis (the sliders' unit)."""
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        pts = emb.v.numpy().reshape(-1, emb.v.shape[-1])[cloud.index]
+        proj = cloud.projector if cloud.projector.linear else viz.fit_pca(pts, 2)
+        w = np.asarray(proj.components[:2], np.float64)
+        spread = ((pts - proj.mean) @ w.T).std(axis=0)
+        return w, spread
+
+    def moved(self, sep, key, emb, emb_key, projection, n_points, trange, which, along1, along2):
+        """``sep`` with attractor ``which`` (1-based) moved ``along1`` / ``along2`` spreads along the
+        principal axes (:meth:`move_axes`), and its cache key: ``(sep, key, note)``; unmoved when
+        both are 0.  Recomputed from the cached embeddings: the network does not run."""
+        try:
+            a, b, i = float(along1 or 0.0), float(along2 or 0.0), int(which or 1) - 1
+        except (TypeError, ValueError):
+            raise SepvizInputError(f"an attractor moves by numbers, not {along1!r} / {along2!r}") from None
+        if a == 0 and b == 0:
+            return sep, key, None
+        from sepviz.separate import move_attractor
+
+        w, spread = self.move_axes(emb, emb_key, projection, n_points, trange)
+        mkey = (key, "moved", i, round(a, 3), round(b, 3), projection, int(n_points or 0), trange)
+        with self._lock:
+            hit = self._sep.get_(mkey)
+        if hit is None:
+            hit = move_attractor(sep, i, a * spread[0] * w[0] + b * spread[1] * w[1])
+            with self._lock:
+                self._sep.put(mkey, hit)
+        return hit, mkey, (f"attractor {i + 1} moved {a:+.1f} along PC1 and {b:+.1f} along PC2 (in spreads of the "
+                           "bins): its voice was recomputed from the stored embeddings, without the network")
+
     def voice_files(self, sep, key) -> tuple[list[str], str, float]:
         """The voices as 16-bit WAVs and one zip of them all, written once per separation:
         ``(wav paths, zip path, scale)``.  When a voice would clip, all are scaled alike by
@@ -665,7 +762,9 @@ class Studio:
         cfg = emb.stft_config
         return dict(seconds_per_frame=cfg.hop_length / cfg.sample_rate, hz_per_bin=cfg.sample_rate / cfg.n_fft)
 
-    def figures(self, sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange):
+    def figures(self, sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange, lit=None):
+        """(cloud, spectrograms, masks) figures; ``lit (T, F)`` bool: selected bins, ringed in the
+        cloud and lit on the mixture's spectrogram."""
         cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
         notes = []
         names = [f"voice {i + 1}" for i in range(sep.n_speakers)]
@@ -687,11 +786,14 @@ class Studio:
             cloud, labels=labels, label_names=names, color_by="power" if labels is None else "labels",
             attractors=sep.attractors, attractor_names=[f"attractor {i + 1}" for i in range(len(sep.attractors))],
             anchors=extras.get("anchors"), chosen=extras.get("chosen"), gmm=gmm, title=title, notes=notes,
-            tracks=sep.attractor_tracks)
+            tracks=sep.attractor_tracks, highlight=None if lit is None else cloud.take(lit))
+        if cloud.coords.shape[1] == 2:  # a drag draws a lasso: the selection the studio plays
+            emb_fig.update_layout(dragmode="lasso")
         mag = emb.mag.numpy()
         grid = self._grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
-        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)", **grid)
+        spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)",
+                                          lit=lit, selectable=True, **grid)
         mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
                                     time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
         return emb_fig, spec_fig, mask_fig
@@ -711,7 +813,8 @@ class Studio:
         return emb, emb_key, cached, refs, refs_key
 
     def separate(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                 keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                 keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                 move_y=0.0, progress=gr.Progress()):
         """Main handler: (status, voice 1-3, zip of the voices, embedding, spectrograms, masks, metrics,
         report, results panel).  Raises on a bad input (:meth:`separate_ui` shows it instead)."""
         t0 = time.perf_counter()
@@ -720,6 +823,7 @@ class Studio:
         t1 = time.perf_counter()
         _progress(progress, 0.4, "Finding the voices")
         sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, moved = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
         paths, zpath, scale = self.voice_files(sep, key)
         t2 = time.perf_counter()
         _progress(progress, 0.7, "Drawing")
@@ -737,8 +841,138 @@ class Studio:
                 voices.append(gr.update(value=paths[i], visible=True, label=voice_label(i, sep.energies_db[i])))
             else:
                 voices.append(gr.update(value=None, visible=False))
-        return (self.status_text(report, sep, projection), *voices, gr.update(value=zpath, visible=True),
-                *figs, metrics_markdown(ev), report, gr.update(visible=True))
+        if moved:
+            report["moved_attractor"] = {"attractor": int(move_which), "pc1": float(move_x), "pc2": float(move_y)}
+        status = self.status_text(report, sep, projection) + (f"\n\n↔ {moved}" if moved else "")
+        return (status, *voices, gr.update(value=zpath, visible=True),
+                *figs, metrics_markdown(ev), report, *Studio.stale(), gr.update(visible=True))
+
+    def export_embeddings(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, keep,
+                          n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                          move_y=0.0, progress=gr.Progress()):
+        """The embeddings of the bins the cloud shows, with time, frequency, power, assigned voice
+        (and true voice with references): ``(projector zip, npz)`` paths (:mod:`sepviz.export`)."""
+        trange = self.time_range(t_from, t_to)
+        emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, progress)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, _ = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        truth = self.true_labels(emb, emb_key, refs, refs_key) if refs is not None else None
+        table = export.bins_table(emb.v.numpy(), cloud.index, emb.mag.numpy(), sep.assignment,
+                                  true_assignment=truth, **self._grid_kw(emb))
+        folder = self.work_dir / hashlib.sha1(repr((key, refs_key, projection, n_points, trange)).encode()).hexdigest()[:16]
+        folder.mkdir(parents=True, exist_ok=True)
+        out = []
+        for name, write in (("embeddings_projector.zip", export.write_projector_zip), ("embeddings.npz", export.write_npz)):
+            # written aside and moved in place: a concurrent request never serves a half-written file
+            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+            write(table, tmp)
+            tmp.replace(folder / name)
+            out.append(str(folder / name))
+        return out[0], out[1]
+
+    def export_ui(self, *args, progress=gr.Progress()):
+        """:meth:`export_embeddings` for the page: the two files, or one notice saying why not."""
+        try:
+            return gr.update(value=list(self.export_embeddings(*args, progress=progress)), visible=True)
+        except Exception as err:  # noqa: BLE001 - every failure is shown, in words
+            notice(err)
+            return gr.update(value=None, visible=False)
+
+    def api_export(self, audio, model=None, clusterer=DEFAULT_CLUSTERER, n_speakers="2", ref1=None, ref2=None,
+                   ref3=None, projection="PCA 2D", n_points=viz.DEFAULT_POINTS):
+        """API: the export of :meth:`export_embeddings` with the studio's default settings."""
+        if not audio:
+            raise SepvizInputError("send an audio file")
+        return self.export_embeddings(audio, ref1, ref2, ref3, model or self.default_model,
+                                      clusterer or DEFAULT_CLUSTERER, n_speakers or "2", 10.0,
+                                      projection or "PCA 2D", None, n_points or viz.DEFAULT_POINTS, 0, 0,
+                                      progress=None)
+
+    @staticmethod
+    def parse_selection(text) -> dict:
+        """The page's selection (:data:`SELECTION_JS`): ``{"source": "cloud", "bins": [...], "lasso":
+        [[x, y]...] | None, "box": [[x0, x1], [y0, y1]] | None}`` or ``{"source": "spectrogram",
+        "box": [[t0, t1], [f0, f1]]}``."""
+        import json
+
+        try:
+            sel = json.loads(text) if isinstance(text, str) else text
+        except ValueError:
+            sel = None
+        if not isinstance(sel, dict) or sel.get("source") not in ("cloud", "spectrogram"):
+            raise SepvizInputError("the selection could not be read: draw it again")
+        for k in ("lasso", "box"):
+            v = sel.get(k)
+            if v is not None and not (isinstance(v, list) and all(isinstance(p, list) and len(p) == 2 for p in v)):
+                raise SepvizInputError(f"the selection's {k} could not be read: draw it again")
+        if sel["source"] == "spectrogram" and not sel.get("box"):
+            raise SepvizInputError("drag a box on the mixture's spectrogram to select a time-frequency rectangle")
+        return sel
+
+    def listen_selection(self, text, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection,
+                         color_by, keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1",
+                         move_x=0.0, move_y=0.0):
+        """A selection on the page: the selected bins alone as sound (a mask of the selection on the
+        mixture's STFT, the mixture's phase), lit on the spectrogram and ringed in the cloud.
+        Returns (selection audio, note, cloud, spectrograms); the cloud is left as drawn when the
+        selection was made in it (a redraw would drop plotly's own selection)."""
+        from sepviz.separate import listen_to_bins
+
+        sel = self.parse_selection(text)
+        trange = self.time_range(t_from, t_to)
+        emb, emb_key, _, refs, refs_key = self._prepare(audio, (ref1, ref2, ref3), model, keep, None)
+        sep, key = self.get_separation(emb, emb_key, clusterer, n_speakers, beta, refs, refs_key, weighting, tracking)
+        sep, key, _ = self.moved(sep, key, emb, emb_key, projection, n_points, trange, move_which, move_x, move_y)
+        cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
+        grid = self._grid_kw(emb)
+        t, f = emb.spec.shape
+        lo, hi = viz.frame_window(t, grid["seconds_per_frame"], trange)
+        region = sel.get("lasso") or sel.get("box")
+        if sel["source"] == "spectrogram":
+            (t0, t1), (f0, f1) = sel["box"]
+            mask = selection.rectangle_mask((t, f), (t0, t1), (f0, f1), **grid)
+            mask[:lo], mask[hi:] = False, False
+            how = f"the rectangle {min(t0, t1):.2f}-{max(t0, t1):.2f} s, {min(f0, f1):.0f}-{max(f0, f1):.0f} Hz"
+        elif region and cloud.projector.linear and cloud.coords.shape[1] == 2:
+            mask = selection.region_mask(emb.v.numpy(), cloud.projector, lasso=sel.get("lasso"),
+                                         box=None if sel.get("lasso") else sel.get("box"), frames=(lo, hi))
+            how = "every bin whose embedding falls inside the drawn region, shown or not"
+        else:
+            mask = selection.bins_mask((t, f), sel.get("bins") or [])
+            how = "the picked dots only (UMAP places only the bins it shows)"
+        if not mask.any():
+            return (gr.update(value=None, visible=False), "Nothing selected: draw the lasso or box around some dots "
+                    "(or, on the spectrogram, around some sound).", gr.skip(), gr.skip())
+        wave = listen_to_bins(emb, mask)
+        import soundfile as sf
+
+        folder = self.work_dir / hashlib.sha1(repr(key).encode() + np.packbits(mask).tobytes()).hexdigest()[:16]
+        path = folder / "selection.wav"
+        if not path.is_file():
+            self._prune_work_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            peak = float(np.max(np.abs(wave))) if len(wave) else 0.0
+            tmp = folder / f".selection.{os.getpid()}.{threading.get_ident()}.part.wav"
+            sf.write(tmp, wave / peak if peak > 1.0 else wave, emb.input_sr, subtype="PCM_16")
+            tmp.replace(path)
+        energy = emb.mag.numpy() ** 2
+        share = 100 * float(energy[mask].sum() / max(energy.sum(), 1e-20))
+        owners = np.bincount(sep.assignment[mask].reshape(-1), minlength=sep.n_speakers)
+        top = int(owners.argmax())
+        note = (f"**{int(mask.sum()):,} bins selected** ({how}): {share:.1f} % of the mixture's energy; "
+                f"{100 * owners[top] / owners.sum():.0f} % of them go to voice {top + 1}.")
+        emb_fig, spec_fig, _ = self.figures(sep, emb, emb_key, refs, refs_key, projection, color_by, n_points, trange,
+                                            lit=mask)
+        return (gr.update(value=str(path), visible=True), note,
+                emb_fig if sel["source"] == "spectrogram" else gr.skip(), spec_fig)
+
+    def selection_ui(self, *args):
+        """:meth:`listen_selection` for the page: a failure says why (the note, one notice)."""
+        try:
+            return self.listen_selection(*args)
+        except Exception as err:  # noqa: BLE001 - every failure is shown, in words
+            return gr.update(value=None, visible=False), f"⚠️ {notice(err)}", gr.skip(), gr.skip()
 
     def status_text(self, report: dict, sep, projection) -> str:
         """The status line: what was found, how long it took, and the report's warnings."""
@@ -762,28 +996,36 @@ class Studio:
         return "\n\n".join(status)
 
     @staticmethod
+    def stale() -> tuple:
+        """The panels made from a previous result on request (the export), emptied: a new result
+        or an error makes them stale."""
+        return (gr.update(value=None, visible=False), gr.update(value=None, visible=False), SELECTION_HELP)
+
+    @staticmethod
     def cleared(status: str = INTRO) -> tuple:
         """The main outputs with no result: ``status`` alone, every result panel emptied and hidden."""
         voices = [gr.update(value=None, visible=i < 2) for i in range(MAX_VOICES)]
         return (status, *voices, gr.update(value=None, visible=False), None, None, None, "", None,
-                gr.update(visible=False))
+                *Studio.stale(), gr.update(visible=False))
 
     def separate_ui(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                    keep, n_points, t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                    keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                    move_y=0.0, progress=gr.Progress()):
         """:meth:`separate` for the page: a bad input clears the old results and says why (status, one notice)."""
         try:
             return self.separate(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                                 keep, n_points, t_from, t_to, weighting, tracking, progress=progress)
+                                 keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress)
         except Exception as err:  # noqa: BLE001 - every failure is shown, in words
             return self.cleared(f"⚠️ {notice(err)}")
 
     def refresh(self, audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                keep, n_points, t_from, t_to, weighting="auto", tracking="model"):
+                keep, n_points, t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                move_y=0.0):
         """Re-run on a control change, but only when there is something to separate."""
         if not audio:
             return tuple(gr.skip() for _ in range(N_MAIN_OUTPUTS))
         return self.separate_ui(audio, ref1, ref2, ref3, model, clusterer, n_speakers, beta, projection, color_by,
-                                keep, n_points, t_from, t_to, weighting, tracking, progress=None)
+                                keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=None)
 
     def clusterer_choices(self, model_name, has_refs: bool, current, selected) -> tuple[dict, dict]:
         """Updates of the clusterer menu and the Compare tab's ticks for a model, with or without
@@ -795,16 +1037,18 @@ class Studio:
         return gr.update(choices=choices, value=value), gr.update(choices=choices, value=sel)
 
     def new_audio(self, audio, model, clusterer, selected, n_speakers, beta, projection, color_by, keep, n_points,
-                  t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                  t_from, t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                  move_y=0.0, progress=gr.Progress()):
         """A new upload or recording: the example and references no longer apply; separate at once.
         Returns (example, s1-s3, example note, clusterer menu, Compare ticks, *main outputs)."""
         menu, ticks = self.clusterer_choices(model, False, clusterer, selected)
         return ("", None, None, None, gr.update(value="", visible=False), menu, ticks,
                 *self.separate_ui(audio, None, None, None, model, menu["value"], n_speakers, beta, projection,
-                                  color_by, keep, n_points, t_from, t_to, weighting, tracking, progress=progress))
+                                  color_by, keep, n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress))
 
     def pick_example(self, name, model, clusterer, selected, beta, projection, color_by, keep, n_points, t_from,
-                     t_to, weighting="auto", tracking="model", progress=gr.Progress()):
+                     t_to, weighting="auto", tracking="model", move_which="1", move_x=0.0,
+                     move_y=0.0, progress=gr.Progress()):
         """The example menu: fill the mixture, its references and its number of talkers, and separate.
         Returns (mixture, s1-s3, talkers, example note, clusterer menu, Compare ticks, *main outputs)."""
         if not name:
@@ -816,7 +1060,7 @@ class Studio:
         menu, ticks = self.clusterer_choices(model, True, clusterer, selected)
         return (mix, r1, r2, r3, n, gr.update(value=info, visible=True), menu, ticks,
                 *self.separate_ui(mix, r1, r2, r3, model, menu["value"], n, beta, projection, color_by, keep,
-                                  n_points, t_from, t_to, weighting, tracking, progress=progress))
+                                  n_points, t_from, t_to, weighting, tracking, move_which, move_x, move_y, progress=progress))
 
     def compare(self, audio, ref1, ref2, ref3, model, clusterers, n_speakers, beta, projection, keep, n_points,
                 t_from, t_to, weighting="auto", tracking="model", progress=gr.Progress()):
@@ -1106,6 +1350,37 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                         "their paths when they follow the talkers; ☆ ADANet "
                                         "anchors (★ chosen); ellipses are GMM components (1σ solid, 2σ dashed). "
                                         "See the Teaching tab.", elem_classes="sv-help")
+                            with gr.Row(equal_height=False):
+                                sel_note = gr.Markdown(SELECTION_HELP, elem_classes="sv-help", elem_id="sv-sel-note")
+                                sel_audio = gr.Audio(label="The selected bins alone", type="filepath",
+                                                     interactive=False, visible=False, buttons=["download"],
+                                                     elem_id="sv-sel-audio")
+                            sel_box = gr.Textbox(elem_id="sv-selection", elem_classes="sv-hidden", show_label=False,
+                                                 container=False)
+                            sel_go = gr.Button("selection", elem_id="sv-sel-go", elem_classes="sv-hidden")
+                            with gr.Row():
+                                export_btn = gr.Button("Export these bins' embeddings", size="sm", scale=0,
+                                                       min_width=260, elem_id="sv-export")
+                                gr.Markdown("For the TensorBoard Embedding Projector (projector.tensorflow.org: "
+                                            "*Load* vectors.tsv and metadata.tsv from the zip) and for numpy "
+                                            "(.npz): each bin's embedding with its time, frequency, power, voice "
+                                            "and, with references, true voice.", elem_classes="sv-help")
+                            with gr.Group(elem_id="sv-move"):
+                                with gr.Row(equal_height=False):
+                                    move_which = gr.Radio(["1", "2", "3"], value="1", label="Move attractor",
+                                                          min_width=140, elem_id="sv-move-which")
+                                    move_x = gr.Slider(-3, 3, value=0, step=0.1, label="along PC1",
+                                                       elem_id="sv-move-x", min_width=160)
+                                    move_y = gr.Slider(-3, 3, value=0, step=0.1, label="along PC2",
+                                                       elem_id="sv-move-y", min_width=160)
+                                    move_reset = gr.Button("Put it back", size="sm", scale=0, min_width=110,
+                                                           elem_id="sv-move-reset")
+                                gr.Markdown("Move one attractor through the cloud (in spreads of the bins along the "
+                                            "first two principal axes) and hear its voice change: the masks are "
+                                            "recomputed from the stored embeddings, the network does not run again.",
+                                            elem_classes="sv-help")
+                            export_files = gr.File(label="Embeddings", file_count="multiple", visible=False,
+                                                   interactive=False, elem_id="sv-export-files")
                             metrics = gr.Markdown("")
                             spec_plot = gr.Plot(label="Spectrograms", elem_id="sv-spectrograms")
                             mask_plot = gr.Plot(label="Masks", elem_id="sv-masks")
@@ -1157,18 +1432,36 @@ def build_demo(studio: Studio) -> gr.Blocks:
                       api_description="Separate a mixture: returns voices 1-3 (unused ones None) and a JSON report "
                                       "(talkers, voice levels, warnings, model, clusterer, timings)")
 
+        with gr.Row(visible=False):
+            api_refs = [gr.Audio(type="filepath", sources=["upload"], label=f"s{i + 1}") for i in range(MAX_VOICES)]
+            api_projection = gr.Dropdown(choices=PROJECTIONS, value="PCA 2D", label="projection")
+            api_points = gr.Number(viz.DEFAULT_POINTS, label="n_points", precision=0)
+            api_export_out = [gr.File(label="projector zip"), gr.File(label="npz")]
+            api_export_btn = gr.Button("api export")
+        api_export_btn.click(_close(studio.api_export), [api_audio, api_model, api_clusterer, api_n, *api_refs,
+                                                          api_projection, api_points], api_export_out,
+                             api_name="export_embeddings",
+                             api_description="The embeddings of the plotted bins with time, frequency, power, "
+                                             "assigned voice (and true voice with references s1-s3): a zip of "
+                                             "vectors.tsv + metadata.tsv (TensorBoard Embedding Projector) and "
+                                             "an .npz")
+
         # ---------------- wiring: one event per user action, so a failure says so once
         ui = dict(api_visibility="private")
-        rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking]
+        rest = [beta, projection, color_by, keep, n_points, t_from, t_to, fit_weighting, tracking, move_which, move_x,
+                move_y]
         main_inputs = [audio, *refs, model, clusterer, n_speakers, *rest]
-        main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, results]
+        main_outputs = [status, *voices, zip_btn, emb_plot, spec_plot, mask_plot, metrics, report, export_files,
+                        sel_audio, sel_note, results]
         run.click(studio.separate_ui, main_inputs, main_outputs, **ui)
         redo = dict(fn=studio.refresh, inputs=main_inputs, outputs=main_outputs, trigger_mode="always_last",
                     show_progress="minimal", **ui)
         for comp in (clusterer, n_speakers, projection, color_by, fit_weighting, tracking):
             comp.input(**redo)
-        for comp in (beta, keep, n_points):
+        for comp in (beta, keep, n_points, move_x, move_y):
             comp.release(**redo)
+        move_which.input(**redo)
+        move_reset.click(lambda: (0, 0), None, [move_x, move_y], **ui).then(**redo)
         for comp in (t_from, t_to):
             comp.submit(**redo)
 
@@ -1205,6 +1498,12 @@ def build_demo(studio: Studio) -> gr.Blocks:
         example.input(studio.pick_example, [example, model, clusterer, compare_set, *rest],
                       [audio, *refs, n_speakers, example_info, clusterer, compare_set, *main_outputs], **ui)
 
+        sel_go.click(studio.selection_ui, [sel_box, *main_inputs], [sel_audio, sel_note, emb_plot, spec_plot],
+                     js="(selection, ...rest) => [window.svSelection || '', ...rest]", trigger_mode="always_last",
+                     show_progress="minimal", **ui)
+        export_btn.click(studio.export_ui, [audio, *refs, model, clusterer, n_speakers, beta, projection, keep,
+                                            n_points, t_from, t_to, fit_weighting, tracking, move_which, move_x,
+                                            move_y], [export_files], **ui)
         compare_btn.click(studio.compare_ui,
                           [audio, *refs, model, compare_set, n_speakers, beta, projection, keep, n_points, t_from, t_to,
                            fit_weighting, tracking],
@@ -1218,7 +1517,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
 
 def launch_kwargs(studio: Studio) -> dict:
     """Theme, CSS and the folders the app may serve files from (examples, caches)."""
-    return dict(theme=gr.themes.Soft(primary_hue="blue", secondary_hue="orange"), css=CSS,
+    return dict(theme=gr.themes.Soft(primary_hue="blue", secondary_hue="orange"), css=CSS, js=SELECTION_JS,
                 allowed_paths=[str(examples_dir()), str(cache_dir())])
 
 

@@ -160,7 +160,21 @@ def capture(url: str, out: Path, example: str, log=print) -> list[Path]:
         d.find_element(By.XPATH, "//label[.//span[text()='true speaker']]").click()
         time.sleep(0.5)
         wait_text(d, ".sv-status", "soft k-means", 60)
+        wait_text(d, ".sv-status", "output was reused", 60)  # the re-plot with the true speakers' colours
         wait(d, "#sv-embedding .js-plotly-plot", 60)
+        time.sleep(1)
+        # a selection in the cloud: a box around the left third of the dots, as plotly reports a box drawn there
+        d.execute_script("""
+            const gd = document.querySelector('#sv-embedding .js-plotly-plot');
+            const xs = [].concat(...gd._fullData.filter(t => t.mode === 'markers').map(t => Array.from(t.x)));
+            const ys = [].concat(...gd._fullData.filter(t => t.mode === 'markers').map(t => Array.from(t.y)));
+            const lo = Math.min(...xs), cut = lo + 0.3 * (Math.max(...xs) - lo);
+            const points = [];
+            gd._fullData.forEach((t, c) => { if (t.mode === 'markers') Array.from(t.x).forEach((x, j) => {
+                if (x <= cut) points.push({curveNumber: c, pointNumber: j, x: x, y: t.y[j]}); }); });
+            gd.emit('plotly_selected', {points: points, range: {x: [lo, cut], y: [Math.min(...ys), Math.max(...ys)]}});
+        """)
+        wait(d, "#sv-sel-audio audio", 60)
         time.sleep(3)
         shots.append(out / "separate.png")
         full_page(d, shots[-1])

@@ -462,6 +462,60 @@ def separate_embedding(emb: Embedding, clusterer: str = DEFAULT_CLUSTERER, n_spe
                       warnings=warnings, attractor_tracks=None if tracks is None else tracks.numpy())
 
 
+def move_attractor(sep: Separation, index: int, offset: np.ndarray) -> Separation:
+    """``sep`` with attractor ``index`` moved by ``offset (K,)`` in the embedding space: masks and
+    voices recomputed from the cached embeddings (the network does not run again), each bin
+    going to the voice whose mask is largest.  With attractor tracking the whole path moves by
+    ``offset``.  The clusterer's GMM components no longer describe the moved attractors, so they
+    are left out of ``cluster.extras``."""
+    emb, res = sep.embedding, sep.cluster
+    if "masks" in res.extras:
+        raise SepvizInputError("the DEF mask head's masks do not come from attractors: moving one changes nothing; "
+                               "choose a clusterer")
+    c, k = sep.attractors.shape
+    if not 0 <= int(index) < c:
+        raise SepvizInputError(f"there is no attractor {int(index) + 1}: this separation has {c}")
+    off = np.zeros((c, k), np.float32)
+    off[int(index)] = np.asarray(offset, np.float32).reshape(k)
+    t0 = time.perf_counter()
+    att = torch.as_tensor(sep.attractors, dtype=torch.float32) + torch.from_numpy(off)
+    with torch.inference_mode():
+        tracks = None if sep.attractor_tracks is None else (torch.as_tensor(sep.attractor_tracks)
+                                                              + torch.from_numpy(off)[:, None, :])
+        # deep clustering's binary masks follow the assignment: each bin to its most similar attractor
+        nearest = torch.einsum("tfk,ck->ctf", emb.v, att).argmax(0).reshape(-1)
+        extras = {key: v for key, v in res.extras.items() if key not in ("means", "covariances", "weights")}
+        moved = ClusterResult(att, nearest, extras)
+        masks = embedding_masks(emb, moved, temperature=1.0 if sep.clusterer == "oracle" else None, tracks=tracks)
+        voices8k = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+    voices = [_fit_length(resample(v, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
+              for v in voices8k]
+    energies = _output_energies_db(masks, emb.mag)
+    weak = [i + 1 for i, e in enumerate(energies) if e < DROP_DB]
+    warnings = [w for w in sep.warnings if getattr(w, "code", "") != "quiet_voice"]
+    if weak:
+        warnings.append(SepWarning("quiet_voice", f"voice {', '.join(map(str, weak))} is more than 20 dB quieter than "
+                                   f"the loudest: the mixture may hold fewer than {c} talkers"))
+    return Separation(voices=voices, sample_rate=sep.sample_rate, voices_model_sr=list(voices8k),
+                      masks=masks.numpy(), attractors=att.numpy(), assignment=masks.argmax(0).numpy(),
+                      cluster=moved, embedding=emb, clusterer=sep.clusterer, n_speakers=c, energies_db=energies,
+                      timings=dict(sep.timings, masks_istft=time.perf_counter() - t0), warnings=warnings,
+                      attractor_tracks=None if tracks is None else tracks.numpy())
+
+
+def listen_to_bins(emb: Embedding, mask: np.ndarray) -> np.ndarray:
+    """The mixture's bins where ``mask (T, F)`` (bool or 0-1) is set, alone: the mask applied to
+    the mixture's STFT (so with the mixture's phase) and turned back into sound, at the input's
+    rate and length."""
+    m = torch.as_tensor(np.asarray(mask, np.float32))
+    if tuple(m.shape) != tuple(emb.spec.shape):
+        raise SepvizInputError(f"the selection covers a {tuple(m.shape)} grid but this mixture's is "
+                               f"{tuple(emb.spec.shape)}: separate it again and reselect")
+    with torch.inference_mode():
+        wave = istft((m * emb.spec).unsqueeze(0), len(emb.wave), emb.stft_config)[0].numpy()
+    return _fit_length(resample(wave, emb.stft_config.sample_rate, emb.input_sr), emb.input_length)
+
+
 def separate(audio, sr: int | None, checkpoint, clusterer: str = DEFAULT_CLUSTERER, n_speakers: int | None = 2, *,
              keep: float | None = None, max_seconds: float = DEFAULT_MAX_SECONDS, seed: int = 0,
              beta: float = 10.0, references: list[np.ndarray] | None = None,

@@ -379,8 +379,10 @@ def match_attractors(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.nd
 def _hover(cloud: Cloud) -> tuple[np.ndarray, str]:
     if cloud.shape[1] == 1:  # not a T-F grid
         return None, "%{x:.2f}, %{y:.2f}<extra></extra>"
+    # the flat bin index last: a selection in the browser names its bins by it (exact in float32
+    # up to 2**24 bins, far more than the studio's longest input has)
     cd = np.stack([cloud.frame * cloud.seconds_per_frame, cloud.freq_bin * cloud.hz_per_bin,
-                   cloud.power_db], axis=1).astype(np.float32)
+                   cloud.power_db, cloud.index], axis=1).astype(np.float32)
     return cd, "t %{customdata[0]:.2f} s · %{customdata[1]:.0f} Hz · %{customdata[2]:.0f} dB<extra>%{fullData.name}</extra>"
 
 
@@ -525,15 +527,25 @@ def embedding_figure(cloud: Cloud, *, labels: np.ndarray | None = None, label_na
                      color_by: str = "labels", attractors: np.ndarray | None = None,
                      attractor_names: list[str] | None = None, anchors: np.ndarray | None = None,
                      chosen: np.ndarray | None = None, gmm: dict | None = None, title: str = "Embedding cloud",
-                     height: int = 560, notes: list[str] | None = None, tracks: np.ndarray | None = None) -> go.Figure:
+                     height: int = 560, notes: list[str] | None = None, tracks: np.ndarray | None = None,
+                     highlight: np.ndarray | None = None) -> go.Figure:
     """The T-F bins' embeddings (projected) coloured by ``labels`` (or power), with attractors,
-    ADANet anchors (chosen subset highlighted), GMM 1/2-sigma ellipses (PCA only) and the paths of
-    tracked attractors."""
+    ADANet anchors (chosen subset highlighted), GMM 1/2-sigma ellipses (PCA only), the paths of
+    tracked attractors, and the bins ``highlight`` (bool over the cloud's points) ringed."""
     traces, extra = cloud_traces(cloud, labels=labels, label_names=label_names, color_by=color_by,
                                  attractors=attractors, attractor_names=attractor_names, anchors=anchors,
                                  chosen=chosen, gmm=gmm, tracks=tracks)
-    fig = go.Figure(traces)
     dims = cloud.coords.shape[1]
+    if highlight is not None and np.any(highlight):
+        sel = np.asarray(highlight, bool)
+        cd, ht = _hover(cloud)
+        # before the attractors, so the diamonds stay on top
+        at = next((i for i, tr in enumerate(traces) if tr.name == "attractors"), len(traces))
+        traces.insert(at, _scatter(dims, cloud.coords[sel], mode="markers", name="selected bins",
+                                   customdata=None if cd is None else cd[sel], hovertemplate=ht,
+                                   marker=dict(size=8 if dims == 2 else 4, color="rgba(0,0,0,0)",
+                                               line=dict(color="#111", width=1.5))))
+    fig = go.Figure(traces)
     _apply_axes(fig, cloud.projector, dims)
     if dims == 3:
         fig.update_layout(scene=dict(camera=dict(eye=dict(x=1.5, y=1.5, z=1.0))))
@@ -570,8 +582,12 @@ def _panel_label(fig: go.Figure, text: str, row: int) -> None:
 def spectrogram_figure(spectrograms: list[tuple[str, np.ndarray]], *, seconds_per_frame: float = 0.008,
                        hz_per_bin: float = 31.25, time_range: tuple[float, float] | None = None,
                        db_range: float = 80.0, max_cols: int = MAX_COLUMNS, title: str = "Spectrograms",
-                       row_height: int = 170) -> go.Figure:
-    """Stacked dB spectrograms ``[(name, magnitude (T, F))]``, all relative to the first one's peak."""
+                       row_height: int = 170, lit: np.ndarray | None = None, selectable: bool = False) -> go.Figure:
+    """Stacked dB spectrograms ``[(name, magnitude (T, F))]``, all relative to the first one's peak.
+
+    ``lit (T, F)`` bool: bins lit in the first panel.  ``selectable``: the first panel takes
+    box selections (heatmaps do not: an invisible grid of points does, and plotly then reports
+    the box's time and frequency range)."""
     names = [n for n, _ in spectrograms]
     mags = [np.abs(np.asarray(m)) for _, m in spectrograms]
     ref = float(mags[0].max()) if mags else 1.0
@@ -586,6 +602,19 @@ def spectrogram_figure(spectrograms: list[tuple[str, np.ndarray]], *, seconds_pe
                       row=r, col=1)
         fig.update_yaxes(title_text="Hz", row=r, col=1)
         _panel_label(fig, names[r - 1], r)
+        if r == 1 and lit is not None and np.any(lit):
+            on, _ = pool_time(np.asarray(lit, bool)[lo:hi].astype(np.uint8), max_cols, "max")
+            glow = np.where(on.T > 0, 1.0, np.nan).astype(np.float32)
+            fig.add_trace(go.Heatmap(z=glow, x=x, y=y, name="selected bins", showscale=False, zmin=0, zmax=1,
+                                     colorscale=[[0, "rgba(34,211,238,0.75)"], [1, "rgba(34,211,238,0.75)"]],
+                                     hoverinfo="skip"), row=1, col=1)
+        if r == 1 and selectable:
+            gx, gy = np.meshgrid(np.linspace(x[0], x[-1], 60), np.linspace(y[0], y[-1], 24))
+            fig.add_trace(go.Scatter(x=gx.ravel().astype(np.float32), y=gy.ravel().astype(np.float32), mode="markers",
+                                     name="select", marker=dict(size=4, opacity=0), hoverinfo="skip",
+                                     showlegend=False), row=1, col=1)
+    if selectable:
+        fig.update_layout(dragmode="select", selectdirection="any")
     fig.update_xaxes(title_text="time (s)", row=len(mags), col=1)
     fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-db_range, cmax=0,
                                      colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))

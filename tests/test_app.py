@@ -106,7 +106,7 @@ def user_message(excinfo) -> str:
 def test_separate_returns_voices_figures_and_status(studio, audio):
     out = run(studio, audio["mix2"])
     assert len(out) == app.N_MAIN_OUTPUTS
-    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, results = out
+    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, *extras, results = out
     assert "2 voices" in status and "k-means" in status
     assert v1["visible"] and v2["visible"] and not v3["visible"] and results["visible"]
     for p in (v1["value"], v2["value"]):
@@ -299,7 +299,8 @@ def test_gradio_client_separate_endpoint(studio, audio):
                 max_file_size="10mb", **app.launch_kwargs(studio))
     try:
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == ["/separate"]
+        assert list(client.view_api(print_info=False, return_format="dict")["named_endpoints"]) == \
+            ["/separate", "/export_embeddings"]
         v1, v2, v3, report = client.predict(handle_file(audio["mix2"]), api_name="/separate")
         assert Path(v1).is_file() and Path(v2).is_file() and v3 is None
         assert sf.info(v1).samplerate == SR
@@ -312,8 +313,148 @@ def test_gradio_client_separate_endpoint(studio, audio):
         assert all(Path(p).is_file() for p in out) and report["talkers"]["found"] == 3
         with pytest.raises(Exception, match="not an audio file"):
             client.predict(handle_file(audio["text"]), api_name="/separate")
+        # the export: the plotted bins' embeddings with their metadata, true voice from the references
+        zpath, npz = client.predict(handle_file(audio["mix2"]), ref1=handle_file(audio["s1"]),
+                                    ref2=handle_file(audio["s2"]), n_points=700, api_name="/export_embeddings")
+        _check_export(zpath, npz, n=700, k=studio.get_model(None).emb_dim, truth=True)
+        with pytest.raises(Exception, match="send an audio file"):
+            client.predict(None, api_name="/export_embeddings")
     finally:
         demo.close()
+
+
+def _check_export(zpath, npz, *, n: int, k: int, truth: bool) -> dict:
+    """Both export files hold the same ``n`` bins: K-wide vectors, a header and one row per bin."""
+    import zipfile
+
+    with zipfile.ZipFile(zpath) as zf:
+        assert sorted(zf.namelist()) == ["metadata.tsv", "vectors.tsv"]
+        vectors = np.loadtxt(zf.open("vectors.tsv"), delimiter="\t", ndmin=2)
+        meta = zf.read("metadata.tsv").decode().splitlines()
+    cols = ["time_s", "frequency_hz", "power_db", "assigned_voice"] + (["true_voice"] if truth else [])
+    assert meta[0].split("\t") == cols and len(meta) == n + 1 and vectors.shape == (n, k)
+    data = np.load(npz)
+    assert data["vectors"].shape == (n, k) and set(cols) <= set(data.files)
+    np.testing.assert_allclose(data["vectors"], vectors, rtol=1e-4, atol=1e-5)  # the same bins, in the same order
+    rows = np.array([r.split("\t") for r in meta[1:]], float)
+    np.testing.assert_allclose(rows[:, 0], data["time_s"], atol=1e-3)
+    assert set(data["assigned_voice"].tolist()) <= {1, 2, 3} and (data["power_db"] <= 0).all()
+    assert (data["frequency_hz"] >= 0).all() and (data["frequency_hz"] <= 4000).all()
+    return dict(data)
+
+
+def test_export_embeddings_of_the_shown_bins(studio, audio):
+    runs = studio.network_runs
+    out = run(studio, audio["mix2"], n_points=800)
+    zpath, npz = studio.export_embeddings(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", None,
+                                          800, 0, 0, progress=None)
+    data = _check_export(zpath, npz, n=800, k=studio.get_model(None).emb_dim, truth=False)
+    assert studio.network_runs == runs + 1  # the export reuses the separation's embeddings
+    emb_fig = out[5]
+    shown = sum(len(t.x) for t in emb_fig.data if (t.name or "").startswith("voice"))
+    assert shown == 800  # the bins the cloud shows, each voice's as coloured there
+    voice1 = next(t for t in emb_fig.data if t.name == "voice 1")
+    assert (data["assigned_voice"] == 1).sum() == len(voice1.x)
+    # a time range: only its bins; references: the true voice
+    zpath, npz = studio.export_embeddings(audio["mix2"], audio["s1"], audio["s2"], None, None, "kmeans", "2", 10,
+                                          "PCA 2D", None, 500, 1.0, 0, progress=None)
+    data = _check_export(zpath, npz, n=500, k=studio.get_model(None).emb_dim, truth=True)
+    assert data["time_s"].min() >= 1.0 - 0.01
+    assert set(data["true_voice"].tolist()) == {1, 2}  # both references own some of the bins
+    shown = studio.export_ui(audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", None, 800, 0, 0)
+    assert shown["visible"] and [Path(p).name for p in shown["value"]] == ["embeddings_projector.zip", "embeddings.npz"]
+    with pytest.warns(UserWarning):
+        bad = studio.export_ui(None, None, None, None, None, "kmeans", "2", 10, "PCA 2D", None, 800, 0, 0)
+    assert not bad["visible"]
+
+
+def test_moving_an_attractor_changes_its_voice_without_the_network(studio, audio):
+    args = (audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0,
+            "auto", "model")
+    before = studio.separate(*args, "1", 0, 0, progress=None)
+    runs = studio.network_runs
+    after = studio.separate(*args, "1", 2.0, -1.0, progress=None)
+    assert studio.network_runs == runs  # the cached embeddings, no network
+    w0, w1 = sf.read(before[1]["value"])[0], sf.read(after[1]["value"])[0]
+    assert w0.shape == w1.shape and np.abs(w0 - w1).max() > 1e-3  # voice 1 sounds different
+    assert "attractor 1 moved +2.0 along PC1 and -1.0 along PC2" in after[0]
+    assert after[9]["moved_attractor"] == {"attractor": 1, "pc1": 2.0, "pc2": -1.0}
+    # the diamond sits where it was moved: two spreads right and one down along the cloud's own axes
+    att = lambda out: next(t for t in out[5].data if t.name == "attractors")  # noqa: E731
+    emb, emb_key, _ = studio.get_embedding(studio.readable(audio["mix2"]), None, None)
+    w, spread = studio.move_axes(emb, emb_key, "PCA 2D", 1000, None)
+    np.testing.assert_allclose(att(after).x[0] - att(before).x[0], 2.0 * spread[0], rtol=1e-3)
+    np.testing.assert_allclose(att(after).y[0] - att(before).y[0], -1.0 * spread[1], rtol=1e-3)
+    np.testing.assert_allclose(att(after).x[1], att(before).x[1], atol=1e-5)  # the other one stays
+    # put back: the same voices as before
+    back = studio.separate(*args, "1", 0, 0, progress=None)
+    assert back[1]["value"] == before[1]["value"] and "moved" not in back[0]
+    # the export follows what is heard; a third attractor of two is said so
+    export_args = args[:9] + args[10:]  # the export has no colouring
+    still = np.load(studio.export_embeddings(*export_args, "1", 0, 0, progress=None)[1])["assigned_voice"]
+    moved = np.load(studio.export_embeddings(*export_args, "1", 3.0, 0, progress=None)[1])["assigned_voice"]
+    assert not np.array_equal(still, moved)
+    with pytest.warns(UserWarning):
+        bad = studio.separate_ui(*args, "3", 1.0, 0, progress=None)
+    assert "there is no attractor 3" in bad[0] and not bad[-1]["visible"]
+
+
+def test_a_selection_in_the_cloud_or_on_the_spectrogram_is_heard_alone_and_lit(studio, audio):
+    import json
+
+    from sepviz import selection
+
+    args = (audio["mix2"], None, None, None, None, "kmeans", "2", 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0)
+    out = studio.separate(*args, progress=None)
+    runs = studio.network_runs
+    cloud_fig = out[5]
+    voice1 = next(t for t in cloud_fig.data if t.name == "voice 1")
+    bins = [int(b) for b in np.asarray(voice1.customdata)[:, 3]]  # the dots as the page names them
+    # a box around voice 1's dots: all bins whose embeddings fall in it, heard alone
+    box = [[float(np.min(voice1.x)), float(np.max(voice1.x))], [float(np.min(voice1.y)), float(np.max(voice1.y))]]
+    sound, note, emb_fig, spec_fig = studio.listen_selection(
+        json.dumps({"source": "cloud", "bins": bins, "lasso": None, "box": box}), *args)
+    assert studio.network_runs == runs and sound["visible"] and "bins selected" in note
+    w, sr = sf.read(sound["value"])
+    mix, _ = sf.read(audio["mix2"])
+    assert sr == SR and len(w) == len(mix) and 0 < np.sqrt(np.mean(w ** 2)) < np.sqrt(np.mean(mix[:, 0] ** 2))
+    assert emb_fig == gr.skip()  # the cloud keeps plotly's own selection
+    lit = next(t for t in spec_fig.data if t.name == "selected bins")
+    assert np.isfinite(np.asarray(lit.z, float)).any()
+    # every picked dot is inside the box, and the region holds more bins than the dots shown
+    emb, emb_key, _ = studio.get_embedding(studio.readable(audio["mix2"]), None, None)
+    cloud = studio.get_cloud(emb, emb_key, "PCA 2D", 1000, None)
+    region = selection.region_mask(emb.v.numpy(), cloud.projector, box=box)
+    assert region.reshape(-1)[bins].all() and region.sum() > len(bins)
+    # a lasso: a triangle holds fewer bins than its bounding box
+    tri = [[box[0][0], box[1][0]], [box[0][1], box[1][0]], [box[0][0], box[1][1]]]
+    _, note_tri, _, _ = studio.listen_selection(json.dumps({"source": "cloud", "bins": bins[:5], "lasso": tri}), *args)
+    count = lambda n: int(n.split("**")[1].split()[0].replace(",", ""))  # noqa: E731
+    assert 0 < count(note_tri) < count(note)
+    # the reverse: a rectangle on the spectrogram rings its bins in the cloud
+    sound, note, emb_fig, spec_fig = studio.listen_selection(
+        json.dumps({"source": "spectrogram", "box": [[0.5, 1.0], [0, 1000]]}), *args)
+    ringed = next(t for t in emb_fig.data if t.name == "selected bins")
+    times, hz = np.asarray(ringed.customdata)[:, 0], np.asarray(ringed.customdata)[:, 1]
+    assert len(times) > 0 and (times >= 0.5 - 1e-6).all() and (times <= 1.0 + 1e-6).all() and (hz <= 1000).all()
+    assert "0.50-1.00 s, 0-1000 Hz" in note and sound["visible"]
+    # nothing inside, or an unreadable selection: said, never a traceback
+    empty = studio.listen_selection(json.dumps({"source": "spectrogram", "box": [[9, 10], [0, 100]]}), *args)
+    assert not empty[0]["visible"] and "Nothing selected" in empty[1]
+    for bad in ("not json", json.dumps({"source": "elsewhere"}), json.dumps({"source": "cloud", "bins": [10 ** 9]}),
+                json.dumps({"source": "spectrogram", "box": [["a", 1], [0, 1]]})):
+        with pytest.warns(UserWarning):
+            shown = studio.selection_ui(bad, *args)
+        assert not shown[0]["visible"] and shown[1].startswith("⚠️"), bad
+
+
+def test_points_in_polygon():
+    from sepviz.selection import points_in_polygon
+
+    square = np.array([[0, 0], [2, 0], [2, 2], [0, 2]])
+    pts = np.array([[1, 1], [3, 1], [-0.5, 1], [1.9, 0.1], [1, 2.5]])
+    assert points_in_polygon(pts, square).tolist() == [True, False, False, True, False]
+    assert not points_in_polygon(pts, square[:2]).any()  # a line holds nothing
 
 
 def test_loudness_weighting_is_a_control_and_part_of_the_cache_key(studio, audio):
@@ -493,7 +634,7 @@ def test_a_bad_input_clears_the_results_and_says_why_once(studio, audio):
                                  "assigned speaker", None, 1000, 0, 0)
     assert len(notices) == 1 and "silent" in str(notices[0].message)
     assert len(bad) == app.N_MAIN_OUTPUTS
-    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, results = bad
+    status, v1, v2, v3, zipped, emb, spec, masks, metrics, report, *extras, results = bad
     assert status.startswith("⚠️") and "silent" in status
     assert not results["visible"] and not zipped["visible"] and zipped["value"] is None
     assert all(v["value"] is None for v in (v1, v2, v3)) and (emb, spec, masks, metrics, report) == (None,) * 3 + ("", None)
@@ -517,7 +658,7 @@ def test_an_example_fills_the_input_and_separates(studio):
     mix, r1, r2, r3, n, info, menu, ticks, status = out[:9]
     assert Path(mix).is_file() and r1 and r2 and r3 is None and n == "2" and "2 talkers" in info["value"]
     assert "oracle" in [v for _, v in menu["choices"]]  # references given: the oracle is offered
-    assert "**2 voices**" in status and out[-1]["visible"] and "metrics" in out[-2]
+    assert "**2 voices**" in status and out[-1]["visible"] and "metrics" in out[8 + 9]
     assert studio.pick_example("", None, "kmeans", [], 10, "PCA 2D", "assigned speaker", None, 1000, 0, 0) == \
         (gr.skip(),) * (8 + app.N_MAIN_OUTPUTS)
 

@@ -73,7 +73,7 @@ def served(tmp_path_factory):
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                 max_file_size="10mb", **app.launch_kwargs(studio))
     try:
-        yield f"http://127.0.0.1:{port}/", d
+        yield f"http://127.0.0.1:{port}/", d, studio
     finally:
         demo.close()
 
@@ -82,10 +82,11 @@ def test_upload_example_or_recording_separates_at_once_and_an_error_clears_the_r
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import WebDriverWait
 
-    url, d = served
+    url, d, studio = served
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     opts = webdriver.ChromeOptions()
@@ -135,7 +136,52 @@ def test_upload_example_or_recording_separates_at_once_and_an_error_clears_the_r
 
         with zipfile.ZipFile(next(downloads.glob("*.zip"))) as zf:
             assert zf.namelist() == ["voice1.wav", "voice2.wav"]
+        # a selection in the cloud (the event plotly emits after a lasso or box) is heard alone and lit on the
+        # mixture's spectrogram
+        js_data = "return document.querySelector('#sv-%s .js-plotly-plot').data.map(t => t.name)"
+        assert "selected bins" not in driver.execute_script(js_data % "spectrograms")
+        driver.execute_script("""
+            const gd = document.querySelector('#sv-embedding .js-plotly-plot');
+            const c = gd._fullData.findIndex(t => t.name === 'voice 1');  // decoded arrays (gd.data: base64)
+            const xs = Array.from(gd._fullData[c].x), ys = Array.from(gd._fullData[c].y);
+            gd.emit('plotly_selected', {points: xs.map((x, j) => ({curveNumber: c, pointNumber: j, x: x, y: ys[j]})),
+                                        range: {x: [Math.min(...xs), Math.max(...xs)], y: [Math.min(...ys), Math.max(...ys)]}});
+        """)
+        wait.until(lambda _: css("#sv-sel-audio audio") and "bins selected" in css("#sv-sel-note")[0].text)
+        wait.until(lambda _: "selected bins" in driver.execute_script(js_data % "spectrograms"))
+        # the reverse, with the mouse: a box dragged on the mixture's spectrogram rings its bins in the cloud
+        spec = driver.find_element(By.CSS_SELECTOR, "#sv-spectrograms .js-plotly-plot .nsewdrag")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", spec)
+        w, h = spec.size["width"], spec.size["height"]
+        ActionChains(driver).move_to_element_with_offset(spec, -w // 4, -h // 4).click_and_hold() \
+            .move_by_offset(w // 3, h // 3).move_by_offset(2, 2).release().perform()
+        wait.until(lambda _: "selected bins" in driver.execute_script(js_data % "embedding"))
+        assert "rectangle" in css("#sv-sel-note")[0].text
+        # moving an attractor changes its voice (no network run: the cached embeddings)
+        voice1 = lambda: [a.get_attribute("href") for a in css("#sv-voice1 a") if "voice1.wav" in (a.get_attribute("href") or "")]  # noqa: E731
+        before = voice1()
+        runs = studio.network_runs
+        box = css("#sv-move-x input[type=number]")[0]
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+        box.clear()
+        box.send_keys("2.5", Keys.TAB)
+        wait.until(lambda _: "attractor 1 moved +2.5 along PC1" in status())
+        wait.until(lambda _: voice1() and voice1() != before)  # a new file: Gradio names its copies by content
+        assert studio.network_runs == runs
+        css("#sv-move-reset")[0].click()
+        wait.until(lambda _: "moved" not in status() and "2 voices" in status())
+        # the export: the shown bins' embeddings for the Embedding Projector, downloaded
+        css("#sv-export")[0].click()
+        links = wait.until(lambda _: [a for a in css("#sv-export-files a")
+                                      if (a.get_attribute("href") or "").endswith("embeddings_projector.zip")])
+        links[0].click()
+        wait.until(lambda _: list(downloads.glob("embeddings_projector*.zip"))
+                   and not list(downloads.glob("*.crdownload")))
+        with zipfile.ZipFile(next(downloads.glob("embeddings_projector*.zip"))) as zf:
+            assert sorted(zf.namelist()) == ["metadata.tsv", "vectors.tsv"]
+            assert zf.read("metadata.tsv").decode().startswith("time_s\tfrequency_hz\tpower_db\tassigned_voice")
         # attractor tracking: the paths are drawn; switching it off (Advanced) re-separates without them
+        plot = driver.find_element(By.CSS_SELECTOR, "#sv-embedding .js-plotly-plot")  # redrawn since
         assert "attractor paths" in plot.text and "attractors follow the talkers" in status()
         css("#sv-advanced button, #sv-advanced .label-wrap")[0].click()
         off = wait.until(lambda _: [el for el in css("#sv-track label") if "one attractor per talker" in el.text])

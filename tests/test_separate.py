@@ -489,3 +489,25 @@ def test_the_same_attractor_warning_measures_kmeans_attractors(mix8k, monkeypatc
     for clusterer in ("soft_kmeans", "kmeans"):
         w = separate_embedding(emb, clusterer, 3).warnings
         assert [x.code for x in w] == ["same_attractor"], (clusterer, w)
+
+
+def test_moving_an_attractor_recomputes_masks_and_voices_without_the_network(model, mix8k):
+    from sepviz.separate import move_attractor
+
+    emb = embed(mix8k[0], 8000, model)
+    base = separate_embedding(emb, "kmeans", 2, tracking=None)
+    calls, handle = count_forward(model)
+    try:
+        same = move_attractor(base, 0, np.zeros(model.emb_dim))
+        # onto the other attractor: both voices get half of every bin
+        onto = move_attractor(base, 0, base.attractors[1] - base.attractors[0])
+    finally:
+        handle.remove()
+    assert calls == []
+    np.testing.assert_allclose(same.masks, base.masks, atol=1e-6)
+    np.testing.assert_allclose(same.voices[0], base.voices[0], atol=1e-5)
+    np.testing.assert_allclose(onto.attractors[0], base.attractors[1], atol=1e-6)
+    np.testing.assert_allclose(onto.masks, 0.5, atol=1e-5)
+    np.testing.assert_allclose(np.sum(onto.voices, 0), mix8k[0], atol=1e-4)  # softmax masks still add up
+    with pytest.raises(SepvizInputError, match="no attractor 3"):
+        move_attractor(base, 2, np.zeros(model.emb_dim))
