@@ -24,8 +24,8 @@
 #   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
 #                not part of `default`, not run by default)
 #   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped, not run by default
-#   real_trials  continuations of the shipped default on real and synthetic voices with rooms and noise
-#                (issue 24, docs/real_voices.md), not run by default
+#   real_trials  continuations of the default on real and synthetic voices with rooms and noise (issue 24,
+#                docs/real_voices.md); its (b) is the default since 2026-12-04 (run after `default`)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -198,6 +198,16 @@ real_trials() {  # issue 24 (docs/real_voices.md): the shipped default continued
   local r; for r in a b c ab; do
     python -m training.calibrate --checkpoint "runs/real_$r.pt" --copy-from checkpoints/default.pt
   done
+  # (b) won the validation selection (docs/real_voices.md): calibrated on the real validation readers, then
+  # shipped as the default (2026-12-04), its log appended to the parent's
+  cp runs/real_b.pt runs/real_b_cal.pt
+  python -m training.calibrate --checkpoint runs/real_b_cal.pt --clusterer kmeans soft_kmeans \
+    --grid 1,1.2,1.4,1.6,1.8,2,2.5 --tracking-grid off,16:0.5,32:0.5,48:0.5 \
+    --data data/mix/real2_valid data/mix/real3_valid --limit 40 --count --write > runs/calibrate_real_b.out 2>&1
+  python -m training.calibrate --checkpoint runs/real_b_cal.pt --data data/mix/real2_valid --limit 40 --one-talker \
+    --write > runs/calibrate_one_real_b.out 2>&1
+  cat checkpoints/default.log.jsonl runs/real_b.log.jsonl > runs/default_real.log.jsonl
+  cp runs/real_b_cal.pt checkpoints/default.pt && mv runs/default_real.log.jsonl checkpoints/default.log.jsonl
 }
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60

@@ -15,14 +15,13 @@ from sepviz.model_card import averaged_from, card_lines, describe_init
 from .config import TrainConfig
 
 INTENDED = {
-    "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs (all-zero third "
-               "target for 2-talker mixtures), warm-started from danet_2spk's network; its last stages are "
-               "scored by the SI-SNR of the resynthesised voices and of the attractors soft k-means finds. "
-               "Separates 2 or 3 talkers and counts them ('auto'). Called danet_3spk.pt until 2026-12-01. Its last "
-               "two stages are each the average of the weights of two continuations of the same parent (a "
-               "'model soup'; `soup` in scripts/train_cpu.sh), so the history below lists those runs as separate "
-               "stages; in the last pair one run played every training source at a random speed within ±10 % "
-               "(`data.speed_perturb`, new virtual talkers).",
+    "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs, separates 2 or 3 "
+               "talkers and counts them ('auto'). Since 2026-12-04 it is the previous default (the synthetic-talker "
+               "model of 2026-12-02, whose stages are the history below) continued for 75 minutes on real and "
+               "synthetic voices together (LibriSpeech readers, the Asterisk prompt voices, two FSDD talkers, the "
+               "TTS corpus), 30 % of the mixtures in simulated rooms and 30 % with noise, with a deep-clustering "
+               "term of weight 100 on the unit embeddings; chosen and calibrated on real validation readers "
+               "(docs/real_voices.md). `checkpoints/default.pt` in its recipe line is that previous file.",
     "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
                   "by the SI-SNR of the resynthesised voices.",
