@@ -37,3 +37,16 @@ python -m training.data.make_mixtures --corpus librispeech --split test --gender
 python -m training.data.make_mixtures --corpus fsdd,asterisk --fsdd-scheme finetune --split test --n 60 --speakers 2 --out data/mix/cross2_test
 python -m training.data.make_mixtures --corpus librispeech --split valid --n 40 --speakers 2 --out data/mix/real2_valid
 python -m training.data.make_mixtures --corpus librispeech --split valid --n 40 --speakers 3 --out data/mix/real3_valid
+# Real and synthetic validation talkers side by side (links), one folder per talker count, for choices that
+# must serve both (the default's auto-count threshold, docs/real_voices.md)
+for n in 2 3; do
+  dirs=(mix s1 s2); [ "$n" = 3 ] && dirs+=(s3)
+  for src in real synth; do
+    for d in "${dirs[@]}"; do
+      mkdir -p "data/mix/joint${n}_realsynth_valid/$d"
+      for f in "data/mix/${src}${n}_valid/$d"/*.wav; do
+        ln -sf "../../${src}${n}_valid/$d/$(basename "$f")" "data/mix/joint${n}_realsynth_valid/$d/${src}_$(basename "$f")"
+      done
+    done
+  done
+done
