@@ -1092,7 +1092,8 @@ class Studio:
             oracle, _ = self.get_separation(emb, emb_key, "oracle", len(refs), beta, refs, refs_key)
             est = {CLUSTERER_LABELS.get(k, k): v for k, v in estimates.items() if k != "oracle"}
             mismatch_fig, dist = viz.center_mismatch_figure(
-                cloud, oracle.attractors, est, true_labels=cloud.take(self.true_labels(emb, emb_key, refs, refs_key)))
+                cloud, oracle.attractors, est, true_labels=cloud.take(self.true_labels(emb, emb_key, refs, refs_key)),
+                points=emb.v.numpy().reshape(-1, emb.v.shape[-1])[cloud.index])
         lines = ["| clusterer | speakers | SI-SNRi (dB) | distance to ideal attractors | cluster + masks (s) |", "|---|---|---|---|---|"]
         for name, score, dt, c in rows:
             d = dist.get(CLUSTERER_LABELS.get(name, name))

@@ -396,7 +396,9 @@ def _scatter(dims: int, coords: np.ndarray, **kw):
 def _line(dims: int, pts: np.ndarray, **kw):
     if dims == 3:
         return go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="lines", **kw)
-    return go.Scatter(x=pts[:, 0], y=pts[:, 1], mode="lines", **kw)
+    # WebGL like the markers: plotly draws every WebGL trace above every SVG one whatever the
+    # trace order, so SVG lines would hide under the bins
+    return go.Scattergl(x=pts[:, 0], y=pts[:, 1], mode="lines", **kw)
 
 
 def cloud_traces(cloud: Cloud, *, labels: np.ndarray | None = None, label_names: list[str] | None = None,
@@ -455,7 +457,7 @@ def cloud_traces(cloud: Cloud, *, labels: np.ndarray | None = None, label_names:
                                    text=[f"a{i}" for i in others], textposition="top center",
                                    legendgroup=f"{legendgroup_prefix}anchors", showlegend=showlegend,
                                    hovertemplate="anchor %{text}<extra></extra>",
-                                   marker=dict(size=11 if dims == 2 else 6, color="rgba(0,0,0,0)",
+                                   marker=dict(size=11 if dims == 2 else 6, color="#555",  # open symbols stroke in marker.color
                                                symbol="star-open" if dims == 2 else "circle-open",
                                                line=dict(color="#555", width=1.5))))
         if chosen_set:
@@ -469,7 +471,7 @@ def cloud_traces(cloud: Cloud, *, labels: np.ndarray | None = None, label_names:
                                                line=dict(color="#111", width=1.5))))
         if not proj.linear:
             notes.append("UMAP places anchors and attractors with umap.transform (near their nearest bins).")
-    if tracks is not None and len(tracks):
+    if tracks is not None and len(tracks):  # after the bins, under the attractors
         traces += _track_traces(cloud, np.asarray(tracks), dims, legendgroup_prefix, showlegend)
     if attractors is not None and len(attractors):
         pa = proj.transform(attractors)
@@ -508,18 +510,30 @@ def _layout(fig: go.Figure, title: str, height: int, notes: list[str] | None = N
     return fig
 
 
+PATH_COLOR = "#111827"  # the paths' legend entry: neither a voice's colour nor the attractors'
+
+
 def _track_traces(cloud: Cloud, tracks: np.ndarray, dims: int, prefix: str, showlegend: bool,
-                  max_points: int = 200) -> list:
-    """One line per talker: its tracked attractor frame by frame (over the cloud's frames, at most
-    ``max_points`` of them), projected like the bins."""
+                  max_points: int = 40) -> list:
+    """One thin, translucent line per talker: its tracked attractor over the cloud's frames,
+    averaged over ``max_points`` equal windows (a simplified path: raw frame-by-frame jitter
+    scribbles over the clusters, in UMAP most) and projected like the bins.  The legend entry is
+    a separate dark line (one per figure) so paths and attractors read apart."""
     frames = cloud.frame
     lo, hi = (int(frames.min()), int(frames.max()) + 1) if len(frames) else (0, tracks.shape[1])
-    idx = np.unique(np.linspace(lo, min(hi, tracks.shape[1]) - 1, max_points).round().astype(int))
+    hi = max(lo + 1, min(hi, tracks.shape[1]))
+    edges = np.unique(np.linspace(lo, hi, max_points + 1).round().astype(int))
     out = []
     for i, track in enumerate(tracks):
-        out.append(_line(dims, cloud.projector.transform(track[idx]).astype(np.float32),
-                         name="attractor paths", legendgroup=f"{prefix}tracks", showlegend=showlegend and i == 0,
-                         hoverinfo="skip", line=dict(color=voice_color(i), width=2.5), opacity=0.85))
+        pts = np.stack([track[a:b].mean(0) for a, b in zip(edges[:-1], edges[1:]) if b > a])
+        out.append(_line(dims, cloud.projector.transform(pts).astype(np.float32),
+                         name=f"path of attractor {i + 1}", legendgroup=f"{prefix}tracks", showlegend=False,
+                         hoverinfo="skip", line=dict(color=voice_color(i), width=1.5), opacity=0.55))
+    if showlegend and out:
+        # one point of a line draws nothing: only the legend entry shows
+        first = np.array([[out[0].x[0], out[0].y[0]] + ([out[0].z[0]] if dims == 3 else [])], np.float32)
+        out.append(_line(dims, first, name="attractor paths",
+                         legendgroup=f"{prefix}tracks", hoverinfo="skip", line=dict(color=PATH_COLOR, width=2)))
     return out
 
 
@@ -571,6 +585,19 @@ def _db(mag: np.ndarray, ref: float, floor: float) -> np.ndarray:
     return np.clip(np.round(db), -floor, 0).astype(np.int8)
 
 
+def _hz_ticks(fig: go.Figure, rows: int, y_max: float) -> None:
+    """Frequency ticks of stacked panels without the top one: a panel's top label ("4000") would
+    sit on the bottom label ("0") of the panel above."""
+    if y_max <= 0:
+        return
+    raw = y_max / 4
+    mag = 10 ** math.floor(math.log10(raw))
+    step = next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
+    vals = [float(v) for v in np.arange(0, y_max - 0.3 * step, step)]
+    for r in range(1, rows + 1):
+        fig.update_yaxes(tickvals=vals, ticktext=[f"{v:g}" for v in vals], row=r, col=1)
+
+
 def _panel_label(fig: go.Figure, text: str, row: int) -> None:
     """A label inside the top-left corner of a stacked panel (subplot titles would overlap)."""
     suffix = "" if row == 1 else str(row)
@@ -616,6 +643,8 @@ def spectrogram_figure(spectrograms: list[tuple[str, np.ndarray]], *, seconds_pe
     if selectable:
         fig.update_layout(dragmode="select", selectdirection="any")
     fig.update_xaxes(title_text="time (s)", row=len(mags), col=1)
+    if mags:
+        _hz_ticks(fig, len(mags), (mags[0].shape[1] - 1) * hz_per_bin)
     fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-db_range, cmax=0,
                                      colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))
     return _layout(fig, title, 60 + row_height * len(mags), legend=False)
@@ -644,16 +673,22 @@ def masks_figure(masks: np.ndarray, *, names: list[str] | None = None, seconds_p
         x = ((lo + np.arange(pooled.shape[0]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
         y = (np.arange(masks.shape[2]) * hz_per_bin).astype(np.float32)
         z = np.round(np.clip(pooled, 0, 1) * 100).astype(np.uint8).T
+        # one colour bar per voice, beside its own panel, in the right margin
+        d0, d1 = fig.layout["yaxis" if i + 1 + top == 1 else f"yaxis{i + 1 + top}"].domain
         fig.add_trace(go.Heatmap(z=z, x=x, y=y, zmin=0, zmax=100, name=names[i],
-                                 colorscale=[[0, "#ffffff"], [1, voice_color(i)]], showscale=i == 0,
-                                 colorbar=dict(title=dict(text="%"), thickness=12, len=0.8 if not top else 0.6,
-                                               y=0.4 if top else 0.5),
+                                 colorscale=[[0, "#ffffff"], [1, voice_color(i)]], showscale=True,
+                                 colorbar=dict(title=dict(text="%", side="right"), thickness=10,
+                                               len=(d1 - d0) * 0.95, lenmode="fraction", y=(d0 + d1) / 2,
+                                               yanchor="middle", x=1.01, xanchor="left", xpad=4, nticks=3,
+                                               tickfont=dict(size=10)),
                                  hovertemplate="%{x:.2f} s · %{y:.0f} Hz · %{z} %<extra>%{fullData.name}</extra>"),
                       row=i + 1 + top, col=1)
         fig.update_yaxes(title_text="Hz", row=i + 1 + top, col=1)
         _panel_label(fig, names[i], i + 1 + top)
     fig.update_xaxes(title_text="time (s)", row=rows, col=1)
-    return _layout(fig, title, 60 + row_height * rows, legend=False)
+    _hz_ticks(fig, rows, (masks.shape[2] - 1) * hz_per_bin)
+    fig = _layout(fig, title, 60 + row_height * rows, legend=False)
+    return fig.update_layout(margin=dict(r=70))
 
 
 COMPOSITE_LEVELS = 8
@@ -755,52 +790,90 @@ def compare_figure(cloud: Cloud, items: list[CompareItem], mag: np.ndarray, *,
     return _layout(fig, title, 800, notes)
 
 
+def _present(est) -> bool:
+    """An estimate worth drawing: some centres, all finite, not all zero (a clusterer that found none)."""
+    if est is None:
+        return False
+    e = np.asarray(est, np.float64)
+    return e.ndim == 2 and len(e) > 0 and bool(np.isfinite(e).all()) and bool(np.abs(e).max() > 0)
+
+
 def center_mismatch_figure(cloud: Cloud, ideal: np.ndarray, estimates: dict[str, np.ndarray], *,
-                           true_labels: np.ndarray | None = None, title: str = "Center mismatch: ideal vs estimated attractors"
+                           true_labels: np.ndarray | None = None, points: np.ndarray | None = None,
+                           title: str = "Center mismatch: ideal vs estimated attractors"
                            ) -> tuple[go.Figure, dict[str, float]]:
     """The DANet 'center mismatch' view: oracle (ideal) attractors against each clusterer's.
 
     Estimates are matched to the ideal attractors (best permutation); dotted segments join each
     pair and the legend gives the mean distance in the full K-dimensional embedding space.
+    Absent estimates (none, empty, non-finite or all zero) are left out.
+
+    With ``points`` (the plotted bins' embeddings, ``(n, K)``) the view is a PCA fitted on the
+    centres themselves (ideal and estimated) and the bins go through that map: the bins' own
+    principal axes are the directions the *bins* vary most in, and centres, being means of
+    overlapping unit-norm clusters, all land near the middle of those (one pile); the centres'
+    axes show how far apart they really are.  Without ``points``, the cloud's projection.
     """
     dims = cloud.coords.shape[1]
-    proj = cloud.projector
+    ideal = np.asarray(ideal, np.float64)
+    estimates = {k: np.asarray(v, np.float64) for k, v in estimates.items() if _present(v)}
+    matched = {}
+    for name, est in estimates.items():
+        perm, d = match_attractors(ideal, est)
+        matched[name] = (est[perm], d)
+    proj, coords, own_axes = cloud.projector, cloud.coords, False
+    centres = np.concatenate([ideal] + [m for m, _ in matched.values()])
+    if points is not None and len(centres) > dims:
+        proj = fit_pca(centres, dims)
+        coords = proj.transform(points)
+        own_axes = True
     traces = []
     if true_labels is not None:
         for c in np.unique(true_labels):
             sel = true_labels == c
-            traces.append(_scatter(dims, cloud.coords[sel], mode="markers", name=f"bins of speaker {c + 1}",
+            traces.append(_scatter(dims, coords[sel], mode="markers", name=f"bins of speaker {c + 1}",
                                    hoverinfo="skip", marker=dict(size=3 if dims == 2 else 1.5,
                                                                  color=_rgba(voice_color(int(c)), 0.18))))
     else:
-        traces.append(_scatter(dims, cloud.coords, mode="markers", name="T-F bins", hoverinfo="skip",
+        traces.append(_scatter(dims, coords, mode="markers", name="T-F bins", hoverinfo="skip",
                                marker=dict(size=3 if dims == 2 else 1.5, color="rgba(120,120,120,0.2)")))
     pi = proj.transform(ideal)
-    traces.append(_scatter(dims, pi, mode="markers", name="ideal (oracle)", text=[f"ideal {i + 1}" for i in range(len(pi))],
-                           hovertemplate="%{text}<extra></extra>",
-                           marker=dict(size=22 if dims == 2 else 10, symbol="star" if dims == 2 else "diamond",
-                                       color=[voice_color(i) for i in range(len(pi))], line=dict(color="#111", width=2))))
     symbols = ["circle", "square", "triangle-up", "x", "cross", "pentagon", "hexagon"]
-    dist = {}
-    for k, (name, est) in enumerate(estimates.items()):
-        perm, d = match_attractors(ideal, est)
+    dist, marks = {}, []
+    for k, (name, (est, d)) in enumerate(matched.items()):
         dist[name] = float(d.mean())
-        pe = proj.transform(np.asarray(est)[perm])
+        pe = proj.transform(est)
         sym = symbols[k % len(symbols)]
-        traces.append(_scatter(dims, pe, mode="markers", name=f"{name} (mean dist {dist[name]:.2f})",
-                               legendgroup=name, text=[f"{name} → ideal {i + 1}: {d[i]:.2f}" for i in range(len(pe))],
-                               hovertemplate="%{text}<extra></extra>",
-                               marker=dict(size=13 if dims == 2 else 6,
-                                           symbol=sym if dims == 2 else ("circle" if k % 2 == 0 else "square"),
-                                           color=[voice_color(i) for i in range(len(pe))],
-                                           line=dict(color="#111", width=1.5))))
+        marks.append(_scatter(dims, pe, mode="markers", name=f"{name} (mean dist {dist[name]:.2f})",
+                              legendgroup=name, text=[f"{name} → ideal {i + 1}: {d[i]:.2f}" for i in range(len(pe))],
+                              hovertemplate="%{text}<extra></extra>",
+                              marker=dict(size=13 if dims == 2 else 6,
+                                          symbol=sym if dims == 2 else ("circle" if k % 2 == 0 else "square"),
+                                          color=[voice_color(i) for i in range(len(pe))],
+                                          line=dict(color="#111", width=1.5))))
         seg = np.concatenate([np.concatenate([pi[i:i + 1], pe[i:i + 1], np.full((1, dims), np.nan)])
                               for i in range(len(pe))]).astype(np.float32)
         traces.append(_line(dims, seg, name=f"{name} offset", legendgroup=name, showlegend=False, hoverinfo="skip",
                             line=dict(color="#444", width=1.2, dash="dot") if dims == 2 else dict(color="#444", width=2)))
+    # the ideal stars under the estimates (a perfect estimate hides its star, not the reverse)
+    traces.append(_scatter(dims, pi, mode="markers", name="ideal (oracle)", text=[f"ideal {i + 1}" for i in range(len(pi))],
+                           hovertemplate="%{text}<extra></extra>",
+                           marker=dict(size=22 if dims == 2 else 10, symbol="star" if dims == 2 else "diamond",
+                                       color=[voice_color(i) for i in range(len(pi))], line=dict(color="#111", width=2))))
+    traces += marks
     fig = go.Figure(traces)
     _apply_axes(fig, proj, dims)
-    return _layout(fig, title, 560), dist
+    notes = []
+    if own_axes:
+        t = [f"centres' PC{i + 1}" for i in range(dims)]
+        if dims == 2:
+            fig.update_xaxes(title_text=t[0])
+            fig.update_yaxes(title_text=t[1])
+        else:
+            fig.update_layout(scene=dict(xaxis_title=t[0], yaxis_title=t[1], zaxis_title=t[2]))
+        notes.append("axes: the principal axes of the centres (ideal and estimated), so their offsets show; "
+                     "the bins go through the same map.")
+    return _layout(fig, title, 560, notes), dist
 
 
 @dataclass
@@ -839,7 +912,10 @@ def attractor_atlas_figure(items: list[AtlasItem], *, dims: int = 2,
                                            line=dict(color="#111", width=1), opacity=0.9)))
     fig = go.Figure(traces)
     _apply_axes(fig, proj, dims)
-    return _layout(fig, title, 520), proj
+    fig = _layout(fig, title, 520)
+    # the atlas sits in a narrow column: the title goes below the plotly toolbar, not under it
+    fig.update_layout(margin=dict(t=100), title=dict(y=1, yref="container", yanchor="top", pad=dict(t=44)))
+    return fig, proj
 
 
 # ----------------------------------------------------------------------------- teaching toys

@@ -154,10 +154,13 @@ def test_tracked_attractors_are_drawn_as_one_path_per_talker(dims):
     drift = np.linspace(0, 1, v.shape[0])[None, :, None] * np.ones((2, 1, v.shape[-1]))
     tracks = (centers[:, None, :] + drift).astype(np.float32)  # (C, T, K): both attractors move
     fig = viz.embedding_figure(cloud, labels=cloud.take(owner), attractors=centers, tracks=tracks)
-    paths = [t for t in fig.data if t.name == "attractor paths"]
-    assert len(paths) == 2 and 2 <= len(paths[0].x) <= 200 and sum(t.showlegend is not False for t in paths) == 1
-    start = cloud.projector.transform(tracks[:, int(cloud.frame.min())])
-    np.testing.assert_allclose([paths[0].x[0], paths[0].y[0]], start[0, :2], rtol=1e-4, atol=1e-4)
+    paths = [t for t in fig.data if (t.name or "").startswith("path of attractor")]
+    assert len(paths) == 2 and 2 <= len(paths[0].x) <= 40 and not any(t.showlegend for t in paths)
+    assert sum(t.name == "attractor paths" for t in fig.data) == 1  # one legend entry
+    lo = int(cloud.frame.min())
+    w = (int(cloud.frame.max()) + 1 - lo) / 40
+    start = cloud.projector.transform(tracks[:, lo: lo + max(1, round(w))].mean(1))  # first window's mean
+    np.testing.assert_allclose([paths[0].x[0], paths[0].y[0]], start[0, :2], rtol=1e-3, atol=1e-3)
     assert "attractor paths" not in [t.name for t in viz.embedding_figure(cloud, labels=cloud.take(owner)).data]
 
 
@@ -209,6 +212,93 @@ def test_compare_mismatch_atlas_and_teaching_figures():
     figs = viz.toy_figures()
     assert set(figs) == {"embedding", "attractor", "anchors", "gmm", "mask"}
     assert all(viz.figure_json_size(f) < 200_000 for f in figs.values())
+
+
+# ----------------------------------------------------------------------------- visual defects (issue 26, item 6)
+def test_paths_and_attractors_lie_above_the_bins_thin_with_their_own_legend_entries():
+    v, salient, mag, owner, masks, centers = _tiny_tf(t=400)
+    cloud = viz.prepare_cloud(v, salient, mag, n_points=400)
+    rng = np.random.default_rng(0)
+    tracks = (centers[:, None, :] + rng.normal(size=(2, v.shape[0], v.shape[-1])) * 0.8).astype(np.float32)
+    k = v.shape[-1]
+    fig = viz.embedding_figure(cloud, labels=cloud.take(owner), attractors=centers, tracks=tracks,
+                               gmm={"means": centers, "covariances": np.stack([np.eye(k) * 0.25] * 2)})
+    names = [t.name for t in fig.data]
+    last_bins = max(i for i, n in enumerate(names) if n.startswith("voice"))
+    paths = [i for i, n in enumerate(names) if n.startswith("path of attractor")]
+    att = names.index("attractors")
+    # every 2-D trace is WebGL (plotly draws WebGL above SVG whatever the order), and the order puts
+    # bins < paths < attractors
+    assert all(isinstance(t, go.Scattergl) for t in fig.data)
+    assert last_bins < min(paths) and max(paths) < att
+    # thin, translucent, simplified (window means: far less jitter than the raw frames)
+    for i in paths:
+        tr = fig.data[i]
+        assert tr.line.width <= 1.6 and tr.opacity <= 0.6 and len(tr.x) <= 40
+    raw = cloud.projector.transform(tracks[0])
+    drawn = np.stack([fig.data[paths[0]].x, fig.data[paths[0]].y], 1)
+    assert np.abs(np.diff(drawn, axis=0)).mean() < 0.5 * np.abs(np.diff(raw, axis=0)).mean()
+    # legend: one entry each, in different colours
+    shown = [t for t in fig.data if t.showlegend is not False]
+    entry = {t.name: t for t in shown}
+    assert "attractor paths" in entry and "attractors" in entry
+    assert sum(t.name == "attractor paths" for t in shown) == 1
+    first_att_color = np.atleast_1d(entry["attractors"].marker.color)[0]
+    assert entry["attractor paths"].line.color not in (first_att_color, *viz.VOICE_COLORS)
+
+
+def test_center_mismatch_spreads_the_centres_and_leaves_out_absent_ones():
+    rng = np.random.default_rng(0)
+    k = 12
+    # bins vary most along dims 0-1; the centres differ along dims 5-6 (as DANet's do: small, elsewhere)
+    pts = rng.normal(size=(600, k)) * np.r_[3.0, 3.0, np.full(k - 2, 0.1)]
+    ideal = np.zeros((2, k))
+    ideal[0, 5], ideal[1, 5] = 1.0, -1.0
+    est = {"k-means": ideal + np.eye(k)[6] * 0.5, "broken": np.zeros((2, k)), "none": np.empty((0, k))}
+    coords, proj = viz.project(pts, "pca", 2)
+    cloud = viz.Cloud(coords, np.arange(600), (600, 1), np.zeros(600, np.float32), proj, n_candidates=600)
+    old, _ = viz.center_mismatch_figure(cloud, ideal, est)
+    fig, dist = viz.center_mismatch_figure(cloud, ideal, est, points=pts)
+    assert set(dist) == {"k-means"}
+    assert not any("broken" in (t.name or "") or "none" in (t.name or "") for t in fig.data)
+    star = next(t for t in fig.data if t.name == "ideal (oracle)")
+    spread = np.hypot(np.diff(star.x), np.diff(star.y))[0]
+    assert spread == pytest.approx(2.0, rel=1e-3)  # the real distance between the ideal centres
+    old_star = next(t for t in old.data if t.name == "ideal (oracle)")
+    assert np.hypot(np.diff(old_star.x), np.diff(old_star.y))[0] < 0.5  # the pile the bins' axes gave
+    km = next(t for t in fig.data if t.name.startswith("k-means (mean dist"))
+    assert np.hypot(np.asarray(km.x) - star.x, np.asarray(km.y) - star.y) == pytest.approx([0.5, 0.5], rel=1e-3)
+    names = [t.name for t in fig.data]
+    assert names.index("k-means offset") < names.index("ideal (oracle)") < names.index("k-means (mean dist 0.50)")
+
+
+def test_mask_colour_bars_sit_in_the_margin_beside_their_own_panel_and_ticks_do_not_collide():
+    v, salient, mag, owner, masks, centers = _tiny_tf(t=100, f=129)
+    fig = viz.masks_figure(masks, mag=mag)
+    bars = [t for t in fig.data if t.showscale]
+    assert len(bars) == 2  # one per voice, none over a panel
+    for r, t in enumerate(bars, 2):
+        d0, d1 = fig.layout[f"yaxis{r}"].domain
+        assert t.colorbar.x >= 1.0 and t.colorbar.xanchor == "left"
+        assert d0 <= t.colorbar.y - t.colorbar.len / 2 and t.colorbar.y + t.colorbar.len / 2 <= d1
+    assert fig.layout.margin.r >= 60
+    top_hz = 128 * 31.25
+    for fig in (fig, viz.spectrogram_figure([("mix", mag), ("voice", mag)]), viz.toy_figures()["mask"]):
+        axes = [fig.layout[a] for a in fig.layout if a.startswith("yaxis")]
+        assert len(axes) >= 2
+        for ax in axes:  # no tick label at a panel's top edge, where the panel above has its "0"
+            assert ax.tickvals[0] == 0 and max(ax.tickvals) <= top_hz - 500
+
+
+def test_teaching_anchors_have_a_visible_marker_and_the_atlas_title_clears_the_toolbar():
+    fig = viz.toy_figures()["anchors"]
+    for name in ("anchors (not chosen)", "anchors (chosen)"):
+        m = next(t for t in fig.data if t.name == name).marker
+        assert "rgba(0,0,0,0)" not in str(m.color)  # open symbols stroke in marker.color
+    atlas, _ = viz.attractor_atlas_figure(
+        [viz.AtlasItem(f"mix{i}", np.random.default_rng(i).normal(size=(2, 6)), ["female", "male"]) for i in range(5)])
+    assert atlas.layout.title.yref == "container" and atlas.layout.title.pad.t >= 40
+    assert atlas.layout.margin.t >= 90
 
 
 # ----------------------------------------------------------------------------- UMAP
