@@ -866,9 +866,12 @@ def center_mismatch_figure(cloud: Cloud, ideal: np.ndarray, estimates: dict[str,
     notes = []
     if own_axes:
         t = [f"centres' PC{i + 1}" for i in range(dims)]
-        if dims == 2:
-            fig.update_xaxes(title_text=t[0])
-            fig.update_yaxes(title_text=t[1])
+        if dims == 2:  # zoomed on the centres (the bins spread far wider); the home button shows all
+            pc = proj.transform(centres)
+            lo, hi = pc.min(0), pc.max(0)
+            pad = 0.35 * max(float((hi - lo).max()), 1e-6)
+            fig.update_xaxes(title_text=t[0], range=[float(lo[0] - pad), float(hi[0] + pad)])
+            fig.update_yaxes(title_text=t[1], range=[float(lo[1] - pad), float(hi[1] + pad)])
         else:
             fig.update_layout(scene=dict(xaxis_title=t[0], yaxis_title=t[1], zaxis_title=t[2]))
         notes.append("axes: the principal axes of the centres (ideal and estimated), so their offsets show; "

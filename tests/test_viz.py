@@ -326,3 +326,16 @@ def test_umap_path_on_small_data_places_attractors_and_skips_ellipses():
     assert any("not drawn for UMAP" in a.text for a in fig.layout.annotations)
     with pytest.raises(ValueError, match="limited"):
         viz.fit_umap(np.zeros((viz.UMAP_MAX_POINTS + 1, 3)))
+
+
+def test_center_mismatch_zooms_on_the_centres():
+    rng = np.random.default_rng(1)
+    pts = rng.normal(size=(400, 6)) * 3
+    ideal = np.eye(6)[:2] * 0.3
+    coords, proj = viz.project(pts, "pca", 2)
+    cloud = viz.Cloud(coords, np.arange(400), (400, 1), np.zeros(400, np.float32), proj, n_candidates=400)
+    fig, _ = viz.center_mismatch_figure(cloud, ideal, {"k-means": ideal + 0.05}, points=pts)
+    xr = fig.layout.xaxis.range
+    star = next(t for t in fig.data if t.name == "ideal (oracle)")
+    assert xr is not None and xr[0] < min(star.x) and max(star.x) < xr[1]
+    assert xr[1] - xr[0] < 0.5 * (np.ptp(fig.data[0].x))  # tighter than the bins
