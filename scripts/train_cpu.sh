@@ -26,6 +26,7 @@
 #   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped, not run by default
 #   real_trials  continuations of the default on real and synthetic voices with rooms and noise (issue 24,
 #                docs/real_voices.md); its (b) is the default since 2026-12-04 (run after `default`)
+#   real_trials2 the second real-voice round: (d), (e) and their average (docs/real_voices.md, 2026-12-06)
 #   bgru_gmm     60 minutes of its `cpu_long` profile from scratch, 25 minutes on 400-frame chunks
 #   adanet       its `cpu_long` profile (60 minutes on 400-frame chunks) warm-started from danet_2spk
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
@@ -209,6 +210,18 @@ real_trials() {  # issue 24 (docs/real_voices.md): the shipped default continued
   cat checkpoints/default.log.jsonl runs/real_b.log.jsonl > runs/default_real.log.jsonl
   cp runs/real_b_cal.pt checkpoints/default.pt && mv runs/default_real.log.jsonl checkpoints/default.log.jsonl
 }
+real_trials2() {  # issue 24, second round (docs/real_voices.md): the shipped default continued 95 minutes
+  # longer, (d) as before with new mixtures, (e) with a larger real share; side by side, then their average
+  train danet_blstm_3spk runs/real_d.pt --profile real --max-minutes 95 --set aux_dc_weight=100.0 --set data.mix_seed=61 &
+  train danet_blstm_3spk runs/real_e.pt --profile real --max-minutes 95 --set aux_dc_weight=100.0 --set data.mix_seed=62 \
+    --set 'data.pools=[["librispeech",0.55],["asterisk",0.1],["fsdd",0.05],["union",0.15],["synth",0.15]]' &
+  wait
+  train danet_blstm_3spk runs/real_de.pt --profile real --set init_from='["runs/real_d.pt","runs/real_e.pt"]' \
+    --set 'curriculum=[[400,0]]' --set aux_dc_weight=100.0
+  local r; for r in d e de; do
+    python -m training.calibrate --checkpoint "runs/real_$r.pt" --copy-from checkpoints/default.pt
+  done
+}
 bgru_gmm() {
   train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
   train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
@@ -250,7 +263,7 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_trials|danet_3spk_trial|real_trials|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_trials|danet_3spk_trial|real_trials|real_trials2|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
