@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from .audio import DEFAULT_MAX_SECONDS, load_audio, load_audio_measured, resample, to_mono  # noqa: F401 - load_audio re-exported
+from .calibration import MERGE_COSINE, ONE_TALKER_COSINE, Tracking
 from .checkpoint import load_checkpoint
 from .clusterers import CLUSTERERS, DEFAULT_CLUSTERER, ClusterContext, ClusterResult, run_clusterer
-from .danet import DANet, Tracking, masks_from_attractors
+from .danet import DANet, masks_from_attractors
 from .errors import SepvizInputError
 from .features import StftConfig, istft, log_magnitude_features, loudness_weights, salient_weights, stft
 from .masks import ideal_binary_mask
@@ -27,8 +28,6 @@ from .tracking import tracked_attractors
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
 DROP_DB = -20.0         # ADANet rule: an output 20 dB below the loudest is not a talker
-MERGE_COSINE = 0.85     # auto count: attractors this similar are one talker split in two (unless calibrated)
-ONE_TALKER_COSINE = 0.99  # two voices this similar are one talker (unless calibrated: real pairs reach 0.89)
 
 
 class SepWarning(str):

@@ -418,7 +418,8 @@ def _danet_with_temperature(temps):
 def test_calibrated_attractor_tracking_moves_the_attractors_of_its_talker_count_only(mix8k):
     """The model's tracking gives per-frame attractors and the masks follow them; three talkers
     (not calibrated here), the oracle and ``tracking=None`` keep one attractor per talker."""
-    from sepviz.tracking import Tracking, tracked_masks
+    from sepviz.calibration import Tracking
+    from sepviz.tracking import tracked_masks
 
     m = tiny_danet("blstm")
     m.config.attractor_tracking = {"2": {"frames": 4, "strength": 0.5}}

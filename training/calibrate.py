@@ -31,7 +31,7 @@ import torch
 from sepviz.checkpoint import load_checkpoint, write_calibration
 from sepviz.evaluation import mixture_folder, paired_difference, read_references
 from sepviz.clusterers import available_clusterers
-from sepviz.danet import TEMPERATURE_RANGE, Tracking
+from sepviz.calibration import TEMPERATURE_RANGE, Tracking
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import istft
 from sepviz.metrics import best_pairing, si_snr_improvement
