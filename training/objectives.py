@@ -16,7 +16,7 @@ from sepviz.losses import (deep_clustering_loss, negative_si_snr, pit_reconstruc
                            si_snr_db, silenced_weights, source_contrastive_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
 from sepviz.pit import pit_min_permutation
-from sepviz.separate import fit_weight_map
+from sepviz.fitting import fit_weight_map
 from sepviz.calibration import Tracking
 from sepviz.tracking import windowed_attractors
 
