@@ -26,7 +26,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sepviz.checkpoint import load_checkpoint  # noqa: E402
 from sepviz.evaluation import mixture_folder, read_references  # noqa: E402
-from sepviz.danet import Tracking, ideal_attractors, masks_from_attractors  # noqa: E402
+from sepviz.calibration import Tracking  # noqa: E402
+from sepviz.danet import ideal_attractors, masks_from_attractors  # noqa: E402
 from sepviz.separate import (cluster_embedding, embed, embedding_masks, embedding_tracks,  # noqa: E402
                              reference_assignment)
 from sepviz.tracking import tracked_masks, windowed_attractors  # noqa: E402

@@ -15,7 +15,8 @@ from pathlib import Path
 import torch
 
 from . import __version__
-from .danet import DANet, DANetConfig, check_mask_temperature, check_merge_cosine, check_tracking
+from .calibration import check_mask_temperature, check_merge_cosine, check_tracking
+from .danet import DANet, DANetConfig
 from .errors import CheckpointError
 from .features import StftConfig
 from .models import build_model, count_parameters

@@ -68,7 +68,7 @@ def _load_model(value: str | None, mask_temperature: float | None = None, tracki
     """Load the checkpoint; ``mask_temperature`` and ``tracking`` ("off" or FRAMES:STRENGTH)
     replace its calibrated values for this run only."""
     from .checkpoint import load_checkpoint
-    from .danet import TEMPERATURE_RANGE, check_mask_temperature
+    from .calibration import TEMPERATURE_RANGE, check_mask_temperature
 
     model = load_checkpoint(_checkpoint_path(value))
     if mask_temperature is not None:
@@ -80,7 +80,7 @@ def _load_model(value: str | None, mask_temperature: float | None = None, tracki
             raise SepvizInputError(f"--mask-temperature must be in [{lo:g}, {hi:g}], got {mask_temperature}") from None
         model.config.mask_temperature = temps
     if tracking is not None:
-        from .danet import Tracking
+        from .calibration import Tracking
 
         try:
             chosen = Tracking.from_value(tracking)
@@ -352,7 +352,7 @@ def _compact(v) -> str:
 def cmd_info(args) -> int:
     from .checkpoint import summarize_metrics
     from .clusterers import available_clusterers
-    from .danet import temperature_summary, tracking_summary
+    from .calibration import temperature_summary, tracking_summary
     from .model_card import card_lines
 
     model = _load_model(args.checkpoint)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Sequence
 
 from .clusterers import available_clusterers
-from .danet import DANet, temperature_summary, tracking_summary
+from .calibration import temperature_summary, tracking_summary
+from .danet import DANet
 
 
 def describe_init(init_from: str | list[str]) -> str:

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import torch
 
-# The settings live with the rest of the model's test-time config (sepviz.danet); re-exported here.
-from .danet import (FRAMES_RANGE, STRENGTH_RANGE, Tracking, check_tracking, masks_from_attractors,  # noqa: F401
-                    tracking_summary)
+from .calibration import Tracking
+from .danet import masks_from_attractors
 
 
 def _window_sum(x: torch.Tensor, half: int) -> torch.Tensor:

@@ -8,6 +8,7 @@ import soundfile as sf
 import torch
 
 from _synth import harmonic, save_tiny_checkpoint, tiny_danet, tone_mixture
+from sepviz import counting, inference
 from sepviz import separate as sep_mod
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.features import StftConfig, stft
@@ -153,8 +154,8 @@ def test_long_input_is_chunked_with_the_same_length_and_embeddings(monkeypatch):
     mix = harmonic(150.0, 2.0, 16000) + harmonic(330.0, 2.0, 16000)
     whole = embed(mix, 16000, m)
     calls, handle = count_forward(m)
-    monkeypatch.setattr(sep_mod, "CHUNK_SECONDS", 0.5)
-    monkeypatch.setattr(sep_mod, "CONTEXT_SECONDS", 0.1)
+    monkeypatch.setattr(inference, "CHUNK_SECONDS", 0.5)
+    monkeypatch.setattr(inference, "CONTEXT_SECONDS", 0.1)
     try:
         out = separate(mix, 16000, m, "kmeans", 2)
     finally:
@@ -167,8 +168,8 @@ def test_long_input_is_chunked_with_the_same_length_and_embeddings(monkeypatch):
 
 
 def test_tiny_chunk_setting_does_not_break(monkeypatch, model, mix8k):
-    monkeypatch.setattr(sep_mod, "CHUNK_SECONDS", 0.001)  # < 1 frame
-    monkeypatch.setattr(sep_mod, "CONTEXT_SECONDS", 0.0)
+    monkeypatch.setattr(inference, "CHUNK_SECONDS", 0.001)  # < 1 frame
+    monkeypatch.setattr(inference, "CONTEXT_SECONDS", 0.0)
     out = separate(mix8k[0], 8000, model, "kmeans", 2)
     assert out.embedding.v.shape[:2] == (StftConfig().frames(8000), 129)
 
@@ -387,7 +388,7 @@ def test_a_calibrated_merge_threshold_decides_the_auto_count(mix8k, monkeypatch)
     emb = embed(mix8k[0], 8000, m)
     real_fit = sep_mod.counting_fit
     # every output loud; the closest two attractors at cosine 0.8
-    monkeypatch.setattr(sep_mod, "counting_fit",
+    monkeypatch.setattr(counting, "counting_fit",
                         lambda *a, **kw: (real_fit(*a, **kw)[0], [0.0, -1.0, -3.0], 0.8))
     assert m.config.merge_cosine is None and sep_mod.merge_cosine(m) == sep_mod.MERGE_COSINE == 0.85
     assert separate_embedding(emb, "kmeans", None).n_speakers == 3  # 0.8 < 0.85: three talkers
@@ -418,7 +419,8 @@ def _danet_with_temperature(temps):
 def test_calibrated_attractor_tracking_moves_the_attractors_of_its_talker_count_only(mix8k):
     """The model's tracking gives per-frame attractors and the masks follow them; three talkers
     (not calibrated here), the oracle and ``tracking=None`` keep one attractor per talker."""
-    from sepviz.tracking import Tracking, tracked_masks
+    from sepviz.calibration import Tracking
+    from sepviz.tracking import tracked_masks
 
     m = tiny_danet("blstm")
     m.config.attractor_tracking = {"2": {"frames": 4, "strength": 0.5}}
@@ -451,7 +453,7 @@ def test_the_one_talker_warning_for_two_voices_uses_its_own_threshold(mix8k, mon
     the auto count's merge threshold: two real talkers' attractors often sit closer than that."""
     m = tiny_danet("blstm", n_speakers=3)
     emb = embed(mix8k[0], 8000, m)
-    monkeypatch.setattr(sep_mod, "_max_cosine", lambda att: 0.9)
+    monkeypatch.setattr(counting, "max_cosine", lambda att: 0.9)
     assert sep_mod.one_talker_cosine(m) == sep_mod.ONE_TALKER_COSINE == 0.99
     assert not any("same attractor" in w for w in separate_embedding(emb, "kmeans", 2).warnings)
     assert any("voices have nearly the same attractor (cosine > 0.85)" in w
@@ -480,12 +482,13 @@ def test_the_same_attractor_warning_measures_kmeans_attractors(mix8k, monkeypatc
         fitted[id(res.attractors)] = clusterer
         return res
 
-    monkeypatch.setattr(sep_mod, "cluster_embedding", spy)
+    monkeypatch.setattr(sep_mod, "cluster_embedding", spy)  # the clusterer's own fit
+    monkeypatch.setattr(counting, "cluster_embedding", spy)  # the warning's k-means fit
     close_if = lambda who: (lambda att: 0.95 if (fitted.get(id(att)) == "kmeans") == who else 0.5)  # noqa: E731
-    monkeypatch.setattr(sep_mod, "_max_cosine", close_if(False))  # only the clusterer's own attractors are close
+    monkeypatch.setattr(counting, "max_cosine", close_if(False))  # only the clusterer's own attractors are close
     for clusterer, c in (("soft_kmeans", 3), ("gmm", 3), ("gmm_tied", 2), ("soft_kmeans", 2)):
         assert not any("same attractor" in w for w in separate_embedding(emb, clusterer, c).warnings), clusterer
-    monkeypatch.setattr(sep_mod, "_max_cosine", close_if(True))  # k-means's attractors are close
+    monkeypatch.setattr(counting, "max_cosine", close_if(True))  # k-means's attractors are close
     for clusterer in ("soft_kmeans", "kmeans"):
         w = separate_embedding(emb, clusterer, 3).warnings
         assert [x.code for x in w] == ["same_attractor"], (clusterer, w)

@@ -4,7 +4,8 @@ import math
 import pytest
 import torch
 
-from sepviz.tracking import Tracking, check_tracking, tracked_attractors, tracked_masks, tracking_summary
+from sepviz.calibration import Tracking, check_tracking, tracking_summary
+from sepviz.tracking import tracked_attractors, tracked_masks
 
 
 def drifting_pair(t: int = 200, f: int = 10):

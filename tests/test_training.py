@@ -196,7 +196,8 @@ def test_tracked_term_follows_the_talkers_and_trains_the_network():
     per-frame attractors that drift with them (an absent talker's slot stays zero), a batch is
     tracked item by item, and the term changes the loss and reaches every weight."""
     from sepviz.checkpoint import build_danet
-    from sepviz.danet import DANetConfig, Tracking
+    from sepviz.calibration import Tracking
+    from sepviz.danet import DANetConfig
     from sepviz.features import StftConfig
     from sepviz.tracking import windowed_attractors
     from training.objectives import batch_loss, clustered_attractors, make_batch, tracked_clustered_attractors

@@ -28,15 +28,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sepviz.calibration import MERGE_COSINE, ONE_TALKER_COSINE, TEMPERATURE_RANGE, Tracking
 from sepviz.checkpoint import load_checkpoint, write_calibration
-from sepviz.evaluation import mixture_folder, paired_difference, read_references
 from sepviz.clusterers import available_clusterers
-from sepviz.danet import TEMPERATURE_RANGE, Tracking
+from sepviz.counting import count_from, counting_fit, max_cosine, speaker_count_plan
 from sepviz.errors import CheckpointError, SepvizInputError
+from sepviz.evaluation import mixture_folder, paired_difference, read_references
 from sepviz.features import istft
+from sepviz.fitting import cluster_embedding
+from sepviz.inference import embed
+from sepviz.masking import embedding_masks, embedding_tracks
 from sepviz.metrics import best_pairing, si_snr_improvement
-from sepviz.separate import (MERGE_COSINE, ONE_TALKER_COSINE, _max_cosine, cluster_embedding, count_from,
-                             counting_fit, embed, embedding_masks, embedding_tracks, speaker_count_plan)
 from sepviz.threads import limit_threads
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
@@ -97,7 +99,7 @@ def one_talker_cosines(model, data: Path, limit: int | None) -> tuple[list[float
     pairs, singles = [], []
     for mix_path, name in zip(mixes, names):
         for path, out in [(mix_path, pairs)] + [(d / name, singles) for d in src_dirs]:
-            out.append(_max_cosine(cluster_embedding(embed(str(path), None, model), "kmeans", 2).attractors))
+            out.append(max_cosine(cluster_embedding(embed(str(path), None, model), "kmeans", 2).attractors))
     return pairs, singles
 
 

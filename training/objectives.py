@@ -16,8 +16,9 @@ from sepviz.losses import (deep_clustering_loss, negative_si_snr, pit_reconstruc
                            si_snr_db, silenced_weights, source_contrastive_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
 from sepviz.pit import pit_min_permutation
-from sepviz.separate import fit_weight_map
-from sepviz.tracking import Tracking, windowed_attractors
+from sepviz.fitting import fit_weight_map
+from sepviz.calibration import Tracking
+from sepviz.tracking import windowed_attractors
 
 TARGETS = ("wfm", "psa", "sisnr")
 
@@ -157,7 +158,7 @@ def batch_loss(model: DANet, b: Batch, *, dc_weight: float = 1.0, disc_weight: f
         est_att = anchor_attractors(v, model.anchors, b.ibm.shape[1], b.weights)[0] if pit else att
         loss = reconstruction(b, masks_from_attractors(v, est_att, cfg.mask), pit)
         if tracked_weight and tracking is None:
-            raise ValueError("the tracked term needs a tracking window (sepviz.danet.Tracking)")
+            raise ValueError("the tracked term needs a tracking window (sepviz.calibration.Tracking)")
         if clustered_weight or tracked_weight:  # also score the attractors soft k-means finds (order unknown: PIT)
             clustered = clustered_attractors(v, b)
             if clustered_weight:

@@ -27,7 +27,8 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sepviz.checkpoint import build_danet, save_checkpoint
-from sepviz.danet import DANet, DANetConfig, Tracking
+from sepviz.calibration import Tracking
+from sepviz.danet import DANet, DANetConfig
 from sepviz.features import StftConfig
 from sepviz.models import count_parameters
 
