@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Time the studio's handlers as a user meets them: what the status line of the app reports.
 
-Builds the same :class:`app.Studio` the web app serves (no browser, no HTTP) and times, on one
+Builds the same :class:`sepviz.studio.Studio` the web app serves (no browser, no HTTP) and times, on one
 mixture (default: a bundled example, looped to ``--seconds``):
 
 * **first separate**: a new upload: audio loading, network, clustering, masks, iSTFT, metrics
@@ -88,8 +88,8 @@ def browser_benchmark(args) -> int:
     """Serve the studio, pick examples in headless Chromium, print the seconds to every panel drawn."""
     import socket
 
-    import app
     from sepviz.examples import Example
+    from sepviz.studio import Studio, build_demo, launch_kwargs
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -117,18 +117,18 @@ def browser_benchmark(args) -> int:
     for i in range(args.repeats):
         for secs in args.clip_seconds:
             order.append(make(f"clip_{secs:g}s_{i + 1}", secs, 1.0 - 0.005 * (i + 2)))
-    studio = app.Studio(args.checkpoints, include_fsdd=False, examples=examples, work_dir=tmp / "work")
+    studio = Studio(args.checkpoints, include_fsdd=False, examples=examples, work_dir=tmp / "work")
     if not studio.models:
         print(studio.no_models_message(), file=sys.stderr)
         return 2
     studio.warm_up(umap=False)
-    demo = app.build_demo(studio)
+    demo = build_demo(studio)
     demo.queue(default_concurrency_limit=2)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                **app.launch_kwargs(studio))
+                **launch_kwargs(studio))
     opts = webdriver.ChromeOptions()
     opts.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,900",
@@ -188,10 +188,10 @@ def main(argv: list[str] | None = None) -> int:
         limit_threads(args.threads)
     if args.browser:
         return browser_benchmark(args)
-    import app
+    from sepviz.studio import Studio
 
     tmp = Path(tempfile.mkdtemp(prefix="sepviz-bench-"))
-    studio = app.Studio(args.checkpoints, include_fsdd=False, read_dirs=[tmp])  # it reads its looped copies
+    studio = Studio(args.checkpoints, include_fsdd=False, read_dirs=[tmp])  # it reads its looped copies
     if not studio.models:
         shutil.rmtree(tmp, ignore_errors=True)
         print(studio.no_models_message(), file=sys.stderr)
