@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 from torch import nn
 
-from .calibration import Calibration, tracking_summary  # noqa: F401 - the studio (app.py) imports it from here
+from .calibration import Calibration
 from .models import EmbeddingNet
 
 EPS = 1e-8

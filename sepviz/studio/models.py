@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from sepviz.checkpoint import summarize_metrics
-from sepviz.danet import tracking_summary
+from sepviz.calibration import tracking_summary
 from sepviz.errors import SepvizError, SepvizInputError
 from sepviz.examples import REPO_ROOT
 
