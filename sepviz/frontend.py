@@ -66,6 +66,7 @@ class FrontendConfig:
     kernel: int = 256
     stride: int = 16
     pool: int = 4
+    # 16 x 4 = 64 samples per latent frame: the STFT's hop, so both front-ends share one frame grid
     init: str = "fourier"
     sample_rate: int = 8000
 
