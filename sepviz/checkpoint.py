@@ -29,6 +29,10 @@ def build_danet(config: DANetConfig) -> DANet:
     stft = StftConfig.from_dict(config.stft) if config.stft else StftConfig()
     config.stft = stft.to_dict()
     kwargs = dict(config.model_kwargs)
+    if config.frontend:  # the net reads the adaptive front-end's latent: one channel per filter
+        from .frontend import FrontendConfig
+
+        kwargs.setdefault("n_freq", FrontendConfig.from_dict(config.frontend).n_filters)
     kwargs.setdefault("n_freq", stft.n_freq)
     net = build_model(config.model, **kwargs)
     return DANet(net, config)
@@ -195,6 +199,9 @@ def load_checkpoint(path: str | os.PathLike) -> DANet:
     The returned module has a ``card`` dict (name, path, config, training, metrics) for the app.
     """
     payload = read_checkpoint(path)
+    if payload["config"].get("kind") == "adaptive_frontend":  # sepviz.frontend.FrontendAutoencoder
+        raise CheckpointError(f"{Path(path).name} is a pretrained adaptive front-end, not a separator: "
+                              "start a recipe from it with init_from")
     try:
         config = DANetConfig.from_dict(payload["config"])
         model = build_danet(config)

@@ -44,6 +44,10 @@ class DANetConfig(Calibration):
     # DPCL++ enhancement layer (sepviz.models.enhance), e.g. {"hidden": 300, "layers": 2}: refines
     # the clusterer's masks from the mixture and each estimate.  Empty = none (every older checkpoint).
     enhance: dict = field(default_factory=dict)
+    # The thesis's adaptive front-end (sepviz.frontend.FrontendConfig), e.g. {"n_filters": 256,
+    # "kernel": 256, "stride": 16, "pool": 4}: the net reads its latent instead of the STFT and the
+    # back-end resynthesises.  Empty = the STFT (every older checkpoint).
+    frontend: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -170,7 +174,8 @@ class DANet(nn.Module):
     Parameters and buffers: ``anchors (N_a, K)`` (ADANet, ``config.n_anchors`` > 0, else None);
     ``fixed_attractors (C, K)`` (the mean training attractors, all zero until the trainer fills
     them); ``mask_head`` (``K -> C``, the DEF/uPIT objective only); ``enhancer`` (DPCL++, when
-    ``config.enhance`` is set).
+    ``config.enhance`` is set); ``frontend`` (the adaptive front-end, frozen, when
+    ``config.frontend`` is set: :func:`sepviz.frontend.frontend_features` / ``frontend_resynthesis``).
     """
 
     def __init__(self, net: EmbeddingNet, config: DANetConfig) -> None:
@@ -194,6 +199,9 @@ class DANet(nn.Module):
 
             n_fft = int((config.stft or {}).get("n_fft", 256))
             self.enhancer = Enhancer(n_freq=n_fft // 2 + 1, **config.enhance)
+        from .frontend import frontend_for
+
+        self.frontend = frontend_for(config)  # None: STFT features (sepviz.frontend for the other path)
 
     @property
     def emb_dim(self) -> int:

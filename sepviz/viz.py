@@ -968,3 +968,101 @@ def toy_figures(seed: int = 0) -> dict[str, go.Figure]:
     figs["mask"] = masks_figure(m / m.sum(0, keepdims=True), names=["mask of voice 1", "mask of voice 2"],
                                 title="Masks: each bin's share per voice", row_height=140)
     return figs
+
+
+# ----------------------------------------------------------------------------- adaptive front-end
+def _frontend_arrays(model_or_frontend, n_fft: int = 1024):
+    """The learned filters ``(F, N)``, sorted by centre frequency, their magnitude responses in dB
+    ``(F, n_fft/2 + 1)``, the centre frequencies (Hz, sorted) and the front-end's config."""
+    import torch
+
+    fe = getattr(model_or_frontend, "frontend", None)
+    fe = model_or_frontend if fe is None else fe
+    if not hasattr(fe, "filters"):
+        raise ValueError("no adaptive front-end here (this model reads the STFT)")
+    with torch.no_grad():
+        order = fe.sort_order()
+        w = fe.filters().float()[order]
+        centres = fe.centre_frequencies()[order].numpy()
+    return w.numpy(), _response_db(w.numpy(), n_fft), centres, fe.config
+
+
+def _response_db(filters: np.ndarray, n_fft: int) -> np.ndarray:
+    resp = np.abs(np.fft.rfft(filters, n=max(n_fft, filters.shape[-1]), axis=-1))
+    return np.clip(20 * np.log10(resp / (resp.max() + 1e-12) + 1e-10), -60, 0).astype(np.float32)
+
+
+def stft_bases(n_fft: int = 256) -> np.ndarray:
+    """The STFT's analysis bases as filters: sqrt-Hann times the cosine of each of the
+    ``n_fft/2 + 1`` bins, ``(n_fft/2 + 1, n_fft)`` (the real parts; the sines are shifted copies)."""
+    n = np.arange(n_fft)
+    window = np.sqrt(0.5 - 0.5 * np.cos(2 * np.pi * n / n_fft))
+    k = np.arange(n_fft // 2 + 1)[:, None]
+    return (window * np.cos(2 * np.pi * k * (n - n_fft / 2) / n_fft)).astype(np.float32)
+
+
+def frontend_bases_figure(model_or_frontend, *, stft_n_fft: int = 256, n_fft: int = 1024,
+                          title: str = "Learned filters next to the STFT's") -> go.Figure:
+    """The adaptive front-end's filters (``|window| x bases``) and their frequency responses, sorted
+    by centre frequency (as the thesis's fig. 6.2), above the STFT's sqrt-Hann bases and theirs.
+
+    ``model_or_frontend``: a DANet with a front-end, a pretraining model or the front-end itself.
+    Four heatmaps: "learned filters" and "STFT bases" (each filter scaled to its own peak, time in
+    ms), "learned responses" and "STFT responses" (dB re the bank's peak, frequency in Hz)."""
+    w, resp, centres, cfg = _frontend_arrays(model_or_frontend, n_fft)
+    sr = cfg.sample_rate
+    ref = stft_bases(stft_n_fft)
+    ref_resp = _response_db(ref, n_fft)
+    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.1, vertical_spacing=0.14,
+                        subplot_titles=("learned filters", "learned responses", "STFT bases (sqrt-Hann)",
+                                        "STFT responses"))
+    panels = [(w, "learned filters", 1), (ref, "STFT bases", 2)]
+    for bank, name, row in panels:
+        peak = np.abs(bank).max(axis=1, keepdims=True) + 1e-12
+        t_ms = (np.arange(bank.shape[1]) - bank.shape[1] / 2) * 1000.0 / sr
+        fig.add_trace(go.Heatmap(z=(bank / peak).astype(np.float32), x=t_ms.astype(np.float32), name=name,
+                                 colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=False,
+                                 hovertemplate="%{x:.1f} ms · filter %{y} · %{z:.2f}<extra></extra>"), row=row, col=1)
+        fig.update_xaxes(title_text="time (ms)", row=row, col=1)
+    hz = (np.arange(resp.shape[1]) * sr / max(n_fft, w.shape[1])).astype(np.float32)
+    hz_ref = (np.arange(ref_resp.shape[1]) * sr / max(n_fft, stft_n_fft)).astype(np.float32)
+    for z, x, name, row in [(resp, hz, "learned responses", 1), (ref_resp, hz_ref, "STFT responses", 2)]:
+        fig.add_trace(go.Heatmap(z=z, x=x, name=name, coloraxis="coloraxis",
+                                 hovertemplate="%{x:.0f} Hz · filter %{y} · %{z:.0f} dB<extra></extra>"), row=row, col=2)
+        fig.update_xaxes(title_text="frequency (Hz)", row=row, col=2)
+    for col in (1, 2):
+        fig.update_yaxes(title_text="learned filter (sorted by centre frequency)", row=1, col=col)
+        fig.update_yaxes(title_text="STFT bin (0 Hz up)", row=2, col=col)
+    fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-60, cmax=0,
+                                     colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))
+    notes = [f"{w.shape[0]} filters of {w.shape[1]} taps ({1000 * w.shape[1] / sr:.0f} ms), stride {cfg.stride}, "
+             f"max-pool {cfg.pool}; centre frequencies {centres.min():.0f}-{centres.max():.0f} Hz, "
+             f"median {np.median(centres):.0f} Hz"]
+    return _layout(fig, title, 760, notes=notes, legend=False)
+
+
+def frontend_latent_figure(latents: list[tuple[str, np.ndarray]], *, order: np.ndarray | None = None,
+                           seconds_per_frame: float = 0.008, db_range: float = 60.0, max_cols: int = MAX_COLUMNS,
+                           title: str = "Adaptive front-end latent", row_height: int = 200) -> go.Figure:
+    """Stacked latents ``[(name, latent (T, F))]`` drawn where a spectrogram would be: dB re the first
+    one's peak, the filters in ``order`` (e.g. ``frontend.sort_order()``: by centre frequency, as the
+    thesis's fig. 6.3) from the bottom up, time in seconds."""
+    fig = make_subplots(rows=len(latents), cols=1, shared_xaxes=True,
+                        vertical_spacing=0.04 if len(latents) > 1 else 0)
+    mats = [np.asarray(z, np.float32) for _, z in latents]
+    if order is not None:
+        mats = [m[:, np.asarray(order)] for m in mats]
+    ref = float(mats[0].max()) if mats else 1.0
+    for r, ((name, _), lat) in enumerate(zip(latents, mats), 1):
+        pooled, step = pool_time(lat, max_cols, "max")
+        x = ((np.arange(pooled.shape[0]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
+        fig.add_trace(go.Heatmap(z=_db(pooled, ref, db_range).T, x=x, name=name, coloraxis="coloraxis",
+                                 hovertemplate="%{x:.2f} s · filter %{y} · %{z} dB<extra>%{fullData.name}</extra>"),
+                      row=r, col=1)
+        fig.update_yaxes(title_text="learned filter (sorted by centre frequency)" if order is not None
+                         else "learned filter", row=r, col=1)
+        _panel_label(fig, name, r)
+    fig.update_xaxes(title_text="time (s)", row=len(latents), col=1)
+    fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-db_range, cmax=0,
+                                     colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))
+    return _layout(fig, title, 60 + row_height * len(latents), legend=False)

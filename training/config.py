@@ -110,6 +110,15 @@ class TrainConfig:
     enhance_weight: float = 0.0
     enhance_beta: float = 10.0
     freeze_embedding: bool = False
+    # The thesis's adaptive front-end (sepviz.frontend.FrontendConfig; empty = the STFT).  With
+    # objective "adaptive_ae" it is what the separation autoencoder pretrains (mixture and sources
+    # encoded, the sources' latent masks applied to the mixture's, each source decoded), scored by
+    # NMSE + ae_sparsity * KL(ae_rho || mean activation) + ae_overlap * the overlapping term; with
+    # the separators' objectives the net reads its latent (init_from a pretraining checkpoint).
+    frontend: dict = field(default_factory=dict)
+    ae_sparsity: float = 0.01
+    ae_rho: float = 0.05
+    ae_overlap: float = 0.1
     # Start from this checkpoint's weights (same architecture).  A list averages the checkpoints'
     # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
     # different seeds or weights stay in one basin, and their mean can beat each of them.

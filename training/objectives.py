@@ -12,6 +12,7 @@ import torch
 from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
+from sepviz.frontend import frontend_features, separation_autoencoder_loss
 from sepviz.losses import (deep_clustering_loss, negative_si_snr, pit_reconstruction_loss, reconstruction_loss,
                            si_snr_db, silenced_weights, source_contrastive_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
@@ -31,7 +32,8 @@ class Batch:
     ibm: torch.Tensor       # (B, C, T, F) ideal assignment (all-zero rows for absent speakers)
     target: torch.Tensor | None  # (B, C, T, F) target mask: WFM or phase-sensitive; None for "sisnr"
     weights: torch.Tensor   # (B, T, F) salient bins
-    spec: torch.Tensor      # (B, T, F) complex mixture STFT (its phase resynthesises the voices)
+    spec: torch.Tensor      # (B, T, F) complex mixture STFT (its phase resynthesises the voices); the
+    #                         mixture's latent for an adaptive front-end (no phase: "wfm" target only)
     sources: torch.Tensor   # (B, C, samples) reference waveforms
     present: torch.Tensor   # (B, C) False for zero-padded auxiliary talkers
     stft_cfg: StftConfig
@@ -57,6 +59,36 @@ def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, k
     return Batch(mag=mag, feats=log_magnitude_features(mag), src_mag=src.abs(), ibm=ibm, target=tgt,
                  weights=salient_weights(mag, keep), spec=spec, sources=sources, present=~silent,
                  stft_cfg=stft_cfg)
+
+
+def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, keep: float,
+                        target: str = "wfm") -> Batch:
+    """:func:`make_batch` for a model with an adaptive front-end (thesis fig. 4.2): the mixture's
+    latent plays the magnitude, the net reads it log-normalised (:func:`sepviz.frontend.frontend_features`),
+    and the ideal masks come from the sources' latents (binary: the dominant talker of each
+    (frame, filter) cell; the ratio target: their Wiener-like ratio).  The front-end is fixed here
+    (no gradient), as in the thesis's training phase.  Only the mask target ``"wfm"``: ``psa`` and
+    ``sisnr`` need the STFT's phase and iSTFT."""
+    if target != "wfm":
+        raise ValueError(f"an adaptive front-end trains with the 'wfm' target only, not {target!r}")
+    b, c, length = sources.shape
+    with torch.no_grad():
+        view = frontend_features(model, mix)
+        src, _ = model.frontend.encode(sources.reshape(b * c, length))
+    src = src.reshape(b, c, *src.shape[1:])
+    silent = sources.abs().amax(-1) == 0
+    ibm = ideal_binary_mask(src).masked_fill(silent[..., None, None], 0.0)
+    return Batch(mag=view.latent, feats=view.feats, src_mag=src, ibm=ibm, target=wiener_filter_mask(src),
+                 weights=salient_weights(view.latent, keep), spec=view.latent, sources=sources,
+                 present=~silent, stft_cfg=StftConfig())
+
+
+def autoencoder_loss(model, mix: torch.Tensor, sources: torch.Tensor, *, sparsity: float = 0.01,
+                     rho: float = 0.05, overlap: float = 0.1) -> tuple[torch.Tensor, None]:
+    """Objective ``adaptive_ae``: the separation-autoencoder pretraining of ``model.frontend``
+    (:func:`sepviz.frontend.separation_autoencoder_loss`); no attractors, hence ``None``."""
+    loss, _ = separation_autoencoder_loss(model.frontend, mix, sources, sparsity=sparsity, rho=rho, overlap=overlap)
+    return loss, None
 
 
 def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch.Tensor:

@@ -30,18 +30,22 @@ from sepviz.checkpoint import build_danet, save_checkpoint
 from sepviz.calibration import Tracking
 from sepviz.danet import DANet, DANetConfig
 from sepviz.features import StftConfig
+from sepviz.frontend import FrontendAutoencoder, FrontendConfig
 from sepviz.models import count_parameters
 
 from .config import TrainConfig
 from .distributed import DistContext, RankShare, any_rank, batch_plan, from_main, sum_over_ranks
-from .objectives import TARGETS, SceTerm, batch_loss, make_batch
+from .objectives import TARGETS, SceTerm, autoencoder_loss, batch_loss, make_batch, make_frontend_batch
 
 
-def build_model(cfg: TrainConfig) -> DANet:
+def build_model(cfg: TrainConfig) -> DANet | FrontendAutoencoder:
+    if cfg.objective == "adaptive_ae":  # pretraining: the front-end alone
+        return FrontendAutoencoder(cfg.frontend)
     n_out = max(cfg.data.n_speakers)
     return build_danet(DANetConfig(model=cfg.model, model_kwargs=dict(cfg.model_kwargs), objective=cfg.objective,
                                    mask=cfg.mask, n_speakers=n_out, keep=cfg.keep, n_anchors=cfg.n_anchors,
-                                   stft=StftConfig().to_dict(), enhance=dict(cfg.enhance)))
+                                   stft=StftConfig().to_dict(), enhance=dict(cfg.enhance),
+                                   frontend=dict(cfg.frontend)))
 
 
 def fixed_attractors_from(attractors: torch.Tensor, n_speakers: int, seed: int = 0) -> torch.Tensor:
@@ -62,6 +66,21 @@ def _read_state(path: str) -> dict[str, torch.Tensor]:
     from sepviz.checkpoint import read_checkpoint
 
     return read_checkpoint(path)["state_dict"]
+
+
+def _check_same_frontend(path: str, frontend: dict) -> None:
+    """Filters of one shape can still be applied at another stride or pooling: refuse that."""
+    from sepviz.checkpoint import read_checkpoint
+
+    def geometry(d):
+        return {k: v for k, v in FrontendConfig.from_dict(d).to_dict().items() if k != "init"}
+
+    if not frontend:
+        raise ValueError(f"init_from {path}: it holds an adaptive front-end, but this recipe reads the STFT "
+                         "(set [frontend])")
+    theirs = read_checkpoint(path)["config"].get("frontend") or {}
+    if geometry(theirs) != geometry(frontend):
+        raise ValueError(f"init_from {path}: its front-end {geometry(theirs)} is not this recipe's {geometry(frontend)}")
 
 
 def average_state_dicts(paths: list[str]) -> dict[str, torch.Tensor]:
@@ -96,7 +115,13 @@ class BatchLoss(torch.nn.Module):
         """``mix (B, samples)``, ``sources (B, C, samples)`` on the model's device, ``speaker_ids
         (B, C)`` rows of the speaker table (-1: absent or unseen) -> ``(loss, ideal attractors (B, C, K))``."""
         cfg = self.cfg
-        b = make_batch(mix, sources, self.stft_cfg, cfg.keep, cfg.target)
+        if cfg.objective == "adaptive_ae":
+            return autoencoder_loss(self.model, mix, sources, sparsity=cfg.ae_sparsity, rho=cfg.ae_rho,
+                                    overlap=cfg.ae_overlap)
+        if self.model.frontend is not None:
+            b = make_frontend_batch(self.model, mix, sources, cfg.keep, cfg.target)
+        else:
+            b = make_batch(mix, sources, self.stft_cfg, cfg.keep, cfg.target)
         sce = None
         if self.speaker_vectors is not None:
             if speaker_ids is None:  # a set without ids: no talker is known
@@ -152,7 +177,7 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             # anchors of a model whose objective never uses them get no gradient
-            unused = self.model.anchors is not None and cfg.objective != "adanet"
+            unused = getattr(self.model, "anchors", None) is not None and cfg.objective != "adanet"
             self.train_loss = DistributedDataParallel(
                 self.loss, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 find_unused_parameters=unused)
@@ -172,10 +197,14 @@ class Trainer:
         src = average_state_dicts(path) if isinstance(path, list) else _read_state(path)
         own = self.model.state_dict()
         same = {k: v.to(own[k].dtype) for k, v in src.items() if k in own and own[k].shape == v.shape}
-        missing = [k for k in own if k.startswith("net.") and k not in same]
+        # a pretrained adaptive front-end (objective adaptive_ae) brings the front-end alone
+        parts = [p for p in ("net.", "frontend.") if any(k.startswith(p) for k in src)]
+        missing = [k for k in own if k.startswith(tuple(parts)) and k not in same]
         if missing:
-            raise ValueError(f"{path}: embedding-net weights do not match this recipe's architecture "
-                             f"({', '.join(missing[:3])})")
+            raise ValueError(f"{path}: {'embedding-net' if 'net.' in parts else 'front-end'} weights do not "
+                             f"match this recipe's architecture ({', '.join(missing[:3])})")
+        if "frontend." in parts and not isinstance(path, list):
+            _check_same_frontend(path, self.model.config.frontend)
         self.model.load_state_dict(same, strict=False)
         self._say(f"initialised {len(same)}/{len(own)} tensors from {path}")
 
@@ -305,7 +334,7 @@ class Trainer:
         for batch in self._loader(self.valid_set, False):
             loss, att = self._step_loss(*batch)
             total, n = total + float(loss) * batch[0].shape[0], n + batch[0].shape[0]
-            if collect_attractors:
+            if collect_attractors and att is not None:  # (the autoencoder pretraining has none)
                 atts.append(att.float().cpu())
         return total / max(n, 1), (torch.cat(atts) if atts else None)
 
