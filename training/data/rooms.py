@@ -27,6 +27,7 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from training.data.corpora import SAMPLE_RATE
+from training.data.levels import mix_signals
 
 DEFAULT_BANK = Path("data/rirs/bank.npz")
 
@@ -134,7 +135,6 @@ def room_mixture(signals: Sequence[np.ndarray], levels_db: Sequence[float], rng:
     noise at `snr_db` below the talkers' sum (None: none).  Levels follow the wsj0-2mix recipe on
     the reverberant signals; each reference is its talker's early image with the same gain, so
     ``mixture = sum(references) + late reverberation + noise``."""
-    from training.data.mixing import mix_signals
 
     if bank is not None:
         room = int(rng.integers(len(bank["rirs"])))
