@@ -35,7 +35,7 @@ class CurriculumMix(torch.utils.data.Dataset):
     """
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
-                 speed_perturb: float = 0.0, eq_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0,
+                 speed_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0,
                  speaker_index: dict[str, int] | None = None) -> None:
         from .data.mixing import DynamicMixDataset, formable_counts
 
@@ -47,7 +47,7 @@ class CurriculumMix(torch.utils.data.Dataset):
             bank = load_bank()  # one bank for every pool
         self.sets = [DynamicMixDataset(u, n_speakers=formable_counts(u, counts), segment_samples=6400,
                                        epoch_size=items, seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
-                                       eq_perturb=eq_perturb, n_rows=max(counts), reverb=reverb, noise=noise,
+                                       n_rows=max(counts), reverb=reverb, noise=noise,
                                        rir_bank=bank, speaker_index=speaker_index)
                      for k, (u, _) in enumerate(pools)]
         self.speaker_index = speaker_index
@@ -112,7 +112,7 @@ def _precomputed(cfg: TrainConfig):
     from .data.mixing import MixtureFolderDataset
 
     d = cfg.data
-    if d.pools or d.finetune_fsdd_fraction or d.fsdd_shifts or d.speed_perturb or d.eq_perturb or d.reverb or d.noise:
+    if d.pools or d.finetune_fsdd_fraction or d.fsdd_shifts or d.speed_perturb or d.reverb or d.noise:
         raise ValueError(f"data.corpus = {d.corpus!r} reads fixed mixtures: pools, FSDD fine-tuning and "
                          "perturbations need a corpus mixed on the fly")
     dirs = [Path(d.root) / (given or default) for given, default in zip((d.train_dir, d.valid_dir),
@@ -151,13 +151,13 @@ def build_datasets(cfg: TrainConfig):
                    "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch,
                    "train": splits.describe([x for pool, _ in train_pools for x in pool]),
                    "valid": splits.describe([x for pool, _ in valid_pools for x in pool])}
-        for key in ("speed_perturb", "eq_perturb", "reverb", "noise"):
+        for key in ("speed_perturb", "reverb", "noise"):
             if getattr(d, key):
                 summary[key] = getattr(d, key)
         mix_seed = d.seed if d.mix_seed is None else d.mix_seed
-        index = speaker_index(train_pools) if cfg.sce_weight else None
+        index = speaker_index(train_pools) if cfg.loss.sce_weight else None
         train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode,
-                              speed_perturb=d.speed_perturb, eq_perturb=d.eq_perturb, reverb=d.reverb, noise=d.noise,
+                              speed_perturb=d.speed_perturb, reverb=d.reverb, noise=d.noise,
                               speaker_index=index)
         # validation talkers are unseen: they have no speaker vector (ids -1), so the
         # source-contrastive term adds nothing there and the validation loss stays comparable
@@ -175,8 +175,6 @@ def build_datasets(cfg: TrainConfig):
                "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch}
     if d.speed_perturb:
         summary["speed_perturb"] = d.speed_perturb
-    if d.eq_perturb:
-        summary["eq_perturb_db"] = d.eq_perturb
     if d.fsdd_shifts and not d.finetune_fsdd_fraction > 0:
         raise ValueError("data.fsdd_shifts copies the FSDD fine-tuning talkers: set data.finetune_fsdd_fraction > 0 too")
     if d.finetune_fsdd_fraction > 0:
@@ -192,9 +190,9 @@ def build_datasets(cfg: TrainConfig):
                                     "utterances": len(fs_train), "scheme": "finetune (test speakers held out)",
                                     "shifted_copies_per_talker": d.fsdd_shifts}
     mix_seed = d.seed if d.mix_seed is None else d.mix_seed
-    index = speaker_index(train_pools) if cfg.sce_weight else None
+    index = speaker_index(train_pools) if cfg.loss.sce_weight else None
     train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode, speed_perturb=d.speed_perturb,
-                          eq_perturb=d.eq_perturb, speaker_index=index)
+                          speaker_index=index)
     valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True,
                           speaker_index={} if index is not None else None)
     return train, valid, summary
