@@ -607,3 +607,90 @@ def test_options_are_grouped_and_flat_names_still_work(capsys):
     shipped = Path(__file__).parent.parent / "checkpoints" / "default.pt"
     stored = load_checkpoint(shipped).card["training"]["recipe"]  # written flat, before the groups
     assert TrainConfig.from_dict(stored).loss.aux_dc_weight == stored["aux_dc_weight"]
+
+
+TWO_STAGES = """
+model = "blstm"
+objective = "danet"
+curriculum = [[10, 1]]
+batch_size = 2
+[model_kwargs]
+hidden = 8
+layers = 1
+emb_dim = 6
+[profiles.tiny]
+lr = 1e-3
+[profiles.warm]
+lr = 5e-4
+
+[[stages]]
+name = "first"
+profile = "tiny"
+
+[[stages]]
+name = "second"
+profile = "warm"
+init_from = "first"
+ship = "SHIP"
+[stages.set]
+aux_dc_weight = 1.0
+data.mix_seed = 3
+"""
+
+
+def test_a_recipe_s_stages_run_in_order_each_from_the_last(tmp_path, monkeypatch):
+    """`--stages` trains every stage of the recipe into --out-dir; the second starts from the
+    first's weights, and the shipped copy carries both stages' logs."""
+    from training import train as train_module
+    from training.stages import read_stages
+    from training.trainer import Trainer as TrainerClass
+
+    recipe = tmp_path / "two.toml"
+    ship = tmp_path / "shipped" / "two.pt"
+    recipe.write_text(TWO_STAGES.replace("SHIP", str(ship)))
+    monkeypatch.setattr(train_module, "build_datasets", lambda cfg: (ToneMixes(4), ToneMixes(2), {"train": "tones"}))
+    started: list = []
+    init = TrainerClass._init_weights
+
+    def spy(self, path):
+        init(self, path)
+        started.append((path, {k: v.clone() for k, v in self.model.state_dict().items()}))
+
+    monkeypatch.setattr(TrainerClass, "_init_weights", spy)
+    runs = tmp_path / "runs"
+    assert train_module.main([str(recipe), "--stages", "--out-dir", str(runs), "--device", "cpu"]) == 0
+    first, second = runs / "first.pt", runs / "second.pt"
+    assert first.exists() and second.exists() and ship.exists()
+    (path, state), = started
+    assert path == str(first)
+    src = load_checkpoint(first).state_dict()
+    assert all(torch.equal(v, src[k].to(v.dtype)) for k, v in state.items() if k.startswith("net."))
+    rec = load_checkpoint(second).card["training"]["recipe"]
+    assert rec["profile"] == "warm" and rec["init_from"] == str(first) and rec["data"]["mix_seed"] == 3
+    assert rec["loss"]["aux_dc_weight"] == 1.0 and rec["schedule"]["lr"] == 5e-4
+    from sepviz.model_card import training_stages
+    assert len(training_stages(ship.with_suffix(".log.jsonl"))) == 2
+    # again from the second stage only: the first's checkpoint is reused, not retrained
+    first_time = first.stat().st_mtime_ns
+    assert train_module.main([str(recipe), "--stages", "--from-stage", "second", "--out-dir", str(runs)]) == 0
+    assert first.stat().st_mtime_ns == first_time and len(started) == 2
+    assert [s.name for s in read_stages(recipe)] == ["first", "second"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TWO_STAGES.replace('init_from = "first"', 'init_from = "later"'))
+    assert train_module.main([str(bad), "--stages", "--out-dir", str(runs)]) == 2
+
+
+def test_every_shipped_stage_list_reads():
+    """Each recipe's [[stages]] resolve to configs (names, profiles, options) without training."""
+    from pathlib import Path
+
+    from training.stages import read_stages, stage_config
+
+    listed = 0
+    for name in RECIPES:
+        stages = read_stages(name) if "[[stages]]" in (RECIPES_DIR / f"{name}.toml").read_text() else []
+        for stage in stages:
+            cfg = stage_config(stage, Path("runs"))
+            assert cfg.schedule.max_minutes > 0 or cfg.schedule.curriculum[0][1] == 0, stage.name
+            listed += 1
+    assert listed >= 3
