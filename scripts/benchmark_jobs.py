@@ -132,7 +132,7 @@ def bench_evaluate(a, tmp: Path) -> dict:
 def ddp_worker(argv: list[str]) -> int:
     """One torchrun process: train one warm-up epoch, time the next; rank 0 writes the numbers."""
     from training import distributed
-    from training.config import DataConfig, TrainConfig
+    from training.config import DataConfig, ScheduleConfig, TrainConfig
     from training.train import build_datasets
     from training.trainer import Trainer
 
@@ -144,7 +144,7 @@ def ddp_worker(argv: list[str]) -> int:
     limit_threads(1)
     ctx, device = distributed.setup("cpu")
     cfg = TrainConfig(name="ddp_benchmark", model="blstm", model_kwargs={"hidden": a.hidden, "layers": a.layers},
-                      batch_size=a.batch, curriculum=[[a.frames, 2]],
+                      schedule=ScheduleConfig(batch_size=a.batch, curriculum=[[a.frames, 2]]),
                       data=DataConfig(corpus="wsj0mix", root=a.root, valid_items=2))
     train, valid, summary = build_datasets(cfg)
     trainer = Trainer(cfg, Path(a.out).with_suffix(f".rank{ctx.rank}.pt"), train, valid, device=device, dist=ctx,

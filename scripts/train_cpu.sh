@@ -21,9 +21,11 @@
 #                two 95-minute continuations of that (weight 3 and weight 4) and the average of their
 #                weights (`soup`), then two 90-minute continuations of that average (weight 3, one with
 #                each source's speed perturbed by up to 10 %) and their average, which is what ships
+#   default_real the shipped default's last stage: the `[[stages]]` of danet_blstm_3spk (profile `real`
+#                from the synthetic-talker default), calibrated on real validation readers (run after `default`)
 #   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
-#                not part of `default`, not run by default)
-#   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped, not run by default
+#                the record of what was run: their options are gone from training/config.py, they no longer run)
+#   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped; no longer runs (as above)
 #   real_trials  continuations of the default on real and synthetic voices with rooms and noise (issue 24,
 #                docs/real_voices.md); its (b) is the default since 2026-12-04 (run after `default`)
 #   real_trials2 the second real-voice round: (d), (e) and their average (docs/real_voices.md, 2026-12-06)
@@ -32,6 +34,7 @@
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
 #   dpcl         its `cpu_long` profile (35 minutes) warm-started from danet_2spk
 #   def_upit     its `cpu_long` profile (35 minutes) warm-started from danet_2spk (fresh mask head)
+# These five and default_real are their recipes' `[[stages]]` (python -m training.train RECIPE --stages).
 # "danet_2spk" above is the 2-talker network after its fourth stage (runs/danet_2spk_stage4.pt):
 # the warm starts were made before it got its `sisnr` stages.
 set -euo pipefail
@@ -42,6 +45,9 @@ source scripts/cpu_env.sh  # one thread per run, freed memory kept in the proces
 train() {  # train RECIPE OUT [args...]: a fresh log per stage in runs/
   rm -f "${2%.pt}.log.jsonl"
   python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1
+}
+stages() {  # stages RECIPE: the recipe's [[stages]] into runs/, the last copied where the recipe says
+  python -m training.train "$1" --stages --out-dir runs --threads 1 > "runs/stages_$1.out" 2>&1
 }
 ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log (a `soup` stage has none)
   cp "${@: -1}" "checkpoints/$1.pt"
@@ -222,48 +228,46 @@ real_trials2() {  # issue 24, second round (docs/real_voices.md): the shipped de
     python -m training.calibrate --checkpoint "runs/real_$r.pt" --copy-from checkpoints/default.pt
   done
 }
+default_real() {  # needs runs/default_stage9.pt from `default`; the default since 2026-12-04 (real_trials' (b))
+  stages danet_blstm_3spk
+  cp runs/default_real.pt runs/default_real_cal.pt
+  python -m training.calibrate --checkpoint runs/default_real_cal.pt --clusterer kmeans soft_kmeans \
+    --grid 1,1.2,1.4,1.6,1.8,2,2.5 --tracking-grid off,16:0.5,32:0.5,48:0.5 \
+    --data data/mix/real2_valid data/mix/real3_valid --limit 40 --count --write > runs/calibrate_default_real.out 2>&1
+  python -m training.calibrate --checkpoint runs/default_real_cal.pt --data data/mix/real2_valid --limit 40 \
+    --one-talker --write > runs/calibrate_one_default_real.out 2>&1
+  cat checkpoints/default.log.jsonl runs/default_real.log.jsonl > runs/default_real_joined.log.jsonl
+  cp runs/default_real_cal.pt checkpoints/default.pt && mv runs/default_real_joined.log.jsonl checkpoints/default.log.jsonl
+}
 bgru_gmm() {
-  train danet_bgru_gmm runs/bgru_gmm_stage1.pt --profile cpu_long --max-minutes 60
-  train danet_bgru_gmm runs/bgru_gmm_stage2.pt --profile cpu_long --set init_from='"runs/bgru_gmm_stage1.pt"' \
-    --set 'curriculum=[[400,20]]' --set lr=5e-4 --set data.train_items_per_epoch=1600 --set data.mix_seed=3 \
-    --max-minutes 25
-  ship bgru_gmm runs/bgru_gmm_stage{1,2}.pt
+  stages danet_bgru_gmm
   calibrate bgru_gmm "gmm kmeans soft_kmeans" data/mix/synth2_valid
   track bgru_gmm "gmm kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
   one_talker bgru_gmm
 }
 adanet() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
-  train adanet_blstm runs/adanet_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
-    --set data.mix_seed=5
-  ship adanet runs/adanet_stage1.pt
+  stages adanet_blstm
   calibrate adanet "anchors kmeans soft_kmeans" data/mix/synth2_valid
   track adanet "anchors kmeans soft_kmeans" 0.8,1,1.2,1.5 off,16:0.5,32:0.5 data/mix/synth2_valid
   one_talker adanet
 }
 dilated_cnn() {
-  train danet_dilated_cnn runs/dilated_cnn_stage1.pt --profile cpu
-  train danet_dilated_cnn runs/dilated_cnn_stage2.pt --profile cpu_long \
-    --set init_from='"runs/dilated_cnn_stage1.pt"' --set data.mix_seed=4
-  ship dilated_cnn runs/dilated_cnn_stage{1,2}.pt
+  stages danet_dilated_cnn
   calibrate dilated_cnn "kmeans soft_kmeans" data/mix/synth2_valid
   track dilated_cnn "kmeans soft_kmeans" 1.6,2,2.5,3 off,16:0.5,32:0.5 data/mix/synth2_valid
   one_talker dilated_cnn
 }
 dpcl() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
-  train dpcl_blstm runs/dpcl_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
-    --set data.mix_seed=6
-  ship dpcl runs/dpcl_stage1.pt
+  stages dpcl_blstm
 }
 def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
-  train def_upit runs/def_upit_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"' \
-    --set data.mix_seed=7
-  ship def_upit runs/def_upit_stage1.pt
+  stages def_upit
 }
 
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_trials|danet_3spk_trial|real_trials|real_trials2|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_real|default_trials|danet_3spk_trial|real_trials|real_trials2|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
@@ -272,6 +276,6 @@ fi
 ( danet_2spk ) &
 ( bgru_gmm && dilated_cnn ) &
 wait
-( default && dpcl ) &
+( default && default_real && dpcl ) &
 ( adanet && def_upit ) &
 wait

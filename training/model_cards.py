@@ -12,7 +12,7 @@ from pathlib import Path
 from sepviz.checkpoint import load_checkpoint
 from sepviz.model_card import averaged_from, card_lines, describe_init
 
-from .config import TrainConfig
+from .config import flat_recipe
 
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs, separates 2 or 3 "
@@ -36,6 +36,7 @@ INTENDED = {
 
 
 def _recipe_line(rec: dict, averaged: bool = False) -> str:
+    """``rec``: a stored config, flat (``training.config.flat_recipe``)."""
     name = rec.get("name", "?")
     # Checkpoints written before the trainer stored its profile: their warm starts used `cpu_long`.
     profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
@@ -52,7 +53,7 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
     if rec.get("clustered_weight"):
         line += f", plus the same for the attractors soft k-means finds (weight {rec['clustered_weight']:g}, PIT)"
     if rec.get("tracked_weight"):
-        frames, strength = rec.get("tracked", TrainConfig().tracked)  # older cards: the default window
+        frames, strength = rec.get("tracked", [16, 0.5])  # trial checkpoints of rounds 10-13; older ones: the default window
         line += (f", plus the same for attractors tracked from those (+-{int(frames)} frames, strength {strength:g}, "
                  f"weight {rec['tracked_weight']:g}, PIT)")
     return line
@@ -61,7 +62,7 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
 def card(path: Path, results: dict) -> str:
     m = load_checkpoint(path)
     t = m.card["training"]
-    recipe = _recipe_line(t.get("recipe") or {}, averaged=averaged_from(t) is not None)
+    recipe = _recipe_line(flat_recipe(t.get("recipe") or {}), averaged=averaged_from(t) is not None)
     lines = [f"## `{path.name}`", "", INTENDED.get(path.stem, ""), "", *card_lines(m, path, after_data=[recipe])]
     res = results.get(path.stem, {})
     for set_name, r in res.items():

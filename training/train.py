@@ -1,6 +1,7 @@
 """Train a seed system from its recipe.
 
     python -m training.train danet_blstm --profile cpu --out checkpoints/default.pt
+    python -m training.train danet_bgru_gmm --stages --out-dir runs          # the recipe's [[stages]] (training.stages)
     torchrun --nproc_per_node=4 -m training.train danet_blstm --out my.pt      # 4 GPUs (or CPU processes)
 
 Data: on-the-fly mixing (wsj0-2mix recipe) of the speaker-disjoint train split of the corpus;
@@ -35,7 +36,7 @@ class CurriculumMix(torch.utils.data.Dataset):
     """
 
     def __init__(self, pools, n_speakers, items: int, seed: int, mode: str, fixed: bool = False,
-                 speed_perturb: float = 0.0, eq_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0,
+                 speed_perturb: float = 0.0, reverb: float = 0.0, noise: float = 0.0,
                  speaker_index: dict[str, int] | None = None) -> None:
         from .data.mixing import DynamicMixDataset, formable_counts
 
@@ -47,7 +48,7 @@ class CurriculumMix(torch.utils.data.Dataset):
             bank = load_bank()  # one bank for every pool
         self.sets = [DynamicMixDataset(u, n_speakers=formable_counts(u, counts), segment_samples=6400,
                                        epoch_size=items, seed=seed + 7919 * k, mode=mode, speed_perturb=speed_perturb,
-                                       eq_perturb=eq_perturb, n_rows=max(counts), reverb=reverb, noise=noise,
+                                       n_rows=max(counts), reverb=reverb, noise=noise,
                                        rir_bank=bank, speaker_index=speaker_index)
                      for k, (u, _) in enumerate(pools)]
         self.speaker_index = speaker_index
@@ -112,7 +113,7 @@ def _precomputed(cfg: TrainConfig):
     from .data.mixing import MixtureFolderDataset
 
     d = cfg.data
-    if d.pools or d.finetune_fsdd_fraction or d.fsdd_shifts or d.speed_perturb or d.eq_perturb or d.reverb or d.noise:
+    if d.pools or d.finetune_fsdd_fraction or d.fsdd_shifts or d.speed_perturb or d.reverb or d.noise:
         raise ValueError(f"data.corpus = {d.corpus!r} reads fixed mixtures: pools, FSDD fine-tuning and "
                          "perturbations need a corpus mixed on the fly")
     dirs = [Path(d.root) / (given or default) for given, default in zip((d.train_dir, d.valid_dir),
@@ -151,13 +152,13 @@ def build_datasets(cfg: TrainConfig):
                    "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch,
                    "train": splits.describe([x for pool, _ in train_pools for x in pool]),
                    "valid": splits.describe([x for pool, _ in valid_pools for x in pool])}
-        for key in ("speed_perturb", "eq_perturb", "reverb", "noise"):
+        for key in ("speed_perturb", "reverb", "noise"):
             if getattr(d, key):
                 summary[key] = getattr(d, key)
         mix_seed = d.seed if d.mix_seed is None else d.mix_seed
-        index = speaker_index(train_pools) if cfg.sce_weight else None
+        index = speaker_index(train_pools) if cfg.loss.sce_weight else None
         train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode,
-                              speed_perturb=d.speed_perturb, eq_perturb=d.eq_perturb, reverb=d.reverb, noise=d.noise,
+                              speed_perturb=d.speed_perturb, reverb=d.reverb, noise=d.noise,
                               speaker_index=index)
         # validation talkers are unseen: they have no speaker vector (ids -1), so the
         # source-contrastive term adds nothing there and the validation loss stays comparable
@@ -175,8 +176,6 @@ def build_datasets(cfg: TrainConfig):
                "mixing": "dynamic, 0-5 dB, wsj0-2mix recipe", "items_per_epoch": d.train_items_per_epoch}
     if d.speed_perturb:
         summary["speed_perturb"] = d.speed_perturb
-    if d.eq_perturb:
-        summary["eq_perturb_db"] = d.eq_perturb
     if d.fsdd_shifts and not d.finetune_fsdd_fraction > 0:
         raise ValueError("data.fsdd_shifts copies the FSDD fine-tuning talkers: set data.finetune_fsdd_fraction > 0 too")
     if d.finetune_fsdd_fraction > 0:
@@ -192,9 +191,9 @@ def build_datasets(cfg: TrainConfig):
                                     "utterances": len(fs_train), "scheme": "finetune (test speakers held out)",
                                     "shifted_copies_per_talker": d.fsdd_shifts}
     mix_seed = d.seed if d.mix_seed is None else d.mix_seed
-    index = speaker_index(train_pools) if cfg.sce_weight else None
+    index = speaker_index(train_pools) if cfg.loss.sce_weight else None
     train = CurriculumMix(train_pools, n_spk, d.train_items_per_epoch, mix_seed, d.mode, speed_perturb=d.speed_perturb,
-                          eq_perturb=d.eq_perturb, speaker_index=index)
+                          speaker_index=index)
     valid = CurriculumMix(valid_pools, n_spk, d.valid_items, d.seed + 1000, d.mode, fixed=True,
                           speaker_index={} if index is not None else None)
     return train, valid, summary
@@ -204,13 +203,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("recipe", help="recipe name (training/recipes/NAME.toml) or path")
     ap.add_argument("--profile", default=None, help="override table in the recipe, e.g. 'cpu'")
-    ap.add_argument("--out", required=True, help="checkpoint to write")
+    ap.add_argument("--out", help="checkpoint to write")
+    ap.add_argument("--stages", action="store_true",
+                    help="run the recipe's [[stages]] in order (training.stages), each into --out-dir")
+    ap.add_argument("--out-dir", default="runs", help="with --stages: where each stage's checkpoint and log go")
+    ap.add_argument("--from-stage", default=None, metavar="NAME|N",
+                    help="with --stages: start at this stage (earlier ones' checkpoints must be in --out-dir)")
     ap.add_argument("--root", default=None, help="corpus folder (default from the recipe)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="cuda or cpu; under torchrun each process takes GPU LOCAL_RANK")
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                    help="override a recipe key, e.g. --set batch_size=8 --set data.train_items_per_epoch=100")
+                    help="override a recipe key (flat or grouped: lr or schedule.lr), e.g. --set batch_size=8 "
+                         "--set data.train_items_per_epoch=100; with --stages, for every stage")
     ap.add_argument("--resume", action="store_true", help="continue from OUT.state.pt if present (every rank)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workers", type=int, default=0, metavar="N",
@@ -223,6 +228,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.workers < 0 or args.micro_batch < 0:
         ap.error("--workers and --micro-batch must be 0 or more")
+    if args.stages == bool(args.out) or (args.stages and args.profile):
+        ap.error("give --out (one run) or --stages (the recipe's stages, each with its own profile)")
     overrides: dict = {}
     for item in args.set:
         key, _, val = item.partition("=")
@@ -237,12 +244,26 @@ def main(argv: list[str] | None = None) -> int:
         overrides["max_minutes"] = args.max_minutes
     if args.threads:
         limit_threads(args.threads)
-    try:  # a recipe, split or corpus that cannot work: one line, not a traceback
+    try:  # a recipe or stage list that cannot work: one line, not a traceback
+        if args.stages:
+            from .stages import run_stages
+
+            return run_stages(args.recipe, args.out_dir, lambda cfg, out: train_one(cfg, out, args),
+                              from_stage=args.from_stage, overrides=overrides, fresh_logs=not args.resume)
         cfg = load_recipe(args.recipe, args.profile, overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return train_one(cfg, args.out, args)
+
+
+def train_one(cfg: TrainConfig, out: str | Path, args: argparse.Namespace) -> int:
+    """One training run of ``cfg`` into ``out`` with the command line's device and process settings."""
+    try:  # a split or corpus that cannot work: one line, not a traceback
         dist, device = distributed.setup(args.device)  # a world of one without torchrun
-        plan = distributed.batch_plan(cfg.batch_size, dist.world_size, args.micro_batch)
+        plan = distributed.batch_plan(cfg.schedule.batch_size, dist.world_size, args.micro_batch)
         train, valid, summary = build_datasets(cfg)
-        trainer = Trainer(cfg, args.out, train, valid, device=device, data_summary=summary,
+        trainer = Trainer(cfg, out, train, valid, device=device, data_summary=summary,
                           num_workers=args.workers, dist=dist, micro_batch=args.micro_batch)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:  # a missing corpus or a bad data setting
         print(f"error: {exc}", file=sys.stderr)
@@ -251,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         where = (f" on {dist.world_size} processes ({dist.backend}; each update's {plan.batch_size} items: "
                  f"{plan.per_rank} per process, in passes of {plan.micro_batch})" if dist.enabled else "")
         print(f"training {cfg.name} ({cfg.model} {cfg.model_kwargs}, {cfg.objective}) on {summary['train']} "
-              f"-> {args.out}{where}", flush=True)
+              f"-> {out}{where}", flush=True)
     if args.resume:
         trainer.try_resume()
     path = trainer.fit()
@@ -259,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     if dist.is_main:
         print(f"wrote {path}")
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

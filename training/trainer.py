@@ -19,7 +19,6 @@ import json
 import sys
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -27,7 +26,6 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from sepviz.checkpoint import build_danet, save_checkpoint
-from sepviz.calibration import Tracking
 from sepviz.danet import DANet, DANetConfig
 from sepviz.features import StftConfig
 from sepviz.frontend import FrontendAutoencoder, FrontendConfig
@@ -104,36 +102,35 @@ class BatchLoss(torch.nn.Module):
     """The training loss as a module, so ``DistributedDataParallel`` sees the whole step (the
     network and every parameter the loss touches: anchors, the uPIT head) in one ``forward``."""
 
-    def __init__(self, model: DANet, cfg: TrainConfig, stft_cfg: StftConfig, tracking: Tracking,
+    def __init__(self, model: DANet, cfg: TrainConfig, stft_cfg: StftConfig,
                  speaker_vectors: torch.nn.Parameter | None = None) -> None:
         super().__init__()
-        self.model, self.cfg, self.stft_cfg, self.tracking = model, cfg, stft_cfg, tracking
+        self.model, self.cfg, self.stft_cfg = model, cfg, stft_cfg
         self.speaker_vectors = speaker_vectors  # the source-contrastive table (S, K), or None
 
     def forward(self, mix: torch.Tensor, sources: torch.Tensor,
                 speaker_ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """``mix (B, samples)``, ``sources (B, C, samples)`` on the model's device, ``speaker_ids
         (B, C)`` rows of the speaker table (-1: absent or unseen) -> ``(loss, ideal attractors (B, C, K))``."""
-        cfg = self.cfg
+        cfg, lc = self.cfg, self.cfg.loss
         if cfg.objective == "adaptive_ae":
-            return autoencoder_loss(self.model, mix, sources, sparsity=cfg.ae_sparsity, rho=cfg.ae_rho,
-                                    overlap=cfg.ae_overlap)
+            return autoencoder_loss(self.model, mix, sources, sparsity=lc.ae_sparsity, rho=lc.ae_rho,
+                                    overlap=lc.ae_overlap)
         if self.model.frontend is not None:
-            b = make_frontend_batch(self.model, mix, sources, cfg.keep, cfg.target)
+            b = make_frontend_batch(self.model, mix, sources, cfg.keep, lc.target)
         else:
-            b = make_batch(mix, sources, self.stft_cfg, cfg.keep, cfg.target)
+            b = make_batch(mix, sources, self.stft_cfg, cfg.keep, lc.target)
         sce = None
         if self.speaker_vectors is not None:
             if speaker_ids is None:  # a set without ids: no talker is known
                 speaker_ids = torch.full(sources.shape[:2], -1, dtype=torch.long, device=mix.device)
-            sce = SceTerm(cfg.sce_weight, self.speaker_vectors, speaker_ids, negatives=cfg.sce_negatives,
-                          mu=cfg.sce_mu, sampling=cfg.sce_sampling, silence_db=cfg.sce_silence_db)
+            sce = SceTerm(lc.sce_weight, self.speaker_vectors, speaker_ids, negatives=lc.sce_negatives,
+                          mu=lc.sce_mu, sampling=lc.sce_sampling, silence_db=lc.sce_silence_db)
         with torch.autocast(mix.device.type, dtype=torch.bfloat16, enabled=mix.device.type == "cuda"):
-            return batch_loss(self.model, b, dc_weight=cfg.dc_weight, disc_weight=cfg.disc_weight,
-                              aux_dc_weight=cfg.aux_dc_weight, clustered_weight=cfg.clustered_weight,
-                              tracked_weight=cfg.tracked_weight, tracked_temperature=cfg.tracked_temperature,
-                              tracking=self.tracking, sce=sce, enhance_weight=cfg.enhance_weight,
-                              enhance_beta=cfg.enhance_beta, freeze_embedding=cfg.freeze_embedding)
+            return batch_loss(self.model, b, dc_weight=lc.dc_weight, disc_weight=lc.disc_weight,
+                              aux_dc_weight=lc.aux_dc_weight, clustered_weight=lc.clustered_weight,
+                              sce=sce, enhance_weight=lc.enhance_weight,
+                              enhance_beta=lc.enhance_beta, freeze_embedding=lc.freeze_embedding)
 
 
 class Trainer:
@@ -143,14 +140,12 @@ class Trainer:
         """``dist``: this process's rank in a torchrun world (default: a world of one, no
         process group); ``micro_batch``: at most this many items per pass (0: the rank's whole
         share of ``batch_size``), the rest of an update's items accumulated over further passes."""
-        if cfg.target not in TARGETS:
-            raise ValueError(f"unknown target {cfg.target!r}; choose {TARGETS}")
-        # the tracked term's window [frames, strength], checked as the studio's own setting is
-        self.tracking = Tracking.from_value(cfg.tracked)
+        if cfg.loss.target not in TARGETS:
+            raise ValueError(f"unknown target {cfg.loss.target!r}; choose {TARGETS}")
         self.cfg, self.out = cfg, Path(out)
         self.device = torch.device(device)
         self.dist = dist or DistContext()
-        self.batches = batch_plan(cfg.batch_size, self.dist.world_size, micro_batch)
+        self.batches = batch_plan(cfg.schedule.batch_size, self.dist.world_size, micro_batch)
         torch.manual_seed(cfg.seed)  # every rank builds the same network (DDP also sends rank 0's)
         self.model = build_model(cfg).to(self.device)
         if cfg.init_from:
@@ -159,7 +154,7 @@ class Trainer:
             torch.manual_seed(cfg.seed + 7919 * self.dist.rank)
         params = list(self.model.parameters())
         self.speaker_vectors: torch.nn.Parameter | None = None
-        if cfg.sce_weight:  # the source-contrastive table: one vector per training speaker, training only
+        if cfg.loss.sce_weight:  # the source-contrastive table: one vector per training speaker, training only
             index = getattr(train_set, "speaker_index", None)
             if not index:
                 raise ValueError("sce_weight needs a training set that carries speaker ids (training.train.build_datasets)")
@@ -168,10 +163,10 @@ class Trainer:
             self.speaker_vectors = torch.nn.Parameter(
                 (torch.randn(len(index), dim, generator=g) / dim ** 0.5).to(self.device))
             params.append(self.speaker_vectors)
-        self.opt = torch.optim.Adam(params, lr=cfg.lr)
+        self.opt = torch.optim.Adam(params, lr=cfg.schedule.lr)
         self.train_set, self.valid_set = train_set, valid_set
         self.stft_cfg = StftConfig()
-        self.loss = BatchLoss(self.model, cfg, self.stft_cfg, self.tracking, self.speaker_vectors)
+        self.loss = BatchLoss(self.model, cfg, self.stft_cfg, self.speaker_vectors)
         self.train_loss = self.loss
         if self.dist.enabled:
             from torch.nn.parallel import DistributedDataParallel
@@ -253,7 +248,7 @@ class Trainer:
 
     # -- loops -----------------------------------------------------------------------------
     def _loader(self, dataset, shuffle: bool, batch_size: int | None = None) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size or self.cfg.batch_size, shuffle=shuffle, drop_last=shuffle,
+        return DataLoader(dataset, batch_size=batch_size or self.cfg.schedule.batch_size, shuffle=shuffle, drop_last=shuffle,
                           num_workers=self.num_workers,
                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
 
@@ -264,7 +259,7 @@ class Trainer:
         # the order one process draws (the same seeded shuffle through the same loader), dealt out
         order = DataLoader(range(len(self.train_set)), batch_size=None, shuffle=True,
                            generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
-        share = RankShare([int(i) for i in order], self.cfg.batch_size, self.dist)
+        share = RankShare([int(i) for i in order], self.cfg.schedule.batch_size, self.dist)
         return DataLoader(self.train_set, batch_size=self.batches.micro_batch, sampler=share, drop_last=True,
                           num_workers=self.num_workers,
                           generator=torch.Generator().manual_seed(self.cfg.seed + self.global_epoch))
@@ -299,8 +294,8 @@ class Trainer:
             group += loss.item()
             if not last:
                 continue
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
-            self._optimizer_step()
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.schedule.clip_norm)
+            self.opt.step()
             self.steps += 1
             total, n, group = total + (group if acc == 1 else group / acc), n + 1, 0.0
             bar.set_postfix(loss=f"{total / n:.4f}")
@@ -308,24 +303,6 @@ class Trainer:
                 break
         total, n = sum_over_ranks([total, float(n)], self.dist, self.device)
         return total / max(n, 1)
-
-    def warmup_factor(self) -> float:
-        """Share of the learning rate the next update uses: (k + 1) / warmup_steps for update k."""
-        w = self.cfg.warmup_steps
-        return 1.0 if w <= 0 or self.steps >= w else (self.steps + 1) / w
-
-    def _optimizer_step(self) -> None:
-        """One Adam step at the warmed-up rate; the groups keep the full rate (halving, resume)."""
-        factor = self.warmup_factor()
-        if factor >= 1.0:
-            self.opt.step()
-            return
-        full = [g["lr"] for g in self.opt.param_groups]
-        for g in self.opt.param_groups:
-            g["lr"] *= factor
-        self.opt.step()
-        for g, lr in zip(self.opt.param_groups, full):
-            g["lr"] = lr
 
     @torch.no_grad()
     def validate(self, collect_attractors: bool = False):
@@ -339,12 +316,13 @@ class Trainer:
         return total / max(n, 1), (torch.cat(atts) if atts else None)
 
     def _out_of_time(self) -> bool:
-        return bool(self.cfg.max_minutes) and (self.train_seconds + time.perf_counter() - self._t0) > 60 * self.cfg.max_minutes
+        budget = self.cfg.schedule.max_minutes
+        return bool(budget) and (self.train_seconds + time.perf_counter() - self._t0) > 60 * budget
 
     def _stop_now(self) -> bool:
         """Out of time on any rank: all ranks stop together (a rank that ran on would wait forever
         for the others' gradients)."""
-        if not self.cfg.max_minutes:
+        if not self.cfg.schedule.max_minutes:
             return False
         return any_rank(self._out_of_time(), self.dist, self.device)
 
@@ -355,13 +333,13 @@ class Trainer:
 
     def fit(self) -> Path:
         self._t0 = time.perf_counter()
-        cfg = self.cfg
-        while self.stage < len(cfg.curriculum) and not self._stop_now():
-            frames, epochs = cfg.curriculum[self.stage]
+        sched = self.cfg.schedule
+        while self.stage < len(sched.curriculum) and not self._stop_now():
+            frames, epochs = sched.curriculum[self.stage]
             self.valid_set.set_segment(frames * self.stft_cfg.hop_length)
-            if self.epoch_in_stage >= epochs or self.bad_epochs > cfg.patience:
+            if self.epoch_in_stage >= epochs or self.bad_epochs > sched.patience:
                 self.stage, self.epoch_in_stage, self.bad_epochs = self.stage + 1, 0, 0
-                if self.stage < len(cfg.curriculum):
+                if self.stage < len(sched.curriculum):
                     self.best_val = math.inf  # longer chunks: losses are not comparable across stages
                 continue
             t = time.perf_counter()
@@ -372,7 +350,7 @@ class Trainer:
                 self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
             else:
                 self.bad_epochs += 1
-                if self.bad_epochs >= cfg.lr_halving_patience:
+                if self.bad_epochs >= sched.lr_halving_patience:
                     for g in self.opt.param_groups:
                         g["lr"] /= 2
             self._log({"epoch": self.global_epoch, "stage": self.stage, "frames": frames, "train_loss": train_loss,
