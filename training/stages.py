@@ -1,6 +1,7 @@
 """A checkpoint trained in stages, as its recipe lists them.
 
     python -m training.train danet_bgru_gmm --stages --out-dir runs            # every stage, in order
+    python -m training.train danet_blstm_3spk --stages --to-stage default_stage9 --out-dir runs   # up to one
     python -m training.train danet_blstm_3spk --stages --from-stage default_real --out-dir runs
 
 A recipe's ``[[stages]]`` tables, in order, each one training run::
@@ -90,25 +91,31 @@ def ship(stage: Stage, done: list[Stage], out_dir: Path) -> None:
     print(f"shipped {dest}", flush=True)
 
 
-def run_stages(recipe: str | Path, out_dir: str | Path, train_one: Callable[[TrainConfig, Path], int], *,
-               from_stage: str | None = None, overrides: dict | None = None, fresh_logs: bool = True) -> int:
-    """Run the recipe's stages in order (from ``from_stage``, a name or 1-based number), each with
-    ``train_one(cfg, out) -> exit status``; stop at the first that fails.  ``fresh_logs``: delete
-    a stage's old log first (the trainer appends to it; off when resuming)."""
-    stages = read_stages(recipe)
+def _stage_index(stages: list[Stage], ref: str, option: str) -> int:
+    """The 0-based index of stage ``ref`` (a name or 1-based number)."""
     names = [s.name for s in stages]
-    start = 0
-    if from_stage:
-        if from_stage in names:
-            start = names.index(from_stage)
-        elif from_stage.isdigit() and 1 <= int(from_stage) <= len(stages):
-            start = int(from_stage) - 1
-        else:
-            raise ValueError(f"--from-stage {from_stage}: the stages are 1-{len(stages)}: {', '.join(names)}")
+    if ref in names:
+        return names.index(ref)
+    if ref.isdigit() and 1 <= int(ref) <= len(stages):
+        return int(ref) - 1
+    raise ValueError(f"{option} {ref}: the stages are 1-{len(stages)}: {', '.join(names)}")
+
+
+def run_stages(recipe: str | Path, out_dir: str | Path, train_one: Callable[[TrainConfig, Path], int], *,
+               from_stage: str | None = None, to_stage: str | None = None, overrides: dict | None = None,
+               fresh_logs: bool = True) -> int:
+    """Run the recipe's stages in order (from ``from_stage`` up to ``to_stage``, each a name or
+    1-based number), each with ``train_one(cfg, out) -> exit status``; stop at the first that fails.
+    ``fresh_logs``: delete a stage's old log first (the trainer appends to it; off when resuming)."""
+    stages = read_stages(recipe)
+    start = _stage_index(stages, from_stage, "--from-stage") if from_stage else 0
+    stop = _stage_index(stages, to_stage, "--to-stage") + 1 if to_stage else len(stages)
+    if stop <= start:
+        raise ValueError(f"--to-stage {to_stage} comes before --from-stage {from_stage}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    configs = [stage_config(s, out_dir, overrides) for s in stages[start:]]  # every stage checked first
-    for k, (stage, cfg) in enumerate(zip(stages[start:], configs), start):
+    configs = [stage_config(s, out_dir, overrides) for s in stages[start:stop]]  # every stage checked first
+    for k, (stage, cfg) in enumerate(zip(stages[start:stop], configs), start):
         out = out_dir / f"{stage.name}.pt"
         if fresh_logs:
             out.with_suffix(".log.jsonl").unlink(missing_ok=True)

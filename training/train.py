@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", default="runs", help="with --stages: where each stage's checkpoint and log go")
     ap.add_argument("--from-stage", default=None, metavar="NAME|N",
                     help="with --stages: start at this stage (earlier ones' checkpoints must be in --out-dir)")
+    ap.add_argument("--to-stage", default=None, metavar="NAME|N", help="with --stages: stop after this stage")
     ap.add_argument("--root", default=None, help="corpus folder (default from the recipe)")
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu",
                     help="cuda or cpu; under torchrun each process takes GPU LOCAL_RANK")
@@ -249,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             from .stages import run_stages
 
             return run_stages(args.recipe, args.out_dir, lambda cfg, out: train_one(cfg, out, args),
-                              from_stage=args.from_stage, overrides=overrides, fresh_logs=not args.resume)
+                              from_stage=args.from_stage, to_stage=args.to_stage,
+                              overrides=overrides, fresh_logs=not args.resume)
         cfg = load_recipe(args.recipe, args.profile, overrides)
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
