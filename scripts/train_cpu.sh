@@ -34,7 +34,9 @@
 #   dilated_cnn  its `cpu` profile (12 minutes), then its `cpu_long` profile (40 minutes)
 #   dpcl         its `cpu_long` profile (35 minutes) warm-started from danet_2spk
 #   def_upit     its `cpu_long` profile (35 minutes) warm-started from danet_2spk (fresh mask head)
-# These five and default_real are their recipes' `[[stages]]` (python -m training.train RECIPE --stages).
+# Every shipped target trains its recipe's `[[stages]]` (python -m training.train RECIPE --stages; danet_2spk:
+# danet_blstm; default and default_real: danet_blstm_3spk up to default_stage9 and from default_real), then
+# calibrates here; the trials' targets below are the `--set` chains that were run.
 # "danet_2spk" above is the 2-talker network after its fourth stage (runs/danet_2spk_stage4.pt):
 # the warm starts were made before it got its `sisnr` stages.
 set -euo pipefail
@@ -46,12 +48,9 @@ train() {  # train RECIPE OUT [args...]: a fresh log per stage in runs/
   rm -f "${2%.pt}.log.jsonl"
   python -m training.train "$1" --threads 1 "${@:3}" --out "$2" > "runs/$(basename "$2" .pt).out" 2>&1
 }
-stages() {  # stages RECIPE: the recipe's [[stages]] into runs/, the last copied where the recipe says
-  python -m training.train "$1" --stages --out-dir runs --threads 1 > "runs/stages_$1.out" 2>&1
-}
-ship() {  # ship NAME STAGE...: the last stage's checkpoint, every stage's log (a `soup` stage has none)
-  cp "${@: -1}" "checkpoints/$1.pt"
-  local s; for s in "${@:2}"; do if [ -e "${s%.pt}.log.jsonl" ]; then cat "${s%.pt}.log.jsonl"; fi; done > "checkpoints/$1.log.jsonl"
+stages() {  # stages RECIPE [--from-stage|--to-stage NAME]: the recipe's [[stages]] into runs/, each shipped
+  # where the recipe says (with every stage's log so far); the output in runs/stages_RECIPE[_NAME].out
+  python -m training.train "$1" --stages --out-dir runs --threads 1 "${@:2}" > "runs/stages_$1${2:+_${*: -1}}.out" 2>&1
 }
 sisnr400() {  # sisnr400 RECIPE OUT INIT SEED MINUTES [--set ...]: 400-frame chunks scored by the voices' SI-SNR
   train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
@@ -84,43 +83,15 @@ track() {  # track NAME "CLUSTERER..." GRID TRACKING_GRID VALID_FOLDER... [--cou
   python -m training.calibrate --checkpoint "checkpoints/$1.pt" --clusterer $2 --grid "$3" --tracking-grid "$4" \
     --data "${@:5}" --limit 40 --write > "runs/calibrate_track_$1.out" 2>&1
 }
-long400() {  # long400 RECIPE OUT INIT: another 55 minutes on 400-frame chunks, fresh mixtures
-  train "$1" "$2" --profile cpu_long --set init_from="\"$3\"" --set 'curriculum=[[400,40]]' --set lr=2.5e-4 \
-    --set data.train_items_per_epoch=1600 --set data.mix_seed=3 --max-minutes 55
-}
-
-danet_2spk() {
-  train danet_blstm runs/danet_2spk_stage1.pt --profile cpu
-  train danet_blstm runs/danet_2spk_stage2.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage1.pt"'
-  train danet_blstm runs/danet_2spk_stage3.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage2.pt"' \
-    --set 'curriculum=[[400,10]]' --set lr=2.5e-4 --set data.train_items_per_epoch=1600 --max-minutes 13
-  long400 danet_blstm runs/danet_2spk_stage4.pt runs/danet_2spk_stage3.pt
-  sisnr400 danet_blstm runs/danet_2spk_stage5.pt runs/danet_2spk_stage4.pt 15 65
-  sisnr400 danet_blstm runs/danet_2spk_stage6.pt runs/danet_2spk_stage5.pt 18 40
-  sisnr400 danet_blstm runs/danet_2spk_stage7.pt runs/danet_2spk_stage6.pt 19 70 --set clustered_weight=1.0
-  sisnr400 danet_blstm runs/danet_2spk_stage8.pt runs/danet_2spk_stage7.pt 21 50 --set clustered_weight=1.0 \
-    --set data.fsdd_shifts=4
-  ship danet_2spk runs/danet_2spk_stage{1,2,3,4,5,6,7,8}.pt
+danet_2spk() {  # the stages of danet_blstm (its checkpoints/danet_2spk.pt), calibrated
+  stages danet_blstm
   calibrate danet_2spk "kmeans soft_kmeans" data/mix/synth2_valid
   track danet_2spk "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2 off,16:0.5,32:0.5,48:0.5 data/mix/synth2_valid
   one_talker danet_2spk
 }
-default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
-  train danet_blstm_3spk runs/default_stage1.pt --profile cpu_long --set init_from='"runs/danet_2spk_stage4.pt"'
-  long400 danet_blstm_3spk runs/default_stage2.pt runs/default_stage1.pt
-  sisnr400 danet_blstm_3spk runs/default_stage3.pt runs/default_stage2.pt 17 60
-  sisnr400 danet_blstm_3spk runs/default_stage4.pt runs/default_stage3.pt 20 70 --set clustered_weight=1.0
-  sisnr400 danet_blstm_3spk runs/default_stage5.pt runs/default_stage4.pt 22 50 --set clustered_weight=1.0
-  sisnr400 danet_blstm_3spk runs/default_stage6.pt runs/default_stage5.pt 24 100 --set clustered_weight=2.0
-  sisnr400 danet_blstm_3spk runs/default_stage7.pt runs/default_stage6.pt 27 95 --set clustered_weight=3.0
-  sisnr400 danet_blstm_3spk runs/default_stage8a.pt runs/default_stage7.pt 28 95 --set clustered_weight=3.0
-  sisnr400 danet_blstm_3spk runs/default_stage8b.pt runs/default_stage7.pt 29 95 --set clustered_weight=4.0
-  soup danet_blstm_3spk runs/default_stage8.pt runs/default_stage8a.pt runs/default_stage8b.pt --set clustered_weight=3.0
-  sisnr400 danet_blstm_3spk runs/default_stage9a.pt runs/default_stage8.pt 30 90 --set clustered_weight=3.0 \
-    --set data.speed_perturb=0.1
-  sisnr400 danet_blstm_3spk runs/default_stage9b.pt runs/default_stage8.pt 31 90 --set clustered_weight=3.0
-  soup danet_blstm_3spk runs/default_stage9.pt runs/default_stage9a.pt runs/default_stage9b.pt --set clustered_weight=3.0
-  ship default runs/default_stage{1,2,3,4,5,6,7,8a,8b,8,9a,9b,9}.pt
+default() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`; danet_blstm_3spk's stages up to default_stage9
+  # (its checkpoints/default.pt: the average of two runs, twice over), calibrated
+  stages danet_blstm_3spk --to-stage default_stage9
   calibrate default "kmeans soft_kmeans" data/mix/synth2_valid data/mix/synth3_valid --count
   track default "kmeans soft_kmeans" 1,1.2,1.4,1.6,1.8,2,2.5 off,16:0.5,24:0.5,32:0.5,32:1,48:0.5 \
     data/mix/synth2_valid data/mix/synth3_valid --count
@@ -229,7 +200,7 @@ real_trials2() {  # issue 24, second round (docs/real_voices.md): the shipped de
   done
 }
 default_real() {  # needs runs/default_stage9.pt from `default`; the default since 2026-12-04 (real_trials' (b))
-  stages danet_blstm_3spk
+  stages danet_blstm_3spk --from-stage default_real
   cp runs/default_real.pt runs/default_real_cal.pt
   python -m training.calibrate --checkpoint runs/default_real_cal.pt --clusterer kmeans soft_kmeans \
     --grid 1,1.2,1.4,1.6,1.8,2,2.5 --tracking-grid off,16:0.5,32:0.5,48:0.5 \

@@ -696,3 +696,41 @@ def test_every_shipped_stage_list_reads():
             assert cfg.schedule.max_minutes > 0 or cfg.schedule.curriculum[0][1] == 0, stage.name
             listed += 1
     assert listed >= 3
+
+
+@pytest.mark.parametrize("recipe, shipped, last", [("danet_blstm", "danet_2spk", "danet_2spk_stage8"),
+                                                   ("danet_blstm_3spk", "default", "default_real")])
+def test_the_shipped_lineages_stage_lists_match_their_checkpoints(recipe, shipped, last, tmp_path, monkeypatch):
+    """The stage lists of danet_2spk.pt and default.pt (written after the checkpoints, from the `--set`
+    chains that trained them): one training stage per stage of the checkpoint's joined log (averages
+    train nothing), and the last stage's config is the one the checkpoint stored (all but the warm
+    start, whose file had another name then).  `--to-stage` / `--from-stage` split the default's list
+    where scripts/train_cpu.sh calibrates the synthetic-talker network."""
+    from pathlib import Path
+
+    from sepviz.model_card import training_stages
+    from training import stages as stages_module
+    from training.config import TrainConfig
+
+    listed = stages_module.read_stages(recipe)
+    trained = [s for s in listed if any(e for _, e in stages_module.stage_config(s, tmp_path).schedule.curriculum)]
+    assert len(trained) == len(training_stages(Path(f"checkpoints/{shipped}.log.jsonl")))
+    assert listed[-1].name == last
+    stored = TrainConfig.from_dict(load_checkpoint(f"checkpoints/{shipped}.pt").card["training"]["recipe"]).to_dict()
+    ours = stages_module.stage_config(listed[-1], tmp_path).to_dict()
+    assert ours.pop("init_from") == str(tmp_path / f"{listed[-2].name}.pt")
+    stored.pop("init_from")
+    assert ours == stored
+
+    ran, shipped_at = [], []
+    monkeypatch.setattr(stages_module, "ship", lambda stage, done, out_dir: shipped_at.append((stage.name, stage.ship)))
+    to = "default_stage9" if last == "default_real" else None
+    assert stages_module.run_stages(recipe, tmp_path, lambda cfg, out: ran.append(out.stem) or 0, to_stage=to) == 0
+    assert ran == [s.name for s in listed if s.name != last or not to]
+    assert shipped_at == [(ran[-1], f"checkpoints/{shipped}.pt")]
+    if to:
+        ran.clear()
+        assert stages_module.run_stages(recipe, tmp_path, lambda cfg, out: ran.append(cfg.init_from) or 0,
+                                        from_stage=last) == 0
+        assert ran == [str(tmp_path / "default_stage9.pt")]
+

@@ -42,7 +42,7 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
     profile = rec.get("profile") or ("cpu_long" if rec.get("init_from") else "cpu")
     line = f"- recipe: `training/recipes/{name}.toml`, profile `{profile}`"
     if averaged:  # an average saved as is: its own settings trained nothing
-        return line + "; the averaged runs' settings are in `scripts/train_cpu.sh`"
+        return line + "; the averaged runs' settings are in the recipe's `[[stages]]`"
     if rec.get("init_from"):
         line += f", last stage warm-started from {describe_init(rec['init_from'])}"
     if rec.get("aux_dc_weight"):
