@@ -13,7 +13,7 @@ import torch
 from .audio import to_mono
 from .clusterers import ClusterContext, ClusterResult, run_clusterer
 from .errors import SepvizInputError
-from .features import loudness_weights, stft
+from .features import loudness_weights
 from .inference import Embedding
 from .masks import ideal_binary_mask
 
@@ -21,7 +21,8 @@ FIT_WEIGHTINGS = ("auto", "loudness", "none")  # how much each bin counts when a
 
 
 def reference_assignment(emb: Embedding, references: list[np.ndarray] | np.ndarray) -> torch.Tensor:
-    """IBM assignment ``(C, T, F)`` of the reference sources (mono, at the model rate).
+    """IBM assignment ``(C, T, F)`` of the reference sources (mono, at the model rate), on the
+    mixture's grid: their STFTs, or their latents through a front-end model's front-end.
 
     Each reference is cut or zero-padded to the mixture's length, so references of slightly
     different lengths (e.g. after resampling) still line up with the mixture's frames.
@@ -33,7 +34,7 @@ def reference_assignment(emb: Embedding, references: list[np.ndarray] | np.ndarr
         rows.append(np.pad(r, (0, n - r.shape[0])))
     if len(rows) < 2:
         raise SepvizInputError(f"the oracle needs at least 2 reference sources, got {len(rows)}")
-    return ideal_binary_mask(stft(torch.from_numpy(np.stack(rows)), emb.stft_config))
+    return ideal_binary_mask(emb.analyse(torch.from_numpy(np.stack(rows))))
 
 
 def resolve_weighting(weighting: str, n_speakers: int) -> str:

@@ -255,7 +255,7 @@ def pesq_nb(est, ref, sr: int = 8000, perm: Sequence[int] | None = None) -> np.n
 
 
 def ideal_mask_separation(mixture, sources, kind: str = "wfm",
-                          stft_config: StftConfig = StftConfig()) -> np.ndarray:
+                          stft_config: StftConfig = StftConfig(), frontend=None) -> np.ndarray:
     """Upper-bound separation: an ideal mask from the true sources applied to the mixture.
 
     ``kind`` is ``ibm``, ``irm`` or ``wfm`` (see :mod:`sepviz.masks`).  The mask multiplies the
@@ -263,6 +263,10 @@ def ideal_mask_separation(mixture, sources, kind: str = "wfm",
     the gap between a model and these oracles is therefore only in the masks.  ``sources`` is
     ``(C, samples)`` and ``mixture`` ``(samples,)`` at ``stft_config.sample_rate``; returns
     ``(C, samples)`` float32.
+
+    ``frontend``: a model's adaptive front-end (:class:`sepviz.frontend.AdaptiveFrontend`); the
+    masks then come from the sources' latents, multiply the mixture's latent and are decoded with
+    the mixture's pooling indices, as that model's own outputs are.
     """
     try:
         mask_fn = IDEAL_MASKS[kind]
@@ -272,6 +276,12 @@ def ideal_mask_separation(mixture, sources, kind: str = "wfm",
     src = _as_2d(sources, "sources")
     n = mix.shape[0]
     src = np.pad(src[:, :n], ((0, 0), (0, max(0, n - src.shape[1]))))
+    if frontend is not None:
+        with torch.inference_mode():
+            x, idx = frontend.encode(torch.from_numpy(mix)[None])     # (1, T, F), (1, F, T)
+            s = frontend.encode(torch.from_numpy(src))[0]             # (C, T, F)
+            est = frontend.decode(mask_fn(s, x[0]) * x, idx, n)
+        return est.cpu().numpy().astype(np.float32)
     with torch.inference_mode():
         x = stft(torch.from_numpy(mix), stft_config)                 # (T, F)
         s = stft(torch.from_numpy(src), stft_config)                 # (C, T, F)

@@ -606,6 +606,23 @@ def _panel_label(fig: go.Figure, text: str, row: int) -> None:
                        bgcolor="rgba(255,255,255,0.75)", borderpad=2)
 
 
+def _selection_layers(fig: go.Figure, x: np.ndarray, y: np.ndarray, lit: np.ndarray | None, selectable: bool,
+                      max_cols: int) -> None:
+    """On the first panel: the ``lit (frames shown, rows)`` bins in cyan, and with ``selectable``
+    an invisible grid of points that takes box selections (heatmaps do not)."""
+    if lit is not None and np.any(lit):
+        on, _ = pool_time(lit.astype(np.uint8), max_cols, "max")
+        glow = np.where(on.T > 0, 1.0, np.nan).astype(np.float32)
+        fig.add_trace(go.Heatmap(z=glow, x=x, y=y, name="selected bins", showscale=False, zmin=0, zmax=1,
+                                 colorscale=[[0, "rgba(34,211,238,0.75)"], [1, "rgba(34,211,238,0.75)"]],
+                                 hoverinfo="skip"), row=1, col=1)
+    if selectable:
+        gx, gy = np.meshgrid(np.linspace(x[0], x[-1], 60), np.linspace(y[0], y[-1], 24))
+        fig.add_trace(go.Scatter(x=gx.ravel().astype(np.float32), y=gy.ravel().astype(np.float32), mode="markers",
+                                 name="select", marker=dict(size=4, opacity=0), hoverinfo="skip",
+                                 showlegend=False), row=1, col=1)
+
+
 def spectrogram_figure(spectrograms: list[tuple[str, np.ndarray]], *, seconds_per_frame: float = 0.008,
                        hz_per_bin: float = 31.25, time_range: tuple[float, float] | None = None,
                        db_range: float = 80.0, max_cols: int = MAX_COLUMNS, title: str = "Spectrograms",
@@ -629,17 +646,8 @@ def spectrogram_figure(spectrograms: list[tuple[str, np.ndarray]], *, seconds_pe
                       row=r, col=1)
         fig.update_yaxes(title_text="Hz", row=r, col=1)
         _panel_label(fig, names[r - 1], r)
-        if r == 1 and lit is not None and np.any(lit):
-            on, _ = pool_time(np.asarray(lit, bool)[lo:hi].astype(np.uint8), max_cols, "max")
-            glow = np.where(on.T > 0, 1.0, np.nan).astype(np.float32)
-            fig.add_trace(go.Heatmap(z=glow, x=x, y=y, name="selected bins", showscale=False, zmin=0, zmax=1,
-                                     colorscale=[[0, "rgba(34,211,238,0.75)"], [1, "rgba(34,211,238,0.75)"]],
-                                     hoverinfo="skip"), row=1, col=1)
-        if r == 1 and selectable:
-            gx, gy = np.meshgrid(np.linspace(x[0], x[-1], 60), np.linspace(y[0], y[-1], 24))
-            fig.add_trace(go.Scatter(x=gx.ravel().astype(np.float32), y=gy.ravel().astype(np.float32), mode="markers",
-                                     name="select", marker=dict(size=4, opacity=0), hoverinfo="skip",
-                                     showlegend=False), row=1, col=1)
+        if r == 1:
+            _selection_layers(fig, x, y, lit if lit is None else np.asarray(lit, bool)[lo:hi], selectable, max_cols)
     if selectable:
         fig.update_layout(dragmode="select", selectdirection="any")
     fig.update_xaxes(title_text="time (s)", row=len(mags), col=1)
@@ -1002,66 +1010,83 @@ def stft_bases(n_fft: int = 256) -> np.ndarray:
 
 
 def frontend_bases_figure(model_or_frontend, *, stft_n_fft: int = 256, n_fft: int = 1024,
-                          title: str = "Learned filters next to the STFT's") -> go.Figure:
+                          title: str = "Learned filters next to the STFT's", sample_rate: int = 8000) -> go.Figure:
     """The adaptive front-end's filters (``|window| x bases``) and their frequency responses, sorted
     by centre frequency (as the thesis's fig. 6.2), above the STFT's sqrt-Hann bases and theirs.
 
-    ``model_or_frontend``: a DANet with a front-end, a pretraining model or the front-end itself.
+    ``model_or_frontend``: a DANet with a front-end, a pretraining model or the front-end itself;
+    None (or a model that reads the STFT): the STFT's bases alone, at ``sample_rate``.
     Four heatmaps: "learned filters" and "STFT bases" (each filter scaled to its own peak, time in
     ms), "learned responses" and "STFT responses" (dB re the bank's peak, frequency in Hz)."""
-    w, resp, centres, cfg = _frontend_arrays(model_or_frontend, n_fft)
-    sr = cfg.sample_rate
+    fe = getattr(model_or_frontend, "frontend", model_or_frontend)
     ref = stft_bases(stft_n_fft)
-    ref_resp = _response_db(ref, n_fft)
-    fig = make_subplots(rows=2, cols=2, horizontal_spacing=0.1, vertical_spacing=0.14,
-                        subplot_titles=("learned filters", "learned responses", "STFT bases (sqrt-Hann)",
-                                        "STFT responses"))
-    panels = [(w, "learned filters", 1), (ref, "STFT bases", 2)]
-    for bank, name, row in panels:
+    banks = [(ref, _response_db(ref, n_fft), "STFT bases", "STFT bin (0 Hz up)")]
+    if fe is not None:
+        w, resp, centres, cfg = _frontend_arrays(fe, n_fft)
+        sr = cfg.sample_rate
+        banks.insert(0, (w, resp, "learned filters", "learned filter (sorted by centre frequency)"))
+        notes = [f"{w.shape[0]} filters of {w.shape[1]} taps ({1000 * w.shape[1] / sr:.0f} ms), stride {cfg.stride}, "
+                 f"max-pool {cfg.pool}; centre frequencies {centres.min():.0f}-{centres.max():.0f} Hz, "
+                 f"median {np.median(centres):.0f} Hz"]
+    else:
+        sr, notes = sample_rate, [f"{ref.shape[0]} STFT bins of {stft_n_fft} taps ({1000 * stft_n_fft / sample_rate:.0f} ms)"]
+    responses = {"learned filters": "learned responses", "STFT bases": "STFT responses"}
+    titles = {"learned filters": "learned filters", "STFT bases": "STFT bases (sqrt-Hann)"}
+    fig = make_subplots(rows=len(banks), cols=2, horizontal_spacing=0.1, vertical_spacing=0.14,
+                        subplot_titles=[t for _, _, name, _ in banks for t in (titles[name], responses[name])])
+    for row, (bank, _, name, y_title) in enumerate(banks, 1):
         peak = np.abs(bank).max(axis=1, keepdims=True) + 1e-12
         t_ms = (np.arange(bank.shape[1]) - bank.shape[1] / 2) * 1000.0 / sr
         fig.add_trace(go.Heatmap(z=(bank / peak).astype(np.float32), x=t_ms.astype(np.float32), name=name,
                                  colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=False,
                                  hovertemplate="%{x:.1f} ms · filter %{y} · %{z:.2f}<extra></extra>"), row=row, col=1)
         fig.update_xaxes(title_text="time (ms)", row=row, col=1)
-    hz = (np.arange(resp.shape[1]) * sr / max(n_fft, w.shape[1])).astype(np.float32)
-    hz_ref = (np.arange(ref_resp.shape[1]) * sr / max(n_fft, stft_n_fft)).astype(np.float32)
-    for z, x, name, row in [(resp, hz, "learned responses", 1), (ref_resp, hz_ref, "STFT responses", 2)]:
-        fig.add_trace(go.Heatmap(z=z, x=x, name=name, coloraxis="coloraxis",
+    for row, (bank, resp, name, y_title) in enumerate(banks, 1):
+        hz = (np.arange(resp.shape[1]) * sr / max(n_fft, bank.shape[1])).astype(np.float32)
+        fig.add_trace(go.Heatmap(z=resp, x=hz, name=responses[name], coloraxis="coloraxis",
                                  hovertemplate="%{x:.0f} Hz · filter %{y} · %{z:.0f} dB<extra></extra>"), row=row, col=2)
         fig.update_xaxes(title_text="frequency (Hz)", row=row, col=2)
-    for col in (1, 2):
-        fig.update_yaxes(title_text="learned filter (sorted by centre frequency)", row=1, col=col)
-        fig.update_yaxes(title_text="STFT bin (0 Hz up)", row=2, col=col)
+        for col in (1, 2):
+            fig.update_yaxes(title_text=y_title, row=row, col=col)
     fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-60, cmax=0,
                                      colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))
-    notes = [f"{w.shape[0]} filters of {w.shape[1]} taps ({1000 * w.shape[1] / sr:.0f} ms), stride {cfg.stride}, "
-             f"max-pool {cfg.pool}; centre frequencies {centres.min():.0f}-{centres.max():.0f} Hz, "
-             f"median {np.median(centres):.0f} Hz"]
-    return _layout(fig, title, 760, notes=notes, legend=False)
+    return _layout(fig, title, 400 * len(banks) - 40, notes=notes, legend=False)
 
 
 def frontend_latent_figure(latents: list[tuple[str, np.ndarray]], *, order: np.ndarray | None = None,
                            seconds_per_frame: float = 0.008, db_range: float = 60.0, max_cols: int = MAX_COLUMNS,
-                           title: str = "Adaptive front-end latent", row_height: int = 200) -> go.Figure:
+                           title: str = "Adaptive front-end latent", row_height: int = 200,
+                           time_range: tuple[float, float] | None = None, lit: np.ndarray | None = None,
+                           selectable: bool = False) -> go.Figure:
     """Stacked latents ``[(name, latent (T, F))]`` drawn where a spectrogram would be: dB re the first
     one's peak, the filters in ``order`` (e.g. ``frontend.sort_order()``: by centre frequency, as the
-    thesis's fig. 6.3) from the bottom up, time in seconds."""
+    thesis's fig. 6.3) from the bottom up, time in seconds.
+
+    As :func:`spectrogram_figure`: ``time_range`` (s) shows part of it; ``lit (T, F)`` bool (in the
+    filters' own order) lights bins on the first panel; ``selectable`` lets it take box
+    selections, whose y range is then in rows of the drawn order (0 = the bottom row)."""
     fig = make_subplots(rows=len(latents), cols=1, shared_xaxes=True,
                         vertical_spacing=0.04 if len(latents) > 1 else 0)
     mats = [np.asarray(z, np.float32) for _, z in latents]
     if order is not None:
         mats = [m[:, np.asarray(order)] for m in mats]
+        lit = None if lit is None else np.asarray(lit, bool)[:, np.asarray(order)]
     ref = float(mats[0].max()) if mats else 1.0
     for r, ((name, _), lat) in enumerate(zip(latents, mats), 1):
-        pooled, step = pool_time(lat, max_cols, "max")
-        x = ((np.arange(pooled.shape[0]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
-        fig.add_trace(go.Heatmap(z=_db(pooled, ref, db_range).T, x=x, name=name, coloraxis="coloraxis",
+        lo, hi = frame_window(lat.shape[0], seconds_per_frame, time_range)
+        pooled, step = pool_time(lat[lo:hi], max_cols, "max")
+        x = ((lo + np.arange(pooled.shape[0]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
+        y = np.arange(lat.shape[1], dtype=np.float32)
+        fig.add_trace(go.Heatmap(z=_db(pooled, ref, db_range).T, x=x, y=y, name=name, coloraxis="coloraxis",
                                  hovertemplate="%{x:.2f} s · filter %{y} · %{z} dB<extra>%{fullData.name}</extra>"),
                       row=r, col=1)
         fig.update_yaxes(title_text="learned filter (sorted by centre frequency)" if order is not None
                          else "learned filter", row=r, col=1)
         _panel_label(fig, name, r)
+        if r == 1:
+            _selection_layers(fig, x, y, None if lit is None else lit[lo:hi], selectable, max_cols)
+    if selectable:
+        fig.update_layout(dragmode="select", selectdirection="any")
     fig.update_xaxes(title_text="time (s)", row=len(latents), col=1)
     fig.update_layout(coloraxis=dict(colorscale="Magma", cmin=-db_range, cmax=0,
                                      colorbar=dict(title=dict(text="dB"), thickness=12, len=0.8)))

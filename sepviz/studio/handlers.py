@@ -10,10 +10,10 @@ import numpy as np
 
 from sepviz import export, selection, viz
 from sepviz.clusterers import DEFAULT_CLUSTERER
-from sepviz.errors import SepvizInputError
+from sepviz.errors import SepvizError, SepvizInputError
 
 from .feedback import notice, progress_step
-from .pipeline import Pipeline, grid_kw
+from .pipeline import Pipeline, filter_order, grid_kw
 from .report import make_report, metrics_markdown, status_text, voice_label
 from . import resources
 from .settings import CLUSTERER_LABELS, MAX_VOICES, N_MAIN_OUTPUTS, parse_projection, parse_time_range
@@ -53,9 +53,20 @@ class Studio(Pipeline):
         mag = emb.mag.numpy()
         grid = grid_kw(emb)
         specs = [("mixture", mag)] + [(f"voice {i + 1}", sep.masks[i] * mag) for i in range(sep.n_speakers)]
+        mask_names = [f"mask of voice {i + 1}" for i in range(sep.n_speakers)]
+        if emb.frontend is not None:  # the learned front-end's latent stands where the spectrogram does
+            order = filter_order(emb)
+            spec_fig = viz.frontend_latent_figure(
+                specs, order=order, seconds_per_frame=grid["seconds_per_frame"], time_range=trange, lit=lit,
+                selectable=True, row_height=170, title="Adaptive front-end latents (dB below the mixture's loudest cell)")
+            mask_fig = viz.frontend_latent_figure(
+                list(zip(mask_names, sep.masks)), order=order, seconds_per_frame=grid["seconds_per_frame"],
+                time_range=trange, db_range=40.0, row_height=150,
+                title=f"Masks ({emb.model.config.mask}) on the latent, in dB (0 dB: all of the cell to that voice)")
+            return emb_fig, spec_fig, mask_fig
         spec_fig = viz.spectrogram_figure(specs, time_range=trange, title="Spectrograms (dB below the mixture's loudest bin)",
                                           lit=lit, selectable=True, **grid)
-        mask_fig = viz.masks_figure(sep.masks, names=[f"mask of voice {i + 1}" for i in range(sep.n_speakers)],
+        mask_fig = viz.masks_figure(sep.masks, names=mask_names,
                                     time_range=trange, title=f"Masks ({emb.model.config.mask})", mag=mag, **grid)
         return emb_fig, spec_fig, mask_fig
 
@@ -182,7 +193,17 @@ class Studio(Pipeline):
         t, f = emb.spec.shape
         lo, hi = viz.frame_window(t, grid["seconds_per_frame"], trange)
         region = sel.get("lasso") or sel.get("box")
-        if sel["source"] == "spectrogram":
+        if sel["source"] == "spectrogram" and emb.frontend is not None:
+            # the latent's rows are the filters by centre frequency: the box's y range counts rows
+            (t0, t1), (f0, f1) = sel["box"]
+            rows = selection.rectangle_mask((t, f), (t0, t1), (f0, f1), seconds_per_frame=grid["seconds_per_frame"],
+                                            hz_per_bin=1.0)
+            mask = np.zeros_like(rows)
+            mask[:, filter_order(emb)] = rows
+            mask[:lo], mask[hi:] = False, False
+            how = (f"the rectangle {min(t0, t1):.2f}-{max(t0, t1):.2f} s, learned filters "
+                   f"{int(np.ceil(min(f0, f1)))}-{int(np.floor(max(f0, f1)))} by centre frequency")
+        elif sel["source"] == "spectrogram":
             (t0, t1), (f0, f1) = sel["box"]
             mask = selection.rectangle_mask((t, f), (t0, t1), (f0, f1), **grid)
             mask[:lo], mask[hi:] = False, False
@@ -372,6 +393,22 @@ class Studio(Pipeline):
                                             title=f"Oracle attractors of {len(items)} mixtures in one PCA · model "
                                                   f"{model or self.default_model}")
         return fig
+
+    def frontend_teaching(self, model):
+        """Teaching tab: (note, figure) for the selected model's front-end: its learned filters next to
+        the STFT's bases, or for a model that reads the STFT a sentence saying so and the STFT's bases."""
+        try:
+            m = self.get_model(model) if self.models else None
+        except SepvizError:
+            m = None
+        name = model or self.default_model
+        if m is not None and getattr(m, "frontend", None) is not None:
+            return (f"The selected model (**{name}**) reads its own **learned filters**: "
+                    "they are drawn sorted by centre frequency, above the STFT's bases.",
+                    viz.frontend_bases_figure(m, title=f"Learned filters of {name} next to the STFT's"))
+        return (f"The selected model ({f'**{name}**' if name else 'none'}) uses the **STFT**, not an adaptive "
+                "front-end: below are the STFT's bases a learned front-end would replace.",
+                viz.frontend_bases_figure(None, title="The STFT's bases (this model's front-end)"))
 
     def api_separate(self, audio, model=None, clusterer=DEFAULT_CLUSTERER, n_speakers="2"):
         """API: one audio file in; voices 1-3 (unused ones None) and the report (:meth:`make_report`) out."""

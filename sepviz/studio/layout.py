@@ -164,6 +164,13 @@ def build_demo(studio: Studio) -> gr.Blocks:
                                 atlas_btn = gr.Button("Draw the atlas", variant="primary", elem_id="sv-atlas-btn")
                             with gr.Column(scale=3):
                                 atlas_plot = gr.Plot(show_label=False, elem_id="sv-atlas", visible=False)
+                        fe_note0, fe_fig0 = studio.frontend_teaching(default)
+                        with gr.Row(equal_height=False):
+                            with gr.Column(scale=2, min_width=260):
+                                gr.Markdown(text("teach_frontend"))
+                                fe_note = gr.Markdown(fe_note0, elem_id="sv-frontend-note")
+                            with gr.Column(scale=3):
+                                fe_plot = gr.Plot(value=fe_fig0, show_label=False, elem_id="sv-frontend")
 
         # ---------------- hidden API endpoint: /separate (one file in; three voices and the report out)
         with gr.Row(visible=False):
@@ -230,6 +237,7 @@ def build_demo(studio: Studio) -> gr.Blocks:
             return studio.model_card(model_name), k
 
         model.change(_model_changed, [model], [card, keep], **ui).then(_choices, **choice_io).then(**redo)
+        model.change(studio.frontend_teaching, [model], [fe_note, fe_plot], **ui)
 
         def _rescan(current):
             names = list(studio.scan_models())

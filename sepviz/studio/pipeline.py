@@ -46,6 +46,14 @@ def grid_kw(emb) -> dict:
     return dict(seconds_per_frame=cfg.hop_length / cfg.sample_rate, hz_per_bin=cfg.sample_rate / cfg.n_fft)
 
 
+def filter_order(emb) -> np.ndarray | None:
+    """For a model with an adaptive front-end, its filters from the lowest centre frequency up (the
+    rows of the latent's figures); None for the STFT."""
+    if emb.frontend is None:
+        return None
+    return emb.model.frontend.sort_order().cpu().numpy()
+
+
 class Pipeline(Checkpoints):
     """The cached separation pipeline over a folder of checkpoints (no page, no events)."""
 

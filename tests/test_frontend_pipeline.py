@@ -1,0 +1,174 @@
+"""A separator on the adaptive front-end (sepviz.frontend) through the whole pipeline: separate,
+chunked inference, selections, moved attractors, evaluate with the oracles, and the studio's figures."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from sepviz.checkpoint import build_danet, save_checkpoint
+from sepviz.cli import main
+from sepviz.danet import DANetConfig
+
+TINY_FE = {"n_filters": 32, "kernel": 64, "stride": 4, "pool": 4}  # hop 16 samples (as tests/test_adaptive.py)
+FRAMES = lambda n: n // 16 + 1  # noqa: E731
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _save_frontend_danet(path: Path) -> Path:
+    torch.manual_seed(0)
+    model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 16, "layers": 1}, n_anchors=4,
+                                    frontend=dict(TINY_FE)))
+    with torch.no_grad():
+        model.fixed_attractors.normal_()
+    return save_checkpoint(path, model, training={"note": "random tiny front-end test model"})
+
+
+@pytest.fixture(scope="module")
+def fe_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("fe_ckpt")
+    _save_frontend_danet(d / "adaptive.pt")
+    return d
+
+
+@pytest.fixture(scope="module")
+def fe_ckpt(fe_dir) -> Path:
+    return fe_dir / "adaptive.pt"
+
+
+@pytest.fixture(scope="module")
+def tones(tmp_path_factory, tone_pair) -> dict:
+    """The tone pair as 16 kHz files (an upload's rate; the model runs at 8 kHz)."""
+    from sepviz.audio import resample
+
+    d = tmp_path_factory.mktemp("fe_audio")
+    mix, src = tone_pair
+    paths = {}
+    for name, w in (("mix", mix), ("s1", src[0]), ("s2", src[1])):
+        sf.write(d / f"{name}.wav", resample(w, 8000, 16000), 16000, subtype="FLOAT")
+        paths[name] = str(d / f"{name}.wav")
+    return paths
+
+
+def test_separate_gives_the_voices_at_the_inputs_length_and_rate(fe_ckpt, tones):
+    from sepviz.separate import separate
+
+    n = sf.info(tones["mix"]).frames
+    for clusterer, refs in (("kmeans", None), ("oracle", [sf.read(tones[s])[0] for s in ("s1", "s2")])):
+        sep = separate(tones["mix"], None, str(fe_ckpt), clusterer, 2,
+                       references=None if refs is None else [r[::2] for r in refs])
+        emb = sep.embedding
+        assert emb.frontend is not None and emb.spec.shape == (FRAMES(len(emb.wave)), 32)
+        assert not emb.spec.is_complex() and (emb.spec >= 0).all()
+        assert sep.sample_rate == 16000 and len(sep.voices) == 2 and all(len(v) == n for v in sep.voices)
+        assert sep.masks.shape == (2, *emb.spec.shape) and all(np.isfinite(v).all() for v in sep.voices)
+        assert emb.stft_config.hop_length == 16  # the front-end's frame grid, not the STFT's
+    # masks that add up to one give back the front-end's own autoencoding of the mixture
+    from sepviz.resynthesis import masked_istft
+
+    half = torch.full((2, *emb.spec.shape), 0.5)
+    both = masked_istft(emb, half).sum(0)
+    with torch.no_grad():
+        auto = emb.model.frontend(torch.from_numpy(emb.wave)[None])[0].numpy()
+    assert np.allclose(both, auto, atol=1e-5)
+
+
+def test_chunked_inference_keeps_the_latents_frame_grid(fe_ckpt, tone_pair, monkeypatch):
+    from sepviz import inference
+    from sepviz.separate import embed
+
+    mix, _ = tone_pair
+    whole = embed(mix, 8000, str(fe_ckpt))
+    monkeypatch.setattr(inference, "CHUNK_SECONDS", 0.25)
+    monkeypatch.setattr(inference, "CONTEXT_SECONDS", 0.1)
+    chunked = embed(mix, 8000, str(fe_ckpt))
+    assert torch.equal(chunked.spec, whole.spec)  # one latent for the whole clip
+    assert chunked.v.shape == whole.v.shape == (FRAMES(len(mix)), 32, whole.v.shape[-1])
+    # the frames far from every chunk edge see the same context as in one pass
+    assert torch.allclose(chunked.v[:10], whole.v[:10], atol=0.05)
+
+
+def test_listen_to_bins_and_move_attractor(fe_ckpt, tone_pair):
+    from sepviz.errors import SepvizInputError
+    from sepviz.separate import listen_to_bins, move_attractor, separate
+
+    mix, _ = tone_pair
+    sep = separate(mix, 8000, str(fe_ckpt), "kmeans", 2)
+    emb = sep.embedding
+    sel = np.zeros(emb.spec.shape, bool)
+    sel[:, :16] = True
+    w = listen_to_bins(emb, sel)
+    assert w.shape == mix.shape and np.isfinite(w).all() and np.abs(w).max() > 0
+    with pytest.raises(SepvizInputError, match="grid"):
+        listen_to_bins(emb, np.ones((5, 129), bool))  # an STFT-sized selection
+    moved = move_attractor(sep, 0, np.ones(sep.attractors.shape[1], np.float32))
+    assert len(moved.voices) == 2 and all(len(v) == len(mix) for v in moved.voices)
+    assert moved.masks.shape == sep.masks.shape
+
+
+def test_ideal_masks_on_the_latent_add_up_to_the_autoencoding(fe_ckpt, tone_pair):
+    from sepviz.checkpoint import load_checkpoint
+    from sepviz.metrics import ideal_mask_separation
+
+    fe = load_checkpoint(fe_ckpt).frontend
+    mix, src = tone_pair
+    for kind in ("ibm", "irm", "wfm"):
+        est = ideal_mask_separation(mix, src, kind, frontend=fe)
+        assert est.shape == src.shape and np.isfinite(est).all()
+        with torch.no_grad():
+            auto = fe(torch.from_numpy(mix.astype(np.float64))[None])[0].numpy()
+        assert np.allclose(est.sum(0), auto, atol=1e-4)  # the masks sum to one in every cell
+
+
+def test_evaluate_scores_the_model_and_the_oracles_on_the_latent(capsys, tmp_path, fe_ckpt, wsj0_2mix_dir):
+    out_json = tmp_path / "eval.json"
+    code = main(["evaluate", "--checkpoint", str(fe_ckpt), "--data", str(wsj0_2mix_dir), "--clusterer", "kmeans",
+                 "oracle", "--no-pesq", "--limit", "2", "--json", str(out_json)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    res = json.loads(out_json.read_text())
+    assert res["n"] == 2 and set(res["model"]) == {"kmeans", "oracle"} and set(res["oracle"]) == {"ibm", "irm", "wfm"}
+    for group in ("model", "oracle"):
+        for scores in res[group].values():
+            assert np.isfinite(scores["si_snri"]) and np.isfinite(scores["sdri"])
+    assert np.isfinite(res["geometry"]["silhouette"])
+
+
+def test_the_studio_draws_the_latent_and_the_learned_filters(fe_dir, tones, tmp_path, tiny_checkpoint):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import app
+    import gradio as gr
+
+    (fe_dir / "stft.pt").write_bytes(Path(tiny_checkpoint).read_bytes())
+    studio = app.Studio(fe_dir, max_seconds=8, examples={}, include_fsdd=False, work_dir=tmp_path / "work",
+                        read_dirs=[Path(tones["mix"]).parent])
+    args = (tones["mix"], tones["s1"], tones["s2"], None, "adaptive", "kmeans", "2", 10, "PCA 2D", "true speaker",
+            None, 1000, 0, 0)
+    out = studio.separate(*args, progress=None)
+    status, v1, v2, _, _, emb_fig, spec_fig, mask_fig, metrics, report, *_ = out
+    assert v1["visible"] and v2["visible"] and "SI-SNRi" in metrics
+    for fig in (spec_fig, mask_fig):
+        assert fig.layout.yaxis.title.text == "learned filter (sorted by centre frequency)"
+        layout = fig.to_dict()["layout"]
+        assert "time (s)" in [v.get("title", {}).get("text") for k, v in layout.items() if k.startswith("xaxis")]
+        assert np.asarray(fig.data[0].z).shape[0] == 32
+    assert [t.name for t in spec_fig.data if t.type == "heatmap"] == ["mixture", "voice 1", "voice 2"]
+    assert spec_fig.layout.dragmode == "select"  # the mixture's panel takes box selections
+    # a box on the latent's rows: the filters it covers, heard alone and lit
+    sound, note, ringed, lit_fig = studio.listen_selection(
+        json.dumps({"source": "spectrogram", "box": [[0.2, 1.0], [0, 10]]}), *args)
+    assert sound["visible"] and "learned filters 0-10" in note
+    assert any(t.name == "selected bins" for t in lit_fig.data) and ringed != gr.skip()
+    # the Teaching tab: this model's learned filters; an STFT model's bases and a sentence saying so
+    note, fig = studio.frontend_teaching("adaptive")
+    assert "learned filters" in note and [t.name for t in fig.data][:2] == ["learned filters", "STFT bases"]
+    note, fig = studio.frontend_teaching("stft")
+    assert "uses the **STFT**" in note and [t.name for t in fig.data] == ["STFT bases", "STFT responses"]
+    demo = app.build_demo(studio)  # the page builds with the section
+    assert demo is not None
