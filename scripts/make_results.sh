@@ -9,8 +9,8 @@
 cd "$(dirname "$0")/.."
 set -euo pipefail
 source scripts/cpu_env.sh
-# ASSEMBLE_ONLY=1: evaluate nothing, rebuild the documents from the parts there are
-report() { local part=$1; shift; [ -n "${ASSEMBLE_ONLY:-}" ] || [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
+# JOBS=N: N worker processes per evaluation; ASSEMBLE_ONLY=1: evaluate nothing, rebuild the documents from the parts there are
+report() { local part=$1; shift; [ -n "${ASSEMBLE_ONLY:-}" ] || [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" ${JOBS:+--jobs "$JOBS"} --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
 REAL=(real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test)
 report real_default --checkpoints checkpoints/default.pt --sets "${REAL[@]}" real3=data/mix/real3_test
 for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do

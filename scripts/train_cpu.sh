@@ -198,6 +198,27 @@ real_trials2() {  # issue 24, second round (docs/real_voices.md): the shipped de
   local r; for r in d e de; do
     python -m training.calibrate --checkpoint "runs/real_$r.pt" --copy-from checkpoints/default.pt
   done
+  # the average won the validation selection (docs/real_voices.md): its temperature and tracking chosen on
+  # the real validation readers (one folder per talker count), the count threshold on real + synthetic
+  # validation talkers (the merge cosine alone is kept); shipped as the default (2026-12-06), both runs' logs
+  # appended to the parent's
+  cp runs/real_de.pt runs/real_de_cal.pt
+  local grid="--grid 1.6,2,2.5,3,4 --tracking-grid off,16:0.5,32:0.5,48:0.5 --clusterer kmeans soft_kmeans --limit 40"
+  # shellcheck disable=SC2086
+  python -m training.calibrate --checkpoint runs/real_de_cal.pt --data data/mix/real2_valid $grid --write
+  # shellcheck disable=SC2086
+  python -m training.calibrate --checkpoint runs/real_de_cal.pt --data data/mix/real3_valid $grid --write
+  cp runs/real_de_cal.pt runs/real_de_count.pt
+  python -m training.calibrate --checkpoint runs/real_de_count.pt --data data/mix/joint2_realsynth_valid \
+    data/mix/joint3_realsynth_valid --grid 2.5 --tracking-grid off --count --write
+  python - <<'PY'
+from sepviz.checkpoint import read_checkpoint, write_calibration
+merge = read_checkpoint("runs/real_de_count.pt")["config"]["merge_cosine"]
+write_calibration("runs/real_de_cal.pt", {}, read_checkpoint("runs/real_de_cal.pt")["training"]["calibration"],
+                  merge_cosine=merge)
+PY
+  cat checkpoints/default.log.jsonl runs/real_d.log.jsonl runs/real_e.log.jsonl > runs/default_real2.log.jsonl
+  cp runs/real_de_cal.pt checkpoints/default.pt && mv runs/default_real2.log.jsonl checkpoints/default.log.jsonl
 }
 default_real() {  # needs runs/default_stage9.pt from `default`; the default since 2026-12-04 (real_trials' (b))
   stages danet_blstm_3spk --from-stage default_real

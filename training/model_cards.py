@@ -16,12 +16,14 @@ from .config import flat_recipe
 
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs, separates 2 or 3 "
-               "talkers and counts them ('auto'). Since 2026-12-04 it is the previous default (the synthetic-talker "
-               "model of 2026-12-02, whose stages are the history below) continued for 75 minutes on real and "
-               "synthetic voices together (LibriSpeech readers, the Asterisk prompt voices, two FSDD talkers, the "
-               "TTS corpus), 30 % of the mixtures in simulated rooms and 30 % with noise, with a deep-clustering "
-               "term of weight 100 on the unit embeddings; chosen and calibrated on real validation readers "
-               "(docs/real_voices.md). `checkpoints/default.pt` in its recipe line is that previous file.",
+               "talkers and counts them ('auto'). The synthetic-talker model of 2026-12-02 (the history below) "
+               "continued on real and synthetic voices together (LibriSpeech readers, the Asterisk prompt voices, "
+               "two FSDD talkers, the TTS corpus), 30 % of the mixtures in simulated rooms and 30 % with noise, with "
+               "a deep-clustering term of weight 100 on the unit embeddings: 75 minutes (2026-12-04), then twice 95 "
+               "minutes side by side, one run with the recipe's shares and one with 70 % real-only mixtures "
+               "(LibriSpeech 55 %), averaged (2026-12-06); chosen and calibrated on real validation readers "
+               "(docs/real_voices.md). The data line below is the recipe's shares; the stages are in the recipe's "
+               "[[stages]] (danet_blstm_3spk).",
     "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
                   "by the SI-SNR of the resynthesised voices.",

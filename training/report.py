@@ -29,8 +29,10 @@ METRICS = [("si_snri", "SI-SNRi"), ("sdri", "SDRi"), ("sir", "SIR"), ("sar", "SA
 
 
 def run_evaluate(ckpt: str, data: str, clusterers: list[str], limit: int | None, pesq: bool,
-                 count: bool = False) -> tuple[str, dict]:
+                 count: bool = False, jobs: int = 1) -> tuple[str, dict]:
     cmd = [sys.executable, "-m", "sepviz", "evaluate", "--checkpoint", ckpt, "--data", data, "--clusterer", *clusterers]
+    if jobs > 1:  # worker processes; the numbers do not depend on it
+        cmd += ["--jobs", str(jobs)]
     if count:
         cmd += ["--count"]
     if limit:
@@ -152,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", nargs="+", required=True, metavar="NAME=DIR")
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--no-pesq", action="store_true")
+    ap.add_argument("--jobs", type=int, default=1, metavar="N", help="worker processes for each evaluation")
     ap.add_argument("--out", default="docs/results.md")
     ap.add_argument("--json", default="docs/results.json")
     args = ap.parse_args(argv)
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"evaluating {ckpt} on {set_name} ...", file=sys.stderr, flush=True)
             # only a model trained on three talkers counts them ("auto" stays at two for the others)
-            shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq, count=c_out >= 3)
+            shown, res = run_evaluate(ckpt, folder, names, args.limit, not args.no_pesq, count=c_out >= 3,
+                                      jobs=args.jobs)
             res["command"], res["measured"] = shown, measured
             everything.setdefault(Path(ckpt).stem, {})[set_name] = res
             lines += [f"### {set_name} ({res['n']} mixtures, {n_src} talkers)", "", "```", shown, "```", "",
