@@ -60,7 +60,12 @@ class Checkpoints:
         card = getattr(model, "card", {}) or {}
         cfg = card.get("config", {}) or {}
         family = {"danet": "DANet", "adanet": "Anchored DANet", "dpcl": "deep clustering",
-                  "upit": "DEF mask head"}.get(cfg.get("objective"), cfg.get("objective") or "?")
+                  "upit": "DEF mask head", "sce": "source-contrastive"}.get(cfg.get("objective"), cfg.get("objective") or "?")
+        recipe = (card.get("training") or {}).get("recipe") or {}  # flat, or grouped since 2026-12-06
+        if cfg.get("objective") == "danet" and (recipe.get("sce_weight") or (recipe.get("loss") or {}).get("sce_weight")):
+            family = "DANet + source-contrastive"  # the thesis's SCE + DANet
+        if cfg.get("frontend"):
+            family += ", learned front-end"
         arch = {"blstm": "BLSTM", "bgru": "BGRU", "dilated_cnn": "dilated CNN"}.get(cfg.get("model"), cfg.get("model"))
         trained = (((card.get("training") or {}).get("data") or {}).get("n_speakers")
                    or [cfg.get("n_speakers", model.config.n_speakers)])
