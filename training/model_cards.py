@@ -34,6 +34,11 @@ INTENDED = {
     "dpcl": "Deep clustering (affinity loss, unit-norm embeddings, binary masks); k-means at test time.",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
                 "its mask head, the others cluster the embeddings (binary masks).",
+    "sce_danet": "The thesis's SCE + DANet, finetuned (D'Amato 2018, ch. 4.3): the default (2026-12-06) "
+                 "continued on the same real + synthetic data with the source-contrastive term added to its "
+                 "loss (a trainable vector per training talker; each bin pulled to its talker's vector and "
+                 "pushed from the others' and from 5 random negatives); k-means at test time; the default's "
+                 "test-time settings copied. Recipe `sce_danet`, profile `real`.",
 }
 
 
