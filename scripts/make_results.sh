@@ -23,15 +23,16 @@ report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/
 report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
 report dpcl --checkpoints checkpoints/dpcl.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
 report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-# the thesis's SCE + DANet (issue 25): the ship comparison's folders so far
+# the thesis's SCE + DANet (issue 25): the ship comparison's folders, then the other real ones
 report sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_mixed=data/mix/real2_mixed_test synth2_unseen=data/mix/synth2_test
+report real_sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test real3=data/mix/real3_test
 report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
 parts = ("real_default", "real_danet_2spk", "real_bgru_gmm", "real_adanet", "real_dilated_cnn", "real_dpcl",
          "real_def_upit", "default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "sce_danet",
-         "stress")
+         "real_sce_danet", "stress")
 missing = [n for n in parts if not (d / "results_parts" / f"{n}.json").exists()]
 parts = tuple(n for n in parts if n not in missing)
 merged = {}
