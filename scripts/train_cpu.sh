@@ -26,6 +26,7 @@
 #   default_trials  continuations of that average that were not shipped (stages 10-15, docs/results.md;
 #                the record of what was run: their options are gone from training/config.py, they no longer run)
 #   danet_3spk_trial  a 3-talker-only continuation of it (thirteenth session), not shipped; no longer runs (as above)
+#   real_seeds   every seed system 20 minutes more on the default's real-voice data (issue 24 item 6)
 #   real_trials  continuations of the default on real and synthetic voices with rooms and noise (issue 24,
 #                docs/real_voices.md); its (b) is the default since 2026-12-04 (run after `default`)
 #   real_trials2 the second real-voice round: (d), (e) and their average (docs/real_voices.md, 2026-12-06)
@@ -256,10 +257,34 @@ def_upit() {  # needs runs/danet_2spk_stage4.pt from `danet_2spk`
   stages def_upit
 }
 
+real_seed() {  # real_seed NAME RECIPE "CLUSTERER..." (empty: no soft-mask calibration): NAME.pt continued on
+  # the real + synthetic voices (the recipe's `real` profile = its stage NAME_real), its test-time settings
+  # chosen again on the real validation readers, shipped with its log appended to the parent's
+  train "$2" "runs/$1_real.pt" --profile real
+  python -m training.calibrate --checkpoint "runs/$1_real.pt" --copy-from "checkpoints/$1.pt"
+  if [ -n "$3" ]; then
+    # shellcheck disable=SC2086
+    python -m training.calibrate --checkpoint "runs/$1_real.pt" --clusterer $3 --grid 1,1.4,2,2.5,3 \
+      --tracking-grid off,32:0.5 --data data/mix/real2_valid --limit 40 --write > "runs/calibrate_$1_real.out" 2>&1
+    python -m training.calibrate --checkpoint "runs/$1_real.pt" --data data/mix/real2_valid --limit 40 --one-talker \
+      --write > "runs/calibrate_one_$1_real.out" 2>&1
+  fi
+  cat "checkpoints/$1.log.jsonl" "runs/$1_real.log.jsonl" > "runs/$1_real_joined.log.jsonl"
+  cp "runs/$1_real.pt" "checkpoints/$1.pt" && mv "runs/$1_real_joined.log.jsonl" "checkpoints/$1.log.jsonl"
+}
+real_seeds() {  # issue 24 item 6 (2026-12-06): every seed system 20 minutes on the default's real-voice data,
+  # two streams; adanet and dpcl start from the real-voice default's network (as they first did from danet_2spk's)
+  ( real_seed danet_2spk danet_blstm "kmeans soft_kmeans" && real_seed dpcl dpcl_blstm "" \
+    && real_seed bgru_gmm danet_bgru_gmm "gmm kmeans soft_kmeans" ) &
+  ( real_seed adanet adanet_blstm "anchors kmeans soft_kmeans" && real_seed def_upit def_upit "" \
+    && real_seed dilated_cnn danet_dilated_cnn "kmeans soft_kmeans" ) &
+  wait
+}
+
 if [ $# -gt 0 ]; then
   for target in "$@"; do
     case "$target" in
-      danet_2spk|default|default_real|default_trials|danet_3spk_trial|real_trials|real_trials2|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
+      danet_2spk|default|default_real|default_trials|danet_3spk_trial|real_trials|real_trials2|real_seeds|bgru_gmm|adanet|dilated_cnn|dpcl|def_upit) "$target" ;;
       *) echo "unknown target $target" >&2; exit 2 ;;
     esac
   done
