@@ -26,13 +26,18 @@ report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/
 # the thesis's SCE + DANet (issue 25): the ship comparison's folders, then the other real ones
 report sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_mixed=data/mix/real2_mixed_test synth2_unseen=data/mix/synth2_test
 report real_sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test real3=data/mix/real3_test
+# DPCL++ and the adaptive front-end (issue 25), where shipped: the real 2-talker folders and synth2
+for ck in dpcl_pp adaptive; do
+  [ -e "checkpoints/$ck.pt" ] && report "$ck" --checkpoints "checkpoints/$ck.pt" \
+    --sets real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test synth2_unseen=data/mix/synth2_test
+done
 report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 python - <<'PY'
 import json, pathlib
 d = pathlib.Path("docs")
 parts = ("real_default", "real_danet_2spk", "real_bgru_gmm", "real_adanet", "real_dilated_cnn", "real_dpcl",
          "real_def_upit", "default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "sce_danet",
-         "real_sce_danet", "stress")
+         "real_sce_danet", "dpcl_pp", "adaptive", "stress")
 missing = [n for n in parts if not (d / "results_parts" / f"{n}.json").exists()]
 parts = tuple(n for n in parts if n not in missing)
 merged = {}
@@ -47,10 +52,17 @@ stress = (d / "results_parts" / "stress.md").read_text().split("\n", 1)[1]
 head = (d / "results_head.md").read_text()
 from training.report import status_table
 shown = {ck: {k: v for k, v in sets.items() if k not in ("long_32s", "noise_burst")} for ck, sets in merged.items()}
-(d / "results.md").write_text(head.replace("{STATUS_TABLE}", status_table(shown)) + body
+from sepviz.checkpoint import read_checkpoint
+from training.config import load_recipe
+from training.report import THESIS_RECIPES, thesis_table
+from training.trainer import build_model
+ours = {ck: read_checkpoint(f"checkpoints/{ck}.pt").get("n_parameters") if pathlib.Path(f"checkpoints/{ck}.pt").exists() else None
+        for ck in THESIS_RECIPES}
+theirs = {ck: sum(p.numel() for p in build_model(load_recipe(r)).parameters()) for ck, r in THESIS_RECIPES.items()}
+(d / "results.md").write_text(head.replace("{STATUS_TABLE}", status_table(shown)).replace("{THESIS_TABLE}", thesis_table(merged, ours, theirs)) + body
                               + "\n# Generalisation tests (default model)\n" + stress)
 PY
 SHIPPED=(checkpoints/default.pt checkpoints/danet_2spk.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
-[ -e checkpoints/sce_danet.pt ] && SHIPPED+=(checkpoints/sce_danet.pt)
+for ck in sce_danet dpcl_pp adaptive; do [ -e "checkpoints/$ck.pt" ] && SHIPPED+=("checkpoints/$ck.pt"); done
 python -m training.stamp_metrics "${SHIPPED[@]}"
 python -m training.model_cards "${SHIPPED[@]}"

@@ -583,6 +583,18 @@ def test_status_table_reports_kmeans_or_the_best_clusterer_with_share_of_wfm_and
     assert lines[3] == "| `def_upit` | `real2` | 10 | head | 5.00 (0.50) | 50 % | 6.00 | - | - |"
 
 
+def test_thesis_table_puts_our_sdri_next_to_the_thesis_figures_and_dashes_what_is_not_shipped():
+    from training.report import thesis_table
+
+    r = {"n": 10, "model": {"kmeans": {"si_snri": 7.0, "sdri": 7.5}}}
+    table = thesis_table({"sce_danet": {"real2_mixed": r}}, {"sce_danet": 3_693_076},
+                         {"sce_danet": 35_654_760, "dpcl_pp": 1, "adaptive": 2})
+    lines = table.splitlines()
+    assert len(lines) == 5
+    assert lines[2].startswith("| `sce_danet` (SCE DANet finetuned) | 7.50 | - | 3,693,076 | 12.92 (10.98) |")
+    assert lines[2].endswith("| 35,654,760 |")
+    assert lines[3].startswith("| `dpcl_pp` (DPCL++ (reproduced)) | - | - | - | 13.35 (11.51) |")
+
 def test_options_are_grouped_and_flat_names_still_work(capsys):
     """Flat keys (older recipes, --set, stored configs) reach their group; a removed trial option
     is refused in a recipe when switched on, and dropped with a note from a stored config."""
@@ -698,7 +710,7 @@ def test_every_shipped_stage_list_reads():
     assert listed >= 3
 
 
-@pytest.mark.parametrize("recipe, shipped, last", [("danet_blstm", "danet_2spk", "danet_2spk_stage8"),
+@pytest.mark.parametrize("recipe, shipped, last", [("danet_blstm", "danet_2spk", "danet_2spk_real"),
                                                    ("danet_blstm_3spk", "default", "default_real2")])
 def test_the_shipped_lineages_stage_lists_match_their_checkpoints(recipe, shipped, last, tmp_path, monkeypatch):
     """The stage lists of danet_2spk.pt and default.pt (written after the checkpoints, from the `--set`

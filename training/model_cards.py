@@ -14,6 +14,9 @@ from sepviz.model_card import averaged_from, card_lines, describe_init
 
 from .config import flat_recipe
 
+# The seed systems' last stage (issue 24 item 6, `real_seeds` in scripts/train_cpu.sh)
+REAL_SEED = ("continued 20 minutes (2026-12-06) on the default's real + synthetic voices (LibriSpeech readers, "
+             "the Asterisk prompt voices, two FSDD talkers, the TTS corpus; rooms and noise), ")
 INTENDED = {
     "default": "The studio's default: a mixed 2/3-talker DANet (BLSTM) with three outputs, separates 2 or 3 "
                "talkers and counts them ('auto'). The synthetic-talker model of 2026-12-02 (the history below) "
@@ -26,14 +29,33 @@ INTENDED = {
                "[[stages]] (danet_blstm_3spk).",
     "danet_2spk": "2-talker DANet (BLSTM), the studio's default until 2026-12-01; trained with an auxiliary "
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
-                  "by the SI-SNR of the resynthesised voices.",
-    "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer.",
-    "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training.",
-    "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant); "
-                   "never heard FSDD, so its FSDD row is the cross-corpus test.",
-    "dpcl": "Deep clustering (affinity loss, unit-norm embeddings, binary masks); k-means at test time.",
+                  "by the SI-SNR of the resynthesised voices; then "
+                  + REAL_SEED + "its test-time settings chosen on real validation readers.",
+    "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer; "
+                + REAL_SEED
+                + "its test-time settings chosen on real validation readers.",
+    "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training, 20 minutes "
+              "(2026-12-06) warm-started from the real-voice default's network on its real + synthetic voices "
+              "(anchors fresh); test-time settings chosen on real validation readers.",
+    "dilated_cnn": "DANet with the 13-layer dilated residual CNN embedding net (narrow CPU variant, 62 k "
+                   "parameters); synthetic talkers first, then "
+                   + REAL_SEED + "its test-time settings chosen on real validation readers.",
+    "dpcl": "Deep clustering (affinity loss, unit-norm embeddings, binary masks); k-means at test time; "
+            "20 minutes of the affinity loss alone (2026-12-06) warm-started from the real-voice default's "
+            "network, on its real + synthetic voices.",
+    "dpcl_pp": "DPCL++ (Isik et al. 2016, as the thesis reproduces it): dpcl.pt's deep-clustering network, then "
+               "an enhancement layer (2 x BLSTM-128 reading the mixture and each soft k-means estimate) trained "
+               "15 minutes on the voices' SI-SNR with the embeddings fixed, then 10 minutes end to end through "
+               "soft k-means, on the real + synthetic voices. Recipe `dpcl_pp`, its [[stages]].",
+    "adaptive": "The thesis's adaptive front-end (D'Amato 2018, ch. 4.1) with SCE + DANet: a learned "
+                "analysis/synthesis pair (256 filters of 256 taps, max-pool 4) in place of the STFT, pretrained "
+                "10 minutes as a separation autoencoder, then a 2 x BLSTM-128 (K = 40) trained 25 minutes from "
+                "scratch on its frozen latent with the DANet loss plus the source-contrastive term, real + "
+                "synthetic voices. A small CPU model: its like-for-like STFT twin is in docs/results.md. "
+                "Recipe `adapt_sce_danet`, its [[stages]].",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
-                "its mask head, the others cluster the embeddings (binary masks).",
+                "its mask head, the others cluster the embeddings (binary masks); "
+                + REAL_SEED + "from its own checkpoint.",
     "sce_danet": "The thesis's SCE + DANet, finetuned (D'Amato 2018, ch. 4.3): the default (2026-12-06) "
                  "continued on the same real + synthetic data with the source-contrastive term added to its "
                  "loss (a trainable vector per training talker; each bin pulled to its talker's vector and "

@@ -110,6 +110,38 @@ def status_table(results: dict[str, dict[str, dict]]) -> str:
     return "\n".join(rows)
 
 
+# The thesis's figures (D'Amato 2018, LibriSpeech 2-talker mixtures, SDRi dB; "all" = every gender
+# pair, "m+f", "m+m"): Table 6.34 on its test speakers, Table 6.35 on out-of-set speakers.  Their
+# network: 4 x BLSTM-600, K = 40 (its chapter 6).
+THESIS_ANCHORS = {
+    "sce_danet": ("SCE DANet finetuned", {"all": 11.42, "m+f": 12.92, "m+m": 10.28}, {"all": 10.89, "m+f": 10.98, "m+m": 9.37}),
+    "dpcl_pp": ("DPCL++ (reproduced)", {"all": 10.01, "m+f": 13.35, "m+m": 8.93}, {"all": 9.48, "m+f": 11.51, "m+m": 7.90}),
+    "adaptive": ("Adapt SCE DANet finetuned", {"all": 9.94, "m+f": 11.95, "m+m": 9.65}, {"all": 8.97, "m+f": 9.74, "m+m": 8.85}),
+}
+THESIS_RECIPES = {"sce_danet": "sce_danet", "dpcl_pp": "dpcl_pp", "adaptive": "adapt_sce_danet"}
+
+
+def thesis_table(results: dict[str, dict[str, dict]], n_parameters: dict[str, int | None],
+                 thesis_parameters: dict[str, int]) -> str:
+    """The thesis's systems next to its own figures: our SDRi (k-means, or the checkpoint's best
+    clusterer where it has none) on the real mixed- and same-gender folders, the thesis's m+f / m+m
+    SDRi on its test and out-of-set speakers, and both networks' parameter counts.  A system not
+    shipped yet shows "-" for ours.  ``results[checkpoint][folder]`` is an evaluate JSON."""
+    rows = ["| system | ours: real2_mixed SDRi | ours: real2_same SDRi | parameters (ours) | thesis: m+f SDRi (out-of-set) "
+            "| thesis: m+m SDRi (out-of-set) | thesis: all SDRi (out-of-set) | parameters (thesis network) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for ckpt, (name, test, out) in THESIS_ANCHORS.items():
+        ours = []
+        for folder in ("real2_mixed", "real2_same"):
+            r = results.get(ckpt, {}).get(folder)
+            ours.append(fmt(r["model"][status_row_system(r)].get("sdri")) if r else "-")
+        n = n_parameters.get(ckpt)
+        rows.append(f"| `{ckpt}` ({name}) | {ours[0]} | {ours[1]} | {f'{n:,}' if n else '-'} | {test['m+f']:.2f} ({out['m+f']:.2f}) "
+                    f"| {test['m+m']:.2f} ({out['m+m']:.2f}) | {test['all']:.2f} ({out['all']:.2f}) "
+                    f"| {thesis_parameters[ckpt]:,} |")
+    return "\n".join(rows)
+
+
 def ratio_standard_error(per_mixture: dict, system: str, oracle: str) -> float | None:
     """Standard error of mean(system) / mean(oracle) over the same mixtures (delta method).
 
