@@ -140,9 +140,23 @@ def write_calibration(path: str | os.PathLike, mask_temperature: dict, evidence:
                 kept[str(c)] = {"frames": int(t["frames"]), "strength": float(t["strength"])}
         payload["config"]["attractor_tracking"] = kept
     training = dict(payload.get("training") or {})
-    training[evidence_key] = _plain(evidence)
+    training[evidence_key] = _merge_evidence(training.get(evidence_key), _plain(evidence))
     payload["training"] = training
     return _save_atomically(payload, path)
+
+
+def _merge_evidence(old: dict | None, new: dict) -> dict:
+    """Calibration evidence after one more ``--write``: per talker count the newest evidence wins, the
+    counts calibrated earlier (one folder per run, e.g. 2 then 3 talkers) keep theirs, and every run's
+    command is kept in order, so the card can still say where each stored number came from."""
+    if not old or "by_talkers" not in old or "by_talkers" not in new:
+        return new
+    merged = dict(new)
+    merged["by_talkers"] = {**old["by_talkers"], **new["by_talkers"]}
+    earlier = old.get("commands") or ([old["command"]] if old.get("command") else [])
+    merged["commands"] = [*earlier, *([new["command"]] if new.get("command") else [])]
+    merged.pop("command", None)
+    return merged
 
 
 def summarize_metrics(metrics: dict) -> list[str]:

@@ -497,6 +497,10 @@ def test_calibrate_picks_a_temperature_per_talker_count_and_writes_it(tmp_path, 
     assert out.count("tracking +-4 frames, strength 0.5:") == 1 and "tracking +-8 frames, strength 1:" in out
     chosen = re.search(r"attractor_tracking: \{'2': \{'frames': (\d+), 'strength': (\S+)\}\}", out)
     assert load_checkpoint(path).config.tracking(2).frames == int(chosen.group(1))
+    # a second write (2 talkers only) keeps the first's 3-talker evidence and both commands
+    cal2 = load_checkpoint(path).card["training"]["calibration"]
+    assert cal2["by_talkers"]["3"] == cal["by_talkers"]["3"] and "tracking" in cal2["by_talkers"]["2"]
+    assert len(cal2["commands"]) == 2 and "--tracking-grid" in cal2["commands"][1] and "command" not in cal2
     assert main(["--checkpoint", str(path), "--data", str(wsj0_2mix_dir), "--tracking-grid", "off,soon"]) == 2
     assert "--tracking-grid" in capsys.readouterr().err
     # several clusterers: one curve each and their mean, which chooses
