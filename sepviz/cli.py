@@ -174,8 +174,12 @@ def _print_voices(res, name: str, clusterer: str) -> None:
           f"with {name} + {clusterer}:")
     for p, e in zip(res.paths, res.energies_db):
         print(f"  {p}  ({e:+.1f} dB)")
+    from .inference import ANALYSIS_TIMINGS, TIMING_LABELS
+
     t = res.timings
-    parts = [f"{k} {t[k]:.3f}" for k in ("load", "stft", "network", "cluster", "masks_istft") if k in t]
+    # the analysis stage is "stft" or, for a learned front-end, "frontend" (printed "front-end")
+    stages = ("load", *ANALYSIS_TIMINGS, "network", "cluster", "masks_istft")
+    parts = [f"{TIMING_LABELS.get(k, k)} {t[k]:.3f}" for k in stages if k in t]
     print(f"timings (s): {', '.join(parts)}; total {res.elapsed:.3f} "
           f"(real-time factor {res.elapsed / max(res.seconds, 1e-9):.3f})")
     for w in res.warnings:

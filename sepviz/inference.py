@@ -27,6 +27,12 @@ from .frontend import FrontendView, frontend_features
 CHUNK_SECONDS = 12.0    # network input per chunk for long audio
 CONTEXT_SECONDS = 1.0   # extra context on each side of a chunk, discarded after the network
 
+# The timings' key of the analysis stage (audio -> what the network reads): "stft", or "frontend"
+# for a model's learned front-end (no STFT runs there).  Readers of the timings take either key;
+# TIMING_LABELS is how a key is printed where it is not printed as it is.
+ANALYSIS_TIMINGS = ("stft", "frontend")
+TIMING_LABELS = {"frontend": "front-end"}
+
 
 @dataclass
 class Embedding:
@@ -171,5 +177,6 @@ def embed(audio, sr: int | None, checkpoint, *, keep: float | None = None,
         salient = salient_weights(mag, keep).bool()
     return Embedding(wave=wave, input_sr=in_sr, spec=spec, v=v, salient=salient, model=model, stft_config=cfg,
                      keep=keep, seconds=len(wave) / cfg.sample_rate,
-                     timings={"load": t1 - t0, "stft": t2 - t1, "network": t3 - t2}, input_length=in_len,
+                     timings={"load": t1 - t0, "stft" if view is None else "frontend": t2 - t1, "network": t3 - t2},
+                     input_length=in_len,
                      input_levels=levels, frontend=view)

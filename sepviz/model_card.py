@@ -16,6 +16,22 @@ from .calibration import temperature_summary, tracking_summary
 from .danet import DANet
 
 
+# The groups a stored training config (a checkpoint card's ``training.recipe``) keeps its loss and
+# schedule options in since 2026-12-06; older cards hold them flat.  training.config builds its
+# config classes on these names (and re-exports flat_recipe), so the studio, the cards and the
+# trainer read a stored config one way.
+RECIPE_GROUPS = ("loss", "schedule")
+
+
+def flat_recipe(rec: dict) -> dict:
+    """A stored config as one flat dict (loss and schedule options at the top level), whichever
+    form it was written in: the model cards and the studio read options by their flat names."""
+    out = {k: v for k, v in rec.items() if k not in RECIPE_GROUPS}
+    for group in RECIPE_GROUPS:
+        out.update(rec.get(group) or {})
+    return out
+
+
 def describe_init(init_from: str | list[str]) -> str:
     """How a warm start reads in the report and the model cards ("" for none)."""
     if isinstance(init_from, list):

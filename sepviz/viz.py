@@ -246,6 +246,9 @@ class Cloud:
     seconds_per_frame: float = 1.0
     hz_per_bin: float = 1.0
     n_candidates: int = 0    # bins eligible before subsampling
+    # a learned front-end's latent: each row is a filter, not a frequency bin, and this holds each
+    # filter's centre frequency in Hz (F,), in the stored row order; None: the STFT's bins
+    row_hz: np.ndarray | None = None
 
     @property
     def frame(self) -> np.ndarray:
@@ -292,11 +295,12 @@ def frame_window(n_frames: int, seconds_per_frame: float, time_range: tuple[floa
 def prepare_cloud(v: np.ndarray, salient: np.ndarray, mag: np.ndarray, *, n_points: int = DEFAULT_POINTS,
                   method: str = "pca", dims: int = 2, seed: int = 0,
                   time_range: tuple[float, float] | None = None, seconds_per_frame: float = 0.008,
-                  hz_per_bin: float = 31.25, only_salient: bool = True) -> Cloud:
+                  hz_per_bin: float = 31.25, only_salient: bool = True, row_hz: np.ndarray | None = None) -> Cloud:
     """Subsample bins (salient ones, inside ``time_range``), project their embeddings.
 
     ``v (T, F, K)``, ``salient (T, F)`` bool, ``mag (T, F)`` magnitudes.  UMAP is capped at
-    :data:`UMAP_MAX_POINTS` points.
+    :data:`UMAP_MAX_POINTS` points.  ``row_hz (F,)``: for a learned front-end's latent, each
+    filter's centre frequency (the rows are then labelled as filters, not as STFT bins).
     """
     v = np.asarray(v, dtype=np.float32)
     t, f, k = v.shape
@@ -315,7 +319,8 @@ def prepare_cloud(v: np.ndarray, salient: np.ndarray, mag: np.ndarray, *, n_poin
     m = np.asarray(mag, dtype=np.float64).reshape(-1)
     db = 20 * np.log10(m[idx] + 1e-8) - 20 * np.log10(m.max() + 1e-8)
     return Cloud(coords.astype(np.float32), idx, (t, f), np.maximum(db, -120).astype(np.float32), proj,
-                 seconds_per_frame, hz_per_bin, int(cand.sum()))
+                 seconds_per_frame, hz_per_bin, int(cand.sum()),
+                 None if row_hz is None else np.asarray(row_hz, np.float32).reshape(f))
 
 
 # ----------------------------------------------------------------------------- ellipse maths
@@ -379,8 +384,16 @@ def match_attractors(reference: np.ndarray, estimate: np.ndarray) -> tuple[np.nd
 def _hover(cloud: Cloud) -> tuple[np.ndarray, str]:
     if cloud.shape[1] == 1:  # not a T-F grid
         return None, "%{x:.2f}, %{y:.2f}<extra></extra>"
-    # the flat bin index last: a selection in the browser names its bins by it (exact in float32
-    # up to 2**24 bins, far more than the studio's longest input has)
+    # the flat bin index in column 3: a selection in the browser names its bins by it (exact in
+    # float32 up to 2**24 bins, far more than the studio's longest input has)
+    if cloud.row_hz is not None:
+        # a learned front-end: a row is a filter, so name it and give its centre frequency (a row
+        # index times hz_per_bin would be a frequency no filter has).  The filter goes in a fifth
+        # column, so the bin index stays in column 3 and column 1 stays Hz
+        cd = np.stack([cloud.frame * cloud.seconds_per_frame, cloud.row_hz[cloud.freq_bin], cloud.power_db,
+                       cloud.index, cloud.freq_bin], axis=1).astype(np.float32)
+        return cd, ("t %{customdata[0]:.2f} s · filter %{customdata[4]:.0f} (≈ %{customdata[1]:.0f} Hz) · "
+                    "%{customdata[2]:.0f} dB<extra>%{fullData.name}</extra>")
     cd = np.stack([cloud.frame * cloud.seconds_per_frame, cloud.freq_bin * cloud.hz_per_bin,
                    cloud.power_db, cloud.index], axis=1).astype(np.float32)
     return cd, "t %{customdata[0]:.2f} s · %{customdata[1]:.0f} Hz · %{customdata[2]:.0f} dB<extra>%{fullData.name}</extra>"
@@ -598,6 +611,18 @@ def _hz_ticks(fig: go.Figure, rows: int, y_max: float) -> None:
         fig.update_yaxes(tickvals=vals, ticktext=[f"{v:g}" for v in vals], row=r, col=1)
 
 
+def latent_rows(by_centre: bool) -> tuple[str, str]:
+    """How a learned front-end latent's rows are named: ``(y-axis title, hover text of row %{y})``.
+
+    One spelling for every latent panel (the Separation tab's latents and masks, the Compare tab's
+    masks, the Teaching tab's filters).  Drawn ``by_centre`` frequency (in ``frontend.sort_order()``,
+    as the thesis's figures) row y is the y-th filter from the lowest centre frequency, not the
+    filter stored as y; otherwise the rows are the filters as stored."""
+    if not by_centre:
+        return "learned filter", "filter %{y}"
+    return "learned filter (sorted by centre frequency)", "row %{y} by centre frequency"
+
+
 def _panel_label(fig: go.Figure, text: str, row: int) -> None:
     """A label inside the top-left corner of a stacked panel (subplot titles would overlap)."""
     suffix = "" if row == 1 else str(row)
@@ -736,14 +761,25 @@ def mask_composite(masks: np.ndarray, mag: np.ndarray, *, db_range: float = 60.0
 
 def composite_heatmap(masks: np.ndarray, mag: np.ndarray, *, seconds_per_frame: float = 0.008,
                       hz_per_bin: float = 31.25, time_range: tuple[float, float] | None = None,
-                      max_cols: int = MAX_COLUMNS, name: str = "all voices") -> go.Heatmap:
-    lo, hi = frame_window(np.asarray(masks).shape[1], seconds_per_frame, time_range)
-    z, scale, n = mask_composite(np.asarray(masks)[:, lo:hi], np.asarray(mag)[lo:hi], max_cols=max_cols)
+                      max_cols: int = MAX_COLUMNS, name: str = "all voices",
+                      order: np.ndarray | None = None) -> go.Heatmap:
+    """:func:`mask_composite` as a heatmap, rows in Hz (``hz_per_bin``); with ``order`` (a learned
+    front-end's ``sort_order()``) the rows are the latent's filters drawn in that order, y = row."""
+    masks, mag = np.asarray(masks), np.asarray(mag)
+    if order is not None:  # as the Separation tab's latent panels: the filters by centre frequency
+        masks, mag = masks[:, :, np.asarray(order)], mag[:, np.asarray(order)]
+    lo, hi = frame_window(masks.shape[1], seconds_per_frame, time_range)
+    z, scale, n = mask_composite(masks[:, lo:hi], mag[lo:hi], max_cols=max_cols)
     step = math.ceil((hi - lo) / max_cols) if hi - lo > max_cols else 1
     x = ((lo + np.arange(z.shape[1]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
-    y = (np.arange(z.shape[0]) * hz_per_bin).astype(np.float32)
+    if order is not None:
+        y = np.arange(z.shape[0], dtype=np.float32)
+        hover = f"%{{x:.2f}} s · {latent_rows(True)[1]}<extra></extra>"
+    else:
+        y = (np.arange(z.shape[0]) * hz_per_bin).astype(np.float32)
+        hover = "%{x:.2f} s · %{y:.0f} Hz<extra></extra>"
     return go.Heatmap(z=z, x=x, y=y, zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, name=name,
-                      hovertemplate="%{x:.2f} s · %{y:.0f} Hz<extra></extra>")
+                      hovertemplate=hover)
 
 
 # ----------------------------------------------------------------------------- compare & atlas
@@ -762,8 +798,11 @@ class CompareItem:
 
 def compare_figure(cloud: Cloud, items: list[CompareItem], mag: np.ndarray, *,
                    time_range: tuple[float, float] | None = None, title: str = "Clusterers side by side",
-                   score_name: str = "SI-SNRi") -> go.Figure:
-    """One column per clusterer: its cloud + attractors (shared projection) over its mask picture."""
+                   score_name: str = "SI-SNRi", order: np.ndarray | None = None) -> go.Figure:
+    """One column per clusterer: its cloud + attractors (shared projection) over its mask picture.
+
+    ``order``: for a model with a learned front-end, its filters' order (``frontend.sort_order()``,
+    as the Separation tab draws the latent): the mask pictures' rows are then those filters, not Hz."""
     n = max(1, len(items))
     dims = cloud.coords.shape[1]
     subtitles = []
@@ -789,8 +828,10 @@ def compare_figure(cloud: Cloud, items: list[CompareItem], mag: np.ndarray, *,
             _apply_axes(fig, cloud.projector, 3, scene="scene" if j == 1 else f"scene{j}")
         fig.add_trace(composite_heatmap(it.masks, mag, seconds_per_frame=cloud.seconds_per_frame,
                                         hz_per_bin=cloud.hz_per_bin, time_range=time_range,
-                                        max_cols=max(100, MAX_COLUMNS // n), name=it.name), row=2, col=j)
-        fig.update_yaxes(title_text="Hz" if j == 1 else None, row=2, col=j)
+                                        max_cols=max(100, MAX_COLUMNS // n), name=it.name, order=order),
+                      row=2, col=j)
+        y_title = "Hz" if order is None else latent_rows(True)[0]
+        fig.update_yaxes(title_text=y_title if j == 1 else None, row=2, col=j)
         fig.update_xaxes(title_text="time (s)", row=2, col=j)
     fig.add_annotation(text="masks: colour = dominant voice, faded by dominance and level", xref="paper",
                        yref="paper", x=0, y=0.345, showarrow=False, xanchor="left", yanchor="bottom",
@@ -1024,7 +1065,7 @@ def frontend_bases_figure(model_or_frontend, *, stft_n_fft: int = 256, n_fft: in
     if fe is not None:
         w, resp, centres, cfg = _frontend_arrays(fe, n_fft)
         sr = cfg.sample_rate
-        banks.insert(0, (w, resp, "learned filters", "learned filter (sorted by centre frequency)"))
+        banks.insert(0, (w, resp, "learned filters", latent_rows(True)[0]))  # _frontend_arrays sorts them
         notes = [f"{w.shape[0]} filters of {w.shape[1]} taps ({1000 * w.shape[1] / sr:.0f} ms), stride {cfg.stride}, "
                  f"max-pool {cfg.pool}; centre frequencies {centres.min():.0f}-{centres.max():.0f} Hz, "
                  f"median {np.median(centres):.0f} Hz"]
@@ -1072,16 +1113,17 @@ def frontend_latent_figure(latents: list[tuple[str, np.ndarray]], *, order: np.n
         mats = [m[:, np.asarray(order)] for m in mats]
         lit = None if lit is None else np.asarray(lit, bool)[:, np.asarray(order)]
     ref = float(mats[0].max()) if mats else 1.0
+    y_title, row_hover = latent_rows(order is not None)
     for r, ((name, _), lat) in enumerate(zip(latents, mats), 1):
         lo, hi = frame_window(lat.shape[0], seconds_per_frame, time_range)
         pooled, step = pool_time(lat[lo:hi], max_cols, "max")
         x = ((lo + np.arange(pooled.shape[0]) * step + (step - 1) / 2) * seconds_per_frame).astype(np.float32)
         y = np.arange(lat.shape[1], dtype=np.float32)
         fig.add_trace(go.Heatmap(z=_db(pooled, ref, db_range).T, x=x, y=y, name=name, coloraxis="coloraxis",
-                                 hovertemplate="%{x:.2f} s · filter %{y} · %{z} dB<extra>%{fullData.name}</extra>"),
+                                 hovertemplate=f"%{{x:.2f}} s · {row_hover} · %{{z}} dB"
+                                               "<extra>%{fullData.name}</extra>"),
                       row=r, col=1)
-        fig.update_yaxes(title_text="learned filter (sorted by centre frequency)" if order is not None
-                         else "learned filter", row=r, col=1)
+        fig.update_yaxes(title_text=y_title, row=r, col=1)
         _panel_label(fig, name, r)
         if r == 1:
             _selection_layers(fig, x, y, None if lit is None else lit[lo:hi], selectable, max_cols)

@@ -21,13 +21,13 @@ FRAMES = lambda n: n // 16 + 1  # noqa: E731
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def _save_frontend_danet(path: Path) -> Path:
+def _save_frontend_danet(path: Path, training: dict | None = None) -> Path:
     torch.manual_seed(0)
     model = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 16, "layers": 1}, n_anchors=4,
                                     frontend=dict(TINY_FE)))
     with torch.no_grad():
         model.fixed_attractors.normal_()
-    return save_checkpoint(path, model, training={"note": "random tiny front-end test model"})
+    return save_checkpoint(path, model, training=training or {"note": "random tiny front-end test model"})
 
 
 @pytest.fixture(scope="module")
@@ -172,3 +172,116 @@ def test_the_studio_draws_the_latent_and_the_learned_filters(fe_dir, tones, tmp_
     assert "uses the **STFT**" in note and [t.name for t in fig.data] == ["STFT bases", "STFT responses"]
     demo = app.build_demo(studio)  # the page builds with the section
     assert demo is not None
+
+
+# --------------------------------------------------------------------------- labels: filters, not Hz
+def _studio(fe_dir: Path, tones: dict, tmp_path: Path, tiny_checkpoint) -> object:
+    """The studio over the front-end model ("adaptive") and an STFT one ("stft")."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import app
+
+    (fe_dir / "stft.pt").write_bytes(Path(tiny_checkpoint).read_bytes())
+    return app.Studio(fe_dir, max_seconds=8, examples={}, include_fsdd=False, work_dir=tmp_path / "work",
+                      read_dirs=[Path(tones["mix"]).parent])
+
+
+def _centres(fe_ckpt: Path) -> np.ndarray:
+    from sepviz.checkpoint import load_checkpoint
+
+    return load_checkpoint(fe_ckpt).frontend.centre_frequencies().numpy()
+
+
+def test_the_cloud_and_its_export_name_each_point_by_its_filter(fe_dir, fe_ckpt, tones, tmp_path, tiny_checkpoint):
+    """A latent row is a learned filter: the hover says "filter k (≈ c Hz)" with the filter's centre
+    frequency, and the export has `filter` and `centre_hz` columns; an STFT model's stay in Hz."""
+    import zipfile
+
+    studio = _studio(fe_dir, tones, tmp_path, tiny_checkpoint)
+    centres = _centres(fe_ckpt)
+    refs = (tones["s1"], tones["s2"], None)
+    for model in ("adaptive", "stft"):
+        args = (tones["mix"], *refs, model, "kmeans", "2", 10, "PCA 2D", "true speaker", None, 1000, 0, 0)
+        emb_fig = studio.separate(*args, progress=None)[5]
+        dots = [t for t in emb_fig.data if t.name.startswith("true speaker")]
+        cd = np.concatenate([np.asarray(t.customdata) for t in dots])
+        zpath, npz_path = studio.export_embeddings(tones["mix"], *refs, model, "kmeans", "2", 10, "PCA 2D", None,
+                                                   1000, 0, 0, progress=None)
+        header = zipfile.ZipFile(zpath).read("metadata.tsv").decode().splitlines()[0]
+        table = np.load(npz_path)
+        if model == "stft":  # as before: the bin's frequency, four columns (the bin index last)
+            assert cd.shape[1] == 4 and all("%{customdata[1]:.0f} Hz ·" in t.hovertemplate for t in dots)
+            assert header == "time_s\tfrequency_hz\tpower_db\tassigned_voice\ttrue_voice"
+            assert "frequency_hz" in table and "filter" not in table
+            continue
+        assert all(t.hovertemplate.startswith("t %{customdata[0]:.2f} s · filter %{customdata[4]:.0f} "
+                                              "(≈ %{customdata[1]:.0f} Hz) · ") for t in dots)
+        assert cd.shape[1] == 5 and np.array_equal(cd[:, 4], cd[:, 3] % 32)  # the bin index stays column 3
+        assert np.allclose(cd[:, 1], centres[cd[:, 4].astype(int)])
+        assert header == "time_s\tfilter\tcentre_hz\tpower_db\tassigned_voice\ttrue_voice"
+        assert "frequency_hz" not in table and np.array_equal(table["filter"], table["bin_index"] % 32)
+        assert np.allclose(table["centre_hz"], centres[table["filter"]])
+
+
+def test_the_compare_tabs_masks_are_the_latents_filters_by_centre_frequency(fe_dir, fe_ckpt, tones, tmp_path,
+                                                                            tiny_checkpoint):
+    """The Compare tab draws a front-end model's masks as the Separation tab draws its latent: the
+    filters sorted by centre frequency, one row each, and says so (not "Hz")."""
+    from sepviz import viz
+    from sepviz.checkpoint import load_checkpoint
+
+    studio = _studio(fe_dir, tones, tmp_path, tiny_checkpoint)
+    order = load_checkpoint(fe_ckpt).frontend.sort_order().numpy()
+    for model in ("adaptive", "stft"):
+        grid, _, _ = studio.compare(tones["mix"], tones["s1"], tones["s2"], None, model, ["kmeans"], "2", 10,
+                                    "PCA 2D", None, 1000, 0, 0, progress=None)
+        heat = next(t for t in grid.data if t.type == "heatmap")
+        titles = [v.get("title", {}).get("text") for k, v in grid.to_dict()["layout"].items() if k.startswith("yaxis")]
+        if model == "stft":
+            assert "Hz" in titles and "%{y:.0f} Hz" in heat.hovertemplate and np.asarray(heat.z).shape[0] == 129
+            continue
+        assert "learned filter (sorted by centre frequency)" in titles and "Hz" not in titles
+        assert "Hz" not in heat.hovertemplate and np.array_equal(np.asarray(heat.y), np.arange(32))
+        # the rows are the filters in the latent panels' order
+        emb, emb_key, _, refs, refs_key = studio._prepare(tones["mix"], (tones["s1"], tones["s2"], None), model,
+                                                          None, None)
+        sep, _ = studio.get_separation(emb, emb_key, "kmeans", "2", 10, refs, refs_key)
+        want, _, _ = viz.mask_composite(sep.masks[:, :, order], emb.mag.numpy()[:, order],
+                                        max_cols=max(100, viz.MAX_COLUMNS))
+        assert np.array_equal(np.asarray(heat.z), want)
+
+
+def test_the_analysis_stage_is_timed_as_the_front_end(capsys, fe_ckpt, tiny_checkpoint, tones, tmp_path):
+    """No STFT runs for a front-end model: its timings say "frontend" (the CLI prints "front-end");
+    an STFT model's still say "stft"."""
+    from sepviz.separate import embed
+
+    mix, sr = sf.read(tones["mix"])
+    timings = embed(mix, sr, str(fe_ckpt)).timings
+    assert {"load", "frontend", "network"} <= set(timings) and "stft" not in timings
+    assert {"load", "stft", "network"} <= set(embed(mix, sr, str(tiny_checkpoint)).timings)
+    for ckpt, stage, other in ((fe_ckpt, "front-end", "stft"), (tiny_checkpoint, "stft", "front-end")):
+        code = main(["separate", tones["mix"], "--checkpoint", str(ckpt), "--out", str(tmp_path / "v")])
+        out, err = capsys.readouterr()
+        line = next(x for x in out.splitlines() if x.startswith("timings (s):"))
+        assert code == 0, err
+        assert f" {stage} " in line and f" {other} " not in line and "network" in line
+
+
+def test_a_stored_recipe_reads_flat_or_grouped_through_sepviz(tmp_path):
+    """One flat view of a stored training config, in sepviz (training re-exports it): the studio's
+    model labels see an SCE weight stored flat (older cards) or in the `loss` table."""
+    import training.config
+    from sepviz import model_card
+    from sepviz.studio.models import Checkpoints
+
+    assert training.config.flat_recipe is model_card.flat_recipe
+    assert set(training.config.GROUPS) == set(model_card.RECIPE_GROUPS)
+    assert model_card.flat_recipe({"lr": 1e-3, "loss": {"sce_weight": 0.5}, "schedule": {"patience": 2}}) == \
+        {"lr": 1e-3, "sce_weight": 0.5, "patience": 2}
+    for name, recipe in (("flat", {"sce_weight": 0.5}), ("grouped", {"loss": {"sce_weight": 0.5}}),
+                         ("plain", {"loss": {"sce_weight": 0.0}})):
+        _save_frontend_danet(tmp_path / f"{name}.pt", training={"recipe": recipe})
+    shelf = Checkpoints(tmp_path)
+    assert shelf.model_label("flat").startswith("flat (DANet + source-contrastive, learned front-end,")
+    assert shelf.model_label("grouped").startswith("grouped (DANet + source-contrastive, learned front-end,")
+    assert shelf.model_label("plain").startswith("plain (DANet, learned front-end,")

@@ -19,6 +19,10 @@ import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+# the flat view of a stored config lives in sepviz (the studio reads stored configs and must not
+# import training); re-exported here for training's own callers
+from sepviz.model_card import RECIPE_GROUPS, flat_recipe  # noqa: F401
+
 RECIPES_DIR = Path(__file__).parent / "recipes"
 
 
@@ -115,6 +119,9 @@ class ScheduleConfig:
 
 # flat option name -> its group, so `aux_dc_weight = 30` and `loss.aux_dc_weight = 30` read the same
 GROUPS = {"loss": LossConfig, "schedule": ScheduleConfig}
+if set(GROUPS) != set(RECIPE_GROUPS):  # sepviz flattens stored configs by RECIPE_GROUPS: one list of names
+    raise RuntimeError(f"training.config.GROUPS {sorted(GROUPS)} and sepviz.model_card.RECIPE_GROUPS "
+                       f"{sorted(RECIPE_GROUPS)} must name the same groups")
 FLAT_KEYS = {f.name: group for group, cls in GROUPS.items() for f in fields(cls)}
 
 # Options of unshipped trials, gone: (the value that meant "off", why).  A stored config naming one
@@ -231,15 +238,6 @@ def nest(raw: dict, where: str = "recipe", strict: bool = True) -> dict:
             out[key] = value
         else:
             _problem(f"{where}: unknown option {key} (training/config.py lists the options)", strict)
-    return out
-
-
-def flat_recipe(rec: dict) -> dict:
-    """A stored config as one flat dict (loss and schedule options at the top level), whichever
-    form it was written in: the model cards read options by their flat names."""
-    out = {k: v for k, v in rec.items() if k not in GROUPS}
-    for group in GROUPS:
-        out.update(rec.get(group) or {})
     return out
 
 

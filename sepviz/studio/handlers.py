@@ -13,7 +13,7 @@ from sepviz.clusterers import DEFAULT_CLUSTERER
 from sepviz.errors import SepvizError, SepvizInputError
 
 from .feedback import notice, progress_step
-from .pipeline import Pipeline, filter_order, grid_kw
+from .pipeline import Pipeline, filter_centres, filter_order, grid_kw
 from .report import make_report, metrics_markdown, status_text, voice_label
 from . import resources
 from .settings import CLUSTERER_LABELS, MAX_VOICES, N_MAIN_OUTPUTS, parse_projection, parse_time_range
@@ -132,7 +132,7 @@ class Studio(Pipeline):
         cloud = self.get_cloud(emb, emb_key, projection, n_points, trange)
         truth = self.true_labels(emb, emb_key, refs, refs_key) if refs is not None else None
         table = export.bins_table(emb.v.numpy(), cloud.index, emb.mag.numpy(), sep.assignment,
-                                  true_assignment=truth, **grid_kw(emb))
+                                  true_assignment=truth, row_hz=filter_centres(emb), **grid_kw(emb))
         return self.export_files(table, (key, refs_key, projection, n_points, trange))
 
     def export_ui(self, *args, progress=gr.Progress()):
@@ -329,7 +329,7 @@ class Studio(Pipeline):
             estimates[name] = sep.attractors
             rows.append((name, ev["means"]["si_snri"] if ev else None, dt, sep.n_speakers))
         progress_step(progress, 0.85, "Plotting")
-        grid = viz.compare_figure(cloud, items, emb.mag.numpy(), time_range=trange,
+        grid = viz.compare_figure(cloud, items, emb.mag.numpy(), time_range=trange, order=filter_order(emb),
                                   title=f"Same embeddings, {len(items)} clusterers · {projection}")
         mismatch_fig, dist = None, {}
         if refs is not None:

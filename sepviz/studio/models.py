@@ -8,6 +8,7 @@ from sepviz.checkpoint import summarize_metrics
 from sepviz.calibration import tracking_summary
 from sepviz.errors import SepvizError, SepvizInputError
 from sepviz.examples import REPO_ROOT
+from sepviz.model_card import flat_recipe
 
 
 class Checkpoints:
@@ -61,8 +62,8 @@ class Checkpoints:
         cfg = card.get("config", {}) or {}
         family = {"danet": "DANet", "adanet": "Anchored DANet", "dpcl": "deep clustering",
                   "upit": "DEF mask head", "sce": "source-contrastive"}.get(cfg.get("objective"), cfg.get("objective") or "?")
-        recipe = (card.get("training") or {}).get("recipe") or {}  # flat, or grouped since 2026-12-06
-        if cfg.get("objective") == "danet" and (recipe.get("sce_weight") or (recipe.get("loss") or {}).get("sce_weight")):
+        recipe = flat_recipe((card.get("training") or {}).get("recipe") or {})  # stored flat or grouped
+        if cfg.get("objective") == "danet" and recipe.get("sce_weight"):
             family = "DANet + source-contrastive"  # the thesis's SCE + DANet
         if cfg.get("frontend"):
             family += ", learned front-end"

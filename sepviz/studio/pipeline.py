@@ -54,6 +54,15 @@ def filter_order(emb) -> np.ndarray | None:
     return emb.model.frontend.sort_order().cpu().numpy()
 
 
+def filter_centres(emb) -> np.ndarray | None:
+    """For a model with an adaptive front-end, each filter's centre frequency in Hz ``(F,)``, in
+    the latent's stored row order (what a cloud's point or an exported bin names its row by);
+    None for the STFT, whose rows are frequencies themselves."""
+    if emb.frontend is None:
+        return None
+    return emb.model.frontend.centre_frequencies().cpu().numpy().astype(np.float32)
+
+
 class Pipeline(Checkpoints):
     """The cached separation pipeline over a folder of checkpoints (no page, no events)."""
 
@@ -296,7 +305,7 @@ class Pipeline(Checkpoints):
         cloud = viz.prepare_cloud(emb.v.numpy(), emb.salient.numpy(), emb.mag.numpy(), n_points=n_points,
                                   method=method, dims=dims, seed=0, time_range=time_range,
                                   seconds_per_frame=cfg.hop_length / cfg.sample_rate,
-                                  hz_per_bin=cfg.sample_rate / cfg.n_fft)
+                                  hz_per_bin=cfg.sample_rate / cfg.n_fft, row_hz=filter_centres(emb))
         with self._lock:
             self._clouds.put(key, cloud)
         return cloud

@@ -10,7 +10,12 @@
       const tr = (gd._fullData || gd.data)[p.curveNumber];  // gd.data may hold the arrays still base64-coded
       if (!tr || tr.customdata == null) return null;
       cd = tr.customdata[p.pointNumber];
-      if (typeof cd === "number") cd = [0, 0, 0, tr.customdata[4 * p.pointNumber + 3]];
+      if (typeof cd === "number") {
+        // a flat array: 4 columns a point (STFT), 5 for a learned front-end (its filter last); the bin is column 3
+        const n = tr.x ? tr.x.length : 0;
+        const w = n ? Math.round(tr.customdata.length / n) : 4;
+        cd = [0, 0, 0, tr.customdata[w * p.pointNumber + 3]];
+      }
     }
     return cd != null && cd.length >= 4 ? Math.round(cd[3]) : null;
   };
