@@ -81,3 +81,16 @@ def test_freezing_the_embeddings_needs_an_enhancement_layer(tmp_path):
     trainer = Trainer(cfg, tmp_path / "m.pt", ToneMixes(2), ToneMixes(2))
     with pytest.raises(ValueError, match="enhancement layer"):
         trainer.fit()
+
+
+def test_the_studio_names_the_enhancement_layer(tmp_path):
+    from sepviz.studio.models import Checkpoints
+
+    cfg = DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 1, "emb_dim": 6, "activation": "unit"},
+                      objective="dpcl", enhance={"hidden": 4, "layers": 1})
+    save_checkpoint(tmp_path / "pp.pt", build_danet(cfg).eval(), training={"steps": 0})
+    cfg.enhance = {}
+    save_checkpoint(tmp_path / "plain.pt", build_danet(cfg).eval(), training={"steps": 0})
+    shelf = Checkpoints(tmp_path)
+    assert shelf.model_label("pp").startswith("pp (deep clustering + enhancement layer, BLSTM,")
+    assert shelf.model_label("plain").startswith("plain (deep clustering, BLSTM,")

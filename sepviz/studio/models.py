@@ -67,6 +67,8 @@ class Checkpoints:
             family = "DANet + source-contrastive"  # the thesis's SCE + DANet
         if cfg.get("frontend"):
             family += ", learned front-end"
+        if cfg.get("enhance"):
+            family += " + enhancement layer"  # DPCL++: a BLSTM refines the clustered masks
         arch = {"blstm": "BLSTM", "bgru": "BGRU", "dilated_cnn": "dilated CNN"}.get(cfg.get("model"), cfg.get("model"))
         trained = (((card.get("training") or {}).get("data") or {}).get("n_speakers")
                    or [cfg.get("n_speakers", model.config.n_speakers)])
