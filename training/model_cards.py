@@ -31,9 +31,9 @@ INTENDED = {
                   "clustering term and FSDD real speech of two talkers mixed in; its last stages are scored "
                   "by the SI-SNR of the resynthesised voices; then "
                   + REAL_SEED + "its test-time settings chosen on real validation readers.",
-    "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer; "
-                + REAL_SEED
-                + "its test-time settings chosen on real validation readers.",
+    "bgru_gmm": "BGRU+GMM DANet: BGRU embedding net, meant for the full-covariance GMM clusterer; synthetic "
+                "talkers and two FSDD talkers only: its 20-minute continuation on the real voices (2026-12-06) fell "
+                "on real validation readers and was not shipped (docs/real_voices.md).",
     "adanet": "ADANet: 6 trainable anchors pick the attractors (no k-means needed); PIT training, 20 minutes "
               "(2026-12-06) warm-started from the real-voice default's network on its real + synthetic voices "
               "(anchors fresh); test-time settings chosen on real validation readers.",
