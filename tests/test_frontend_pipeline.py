@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from sepviz.checkpoint import build_danet, save_checkpoint
+from sepviz.checkpoint import build_danet, load_checkpoint, save_checkpoint
 from sepviz.cli import main
 from sepviz.danet import DANetConfig
 
@@ -139,6 +139,18 @@ def test_evaluate_scores_the_model_and_the_oracles_on_the_latent(capsys, tmp_pat
             assert np.isfinite(scores["si_snri"]) and np.isfinite(scores["sdri"])
     assert np.isfinite(res["geometry"]["silhouette"])
 
+
+def test_calibration_resynthesises_a_front_end_model_through_its_back_end(capsys, tmp_path, fe_ckpt, wsj0_2mix_dir):
+    """The mask temperature of a learned-front-end model is chosen like an STFT model's (its voices come
+    from the back-end, not the iSTFT) and written into its checkpoint."""
+    import shutil
+
+    from training.calibrate import main as calibrate
+
+    ckpt = shutil.copy(fe_ckpt, tmp_path / "fe.pt")
+    assert calibrate(["--checkpoint", str(ckpt), "--data", str(wsj0_2mix_dir), "--limit", "2", "--grid", "1,2",
+                      "--write"]) == 0, capsys.readouterr().err
+    assert set(load_checkpoint(ckpt).config.mask_temperature) == {"2"}
 
 def test_the_studio_draws_the_latent_and_the_learned_filters(fe_dir, tones, tmp_path, tiny_checkpoint):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -34,19 +34,20 @@ from sepviz.clusterers import available_clusterers
 from sepviz.counting import count_from, counting_fit, max_cosine, speaker_count_plan
 from sepviz.errors import CheckpointError, SepvizInputError
 from sepviz.evaluation import mixture_folder, paired_difference, read_references
-from sepviz.features import istft
 from sepviz.fitting import cluster_embedding
 from sepviz.inference import embed
 from sepviz.masking import embedding_masks, embedding_tracks
 from sepviz.metrics import best_pairing, si_snr_improvement
+from sepviz.resynthesis import masked_istft
 from sepviz.threads import limit_threads
 
 DEFAULT_GRID = (0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5)
 
 
 def masks_si_snri(emb, masks: torch.Tensor, refs: np.ndarray) -> float:
-    """Mean SI-SNRi of the voices these masks give with the mixture phase (best permutation)."""
-    est = istft(masks * emb.spec.unsqueeze(0), len(emb.wave), emb.stft_config).numpy()
+    """Mean SI-SNRi of the voices these masks give with the mixture phase (best permutation); a
+    model with a learned front-end resynthesises through its back-end, as separations do."""
+    est = masked_istft(emb, masks)
     return float(np.mean(si_snr_improvement(est[list(best_pairing(est, refs))], refs, emb.wave)))
 
 
