@@ -47,12 +47,6 @@ INTENDED = {
                "an enhancement layer (2 x BLSTM-128 reading the mixture and each soft k-means estimate) trained "
                "15 minutes on the voices' SI-SNR with the embeddings fixed, then 10 minutes end to end through "
                "soft k-means, on the real + synthetic voices. Recipe `dpcl_pp`, its [[stages]].",
-    "adaptive": "The thesis's adaptive front-end (D'Amato 2018, ch. 4.1) with SCE + DANet: a learned "
-                "analysis/synthesis pair (256 filters of 256 taps, max-pool 4) in place of the STFT, pretrained "
-                "10 minutes as a separation autoencoder, then a 2 x BLSTM-128 (K = 40) trained 25 minutes from "
-                "scratch on its frozen latent with the DANet loss plus the source-contrastive term, real + "
-                "synthetic voices. A small CPU model: its like-for-like STFT twin is in docs/results.md. "
-                "Recipe `adapt_sce_danet`, its [[stages]].",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
                 "its mask head, the others cluster the embeddings (binary masks); "
                 + REAL_SEED + "from its own checkpoint.",
