@@ -38,6 +38,7 @@ d = pathlib.Path("docs")
 parts = ("real_default", "real_danet_2spk", "real_bgru_gmm", "real_adanet", "real_dilated_cnn", "real_dpcl",
          "real_def_upit", "default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "sce_danet",
          "real_sce_danet", "dpcl_pp", "adaptive", "stress")
+parts = tuple(n for n in parts if n not in ("dpcl_pp", "adaptive") or pathlib.Path(f"checkpoints/{n}.pt").exists())
 missing = [n for n in parts if not (d / "results_parts" / f"{n}.json").exists()]
 parts = tuple(n for n in parts if n not in missing)
 merged = {}
