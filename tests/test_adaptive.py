@@ -217,3 +217,95 @@ def test_frontend_figures_have_their_traces():
     assert lat.layout.xaxis2.title.text == "time (s)"
     assert lat.data[0].z.shape == (32, latent.shape[0])
     assert float(lat.data[0].x[-1]) == pytest.approx((latent.shape[0] - 1) * 16 / 8000)
+
+
+def test_frequency_maps_share_each_bin_among_its_filters():
+    from training.warm_start import frequency_maps
+
+    bins = torch.arange(5) * 100.0
+    a, b = frequency_maps(bins, torch.tensor([0.0, 50.0, 150.0, 400.0, 900.0]))
+    assert a.shape == (5, 5) and b.shape == (5, 5)
+    assert torch.allclose(a.sum(1), torch.ones(5)) and torch.allclose(b.sum(1), torch.ones(5))
+    assert a[3].argmax() == 3 and a[3, 3] == 1.0          # bin 300 Hz has no filter near: the nearest
+    assert torch.allclose(b[1], torch.tensor([0.5, 0.5, 0, 0, 0]))  # 50 Hz: half of 0 Hz, half of 100 Hz
+    assert b[4].argmax() == 4 and b[4, 4] == 1.0          # beyond the last bin: the last bin
+
+
+def test_a_net_carried_onto_filters_at_the_bins_is_the_same_net():
+    """Filters sitting exactly on the STFT bins (in any order): the carried net is the STFT net
+    with its input and output bins permuted the same way."""
+    from sepviz.features import StftConfig
+    from training.warm_start import carry_net_onto_frontend
+
+    torch.manual_seed(0)
+    n_bins = StftConfig().n_freq
+    stft_net = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 2, "emb_dim": 3}))
+    fe_net = build_danet(DANetConfig(model="blstm", model_kwargs={"hidden": 8, "layers": 2, "emb_dim": 3},
+                                     frontend={"n_filters": n_bins, "kernel": 256, "stride": 16, "pool": 4}))
+    perm = torch.randperm(n_bins)
+    bin_hz = torch.arange(n_bins) * 8000 / 256
+    carried = carry_net_onto_frontend(stft_net.state_dict(), fe_net.state_dict(), 3, bin_hz, bin_hz[perm])
+    assert not any(k.startswith("frontend.") for k in carried)
+    fe_net.load_state_dict(carried, strict=False)
+    stft_net.eval(), fe_net.eval()
+    feats = torch.randn(2, 7, n_bins)
+    with torch.no_grad():
+        assert torch.allclose(fe_net(feats[..., perm]), stft_net(feats)[:, :, perm], atol=1e-5)
+    with pytest.raises(ValueError, match="recurrent"):
+        carry_net_onto_frontend({"net.conv.weight": torch.zeros(1)}, fe_net.state_dict(), 3, bin_hz, bin_hz)
+
+
+def test_net_from_carries_the_default_onto_a_front_end_and_trains_on_the_signal(tmp_path):
+    from pathlib import Path
+
+    default = str(Path(__file__).resolve().parents[1] / "checkpoints" / "default.pt")
+    fe = {"n_filters": 64, "kernel": 64, "stride": 16, "pool": 4}
+    cfg = load_recipe("adapt_sce_danet", "real", {"curriculum": [[20, 1]], "batch_size": 2, "frontend": fe,
+                                                  "net_from": default, "sce_weight": 0.0,
+                                                  "aux_dc_weight": 1.0})
+    trainer = Trainer(cfg, tmp_path / "carried.pt", ToneMixes(4), ToneMixes(2))
+    src = load_checkpoint(default)
+    assert torch.equal(trainer.model.net.rnn.weight_hh_l1, src.net.rnn.weight_hh_l1.float())
+    assert trainer.model.net.rnn.weight_ih_l0.shape[1] == 64
+    fe_before = trainer.model.frontend.bases.detach().clone()
+    out = load_checkpoint(trainer.fit())
+    assert math.isfinite(trainer.history[-1]["valid_loss"])
+    assert torch.equal(out.frontend.bases, fe_before.to(torch.float16).float())  # the front-end stays frozen
+    stft = load_recipe("sce_danet", "real", {"net_from": default, "init_from": ""})
+    with pytest.raises(ValueError, match="no adaptive front-end"):
+        Trainer(stft, tmp_path / "x.pt", ToneMixes(2), ToneMixes(2))
+
+
+def test_the_signal_target_on_the_latent_reaches_the_net_through_the_back_end():
+    from training.objectives import batch_loss, make_frontend_batch, waveform_loss
+
+    model = _frontend_danet()
+    src = _sines(torch.Generator().manual_seed(2), 3, 800)
+    b = make_frontend_batch(model, src.sum(1), src, keep=0.9, target="sisnr")
+    assert b.target is None and b.resynth is not None
+    # ideal masks give the talkers back well (an untrained tiny front-end: about 7 dB SI-SNR);
+    # halving the mixture gives each talker at below 0 dB
+    ideal = waveform_loss(b, b.src_mag / (b.src_mag.sum(1, keepdim=True) + 1e-8))
+    half = waveform_loss(b, torch.full_like(b.src_mag, 0.5))
+    assert float(ideal) < -5.0 and float(half) > 0.0
+    loss, _ = batch_loss(model, b)
+    loss.backward()
+    assert model.net.proj.weight.grad is not None and model.net.proj.weight.grad.abs().sum() > 0
+    assert all(p.grad is None for p in model.frontend.parameters())
+    with pytest.raises(ValueError, match="'wfm' or 'sisnr'"):
+        make_frontend_batch(model, src.sum(1), src, keep=0.9, target="psa")
+
+
+def test_the_log_floor_keeps_silent_cells_from_dominating_the_features():
+    from sepviz.frontend import frontend_log_features
+
+    latent = torch.rand(1, 20, 16) + 0.5
+    latent[..., ::3] = 0.0  # a third of the cells exactly zero, as ReLU leaves them
+    floored, bare = frontend_log_features(latent, 1e-3), frontend_log_features(latent, 0.0)
+    live = latent > 0
+    # without the floor the zeros sit at log(1e-8), far below the rest, and
+    # squash the live cells together; with it the live cells keep their spread
+    assert floored[live].std() > 2 * bare[live].std()
+    assert torch.isfinite(floored).all()
+    with pytest.raises(ValueError, match="log_floor"):
+        FrontendConfig(log_floor=1.5)

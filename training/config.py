@@ -160,6 +160,10 @@ class TrainConfig:
     # weights first (a "model soup", Wortsman et al. 2022): runs fine-tuned from one parent with
     # different seeds or weights stay in one basin, and their mean can beat each of them.
     init_from: str | list[str] = ""
+    # With an adaptive front-end: an STFT separator whose recurrent embedding net is carried onto
+    # the front-end's filters by frequency (training.warm_start), after init_from brought the
+    # pretrained front-end.
+    net_from: str = ""
     profile: str = ""                  # the recipe's profile table applied (kept for model cards)
     seed: int = 0
     loss: LossConfig = field(default_factory=LossConfig)

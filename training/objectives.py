@@ -5,6 +5,7 @@ net and returns ``(loss, ideal_attractors)``; the attractors feed the fixed-attr
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -12,7 +13,7 @@ import torch
 from sepviz.clusterers import batched_direction_responsibilities, raw_means
 from sepviz.danet import DANet, anchor_attractors, ideal_attractors, masks_from_attractors, similarity
 from sepviz.features import StftConfig, istft, log_magnitude_features, salient_weights, stft
-from sepviz.frontend import frontend_features, separation_autoencoder_loss
+from sepviz.frontend import frontend_features, frontend_resynthesis, separation_autoencoder_loss
 from sepviz.losses import (deep_clustering_loss, negative_si_snr, pit_reconstruction_loss, reconstruction_loss,
                            si_snr_db, silenced_weights, source_contrastive_loss, upit_discriminative_loss)
 from sepviz.masks import ideal_binary_mask, phase_sensitive_target, wiener_filter_mask
@@ -37,6 +38,9 @@ class Batch:
     sources: torch.Tensor   # (B, C, samples) reference waveforms
     present: torch.Tensor   # (B, C) False for zero-padded auxiliary talkers
     stft_cfg: StftConfig
+    # masks (B, C, T, F) -> voices (B, C, samples) through an adaptive front-end's back-end (the
+    # "sisnr" target there); None: mixture phase and iSTFT
+    resynth: Callable[[torch.Tensor], torch.Tensor] | None = None
 
 
 def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, keep: float,
@@ -67,10 +71,11 @@ def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, 
     latent plays the magnitude, the net reads it log-normalised (:func:`sepviz.frontend.frontend_features`),
     and the ideal masks come from the sources' latents (binary: the dominant talker of each
     (frame, filter) cell; the ratio target: their Wiener-like ratio).  The front-end is fixed here
-    (no gradient), as in the thesis's training phase.  Only the mask target ``"wfm"``: ``psa`` and
-    ``sisnr`` need the STFT's phase and iSTFT."""
-    if target != "wfm":
-        raise ValueError(f"an adaptive front-end trains with the 'wfm' target only, not {target!r}")
+    (no gradient), as in the thesis's training phase.  Targets ``"wfm"`` and ``"sisnr"`` (the voices
+    the back-end decodes from the masked latent, scored by SI-SNR: the gradient reaches the masks
+    through the frozen back-end); ``psa`` needs the STFT's phase."""
+    if target not in ("wfm", "sisnr"):
+        raise ValueError(f"an adaptive front-end trains with the 'wfm' or 'sisnr' target, not {target!r}")
     b, c, length = sources.shape
     with torch.no_grad():
         view = frontend_features(model, mix)
@@ -78,9 +83,12 @@ def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, 
     src = src.reshape(b, c, *src.shape[1:])
     silent = sources.abs().amax(-1) == 0
     ibm = ideal_binary_mask(src).masked_fill(silent[..., None, None], 0.0)
-    return Batch(mag=view.latent, feats=view.feats, src_mag=src, ibm=ibm, target=wiener_filter_mask(src),
+    wfm = target == "wfm"
+    return Batch(mag=view.latent, feats=view.feats, src_mag=src, ibm=ibm,
+                 target=wiener_filter_mask(src) if wfm else None,
                  weights=salient_weights(view.latent, keep), spec=view.latent, sources=sources,
-                 present=~silent, stft_cfg=StftConfig())
+                 present=~silent, stft_cfg=StftConfig(),
+                 resynth=None if wfm else (lambda masks: frontend_resynthesis(model, masks, view)))
 
 
 def autoencoder_loss(model, mix: torch.Tensor, sources: torch.Tensor, *, sparsity: float = 0.01,
@@ -94,7 +102,10 @@ def autoencoder_loss(model, mix: torch.Tensor, sources: torch.Tensor, *, sparsit
 def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch.Tensor:
     """``-SI-SNR`` of the voices the masks give with the mixture phase (the app's own resynthesis);
     with ``pit`` the best speaker order per utterance (ADANet's anchors have no fixed order)."""
-    voices = istft(est_masks.float() * b.spec.unsqueeze(1), b.sources.shape[-1], b.stft_cfg)
+    if b.resynth is not None:
+        voices = b.resynth(est_masks.float())
+    else:
+        voices = istft(est_masks.float() * b.spec.unsqueeze(1), b.sources.shape[-1], b.stft_cfg)
     if not pit:
         return negative_si_snr(voices, b.sources, b.present)
     pair = -si_snr_db(voices.unsqueeze(2), b.sources.unsqueeze(1)) * b.present.unsqueeze(1)  # (B, C_est, C_ref)

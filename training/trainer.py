@@ -33,6 +33,7 @@ from sepviz.models import count_parameters
 
 from .config import TrainConfig
 from .distributed import DistContext, RankShare, any_rank, batch_plan, from_main, sum_over_ranks
+from .warm_start import carry_net_onto_frontend
 from .objectives import TARGETS, SceTerm, autoencoder_loss, batch_loss, make_batch, make_frontend_batch
 
 
@@ -71,7 +72,7 @@ def _check_same_frontend(path: str, frontend: dict) -> None:
     from sepviz.checkpoint import read_checkpoint
 
     def geometry(d):
-        return {k: v for k, v in FrontendConfig.from_dict(d).to_dict().items() if k != "init"}
+        return {k: v for k, v in FrontendConfig.from_dict(d).to_dict().items() if k not in ("init", "log_floor")}
 
     if not frontend:
         raise ValueError(f"init_from {path}: it holds an adaptive front-end, but this recipe reads the STFT "
@@ -150,6 +151,8 @@ class Trainer:
         self.model = build_model(cfg).to(self.device)
         if cfg.init_from:
             self._init_weights(cfg.init_from)
+        if cfg.net_from:
+            self._carry_net(cfg.net_from)
         if self.dist.rank:  # rank 0 keeps the single-process stream; the others draw their own dropout
             torch.manual_seed(cfg.seed + 7919 * self.dist.rank)
         params = list(self.model.parameters())
@@ -202,6 +205,25 @@ class Trainer:
             _check_same_frontend(path, self.model.config.frontend)
         self.model.load_state_dict(same, strict=False)
         self._say(f"initialised {len(same)}/{len(own)} tensors from {path}")
+
+    def _carry_net(self, path: str) -> None:
+        """Start the embedding net from an STFT separator's, mapped onto this model's front-end
+        filters by frequency (:mod:`training.warm_start`)."""
+        from sepviz.checkpoint import read_checkpoint
+
+        fe = self.model.frontend
+        if fe is None:
+            raise ValueError(f"net_from {path}: this recipe has no adaptive front-end (set [frontend], or use init_from)")
+        src = read_checkpoint(path)
+        if src["config"].get("frontend"):
+            raise ValueError(f"net_from {path}: it reads an adaptive front-end already; use init_from")
+        stft_cfg = StftConfig.from_dict(src["config"].get("stft") or {})
+        bin_hz = torch.arange(stft_cfg.n_freq, dtype=torch.float32) * stft_cfg.sample_rate / stft_cfg.n_fft
+        own = self.model.state_dict()
+        carried = carry_net_onto_frontend(src["state_dict"], own, self.model.emb_dim, bin_hz,
+                                          fe.centre_frequencies().cpu())
+        self.model.load_state_dict(carried, strict=False)
+        self._say(f"carried {len(carried)} tensors of {path}'s net onto the front-end's {fe.config.n_filters} filters")
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _say(self, msg: str) -> None:
