@@ -11,34 +11,31 @@ set -euo pipefail
 source scripts/cpu_env.sh
 # JOBS=N: N worker processes per evaluation; ASSEMBLE_ONLY=1: evaluate nothing, rebuild the documents from the parts there are
 report() { local part=$1; shift; [ -n "${ASSEMBLE_ONLY:-}" ] || [ -e "docs/results_parts/$part.json" ] || python -m training.report "$@" ${JOBS:+--jobs "$JOBS"} --out "docs/results_parts/$part.md" --json "docs/results_parts/$part.json"; }
-REAL=(real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test)
-report real_default --checkpoints checkpoints/default.pt --sets "${REAL[@]}" real3=data/mix/real3_test
-for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do
-  report "real_$ck" --checkpoints "checkpoints/$ck.pt" --sets "${REAL[@]}"
-done
-report default --checkpoints checkpoints/default.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test synth3_unseen=data/mix/synth3_test
-report danet_2spk --checkpoints checkpoints/danet_2spk.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-report bgru_gmm --checkpoints checkpoints/bgru_gmm.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-report adanet --checkpoints checkpoints/adanet.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-report dilated_cnn --checkpoints checkpoints/dilated_cnn.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-report dpcl --checkpoints checkpoints/dpcl.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-report def_upit --checkpoints checkpoints/def_upit.pt --sets synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test
-# the thesis's SCE + DANet (issue 25): the ship comparison's folders, then the other real ones
-report sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_mixed=data/mix/real2_mixed_test synth2_unseen=data/mix/synth2_test
-report real_sce_danet --checkpoints checkpoints/sce_danet.pt --sets real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test real3=data/mix/real3_test
-# DPCL++ and the adaptive front-end (issue 25), where shipped: the real 2-talker folders and synth2
-for ck in dpcl_pp adaptive; do
-  [ -e "checkpoints/$ck.pt" ] && report "$ck" --checkpoints "checkpoints/$ck.pt" \
-    --sets real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test synth2_unseen=data/mix/synth2_test
-done
-report stress --checkpoints checkpoints/default.pt --sets long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
-python - <<'PY'
-import json, pathlib
+REAL2=(real2_mixed=data/mix/real2_mixed_test real2_same=data/mix/real2_same_test)
+REAL=("${REAL2[@]}" cross2=data/mix/cross2_test)
+SYNTH=(synth2_unseen=data/mix/synth2_test fsdd2_unseen=data/mix/fsdd2_test)
+# part NAME CHECKPOINT SETS... [--limit N]: one part of the report, for a checkpoint that is there
+PARTS=() SHIPPED=()
+part() {
+  local name=$1 ck=$2; shift 2
+  [ -e "checkpoints/$ck.pt" ] || return 0
+  PARTS+=("$name"); [[ " ${SHIPPED[*]} " == *" checkpoints/$ck.pt "* ]] || SHIPPED+=("checkpoints/$ck.pt")
+  report "$name" --checkpoints "checkpoints/$ck.pt" --sets "$@"
+}
+part real_default default "${REAL[@]}" real3=data/mix/real3_test
+for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do part "real_$ck" "$ck" "${REAL[@]}"; done
+part default default "${SYNTH[@]}" synth3_unseen=data/mix/synth3_test
+for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do part "$ck" "$ck" "${SYNTH[@]}"; done
+# the thesis's systems (issue 25): SCE + DANet on the ship comparison's folders, then the other real ones;
+# DPCL++ and the adaptive front-end on the real 2-talker folders and synth2
+part sce_danet sce_danet real2_mixed=data/mix/real2_mixed_test synth2_unseen=data/mix/synth2_test
+part real_sce_danet sce_danet real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test real3=data/mix/real3_test
+for ck in dpcl_pp adaptive; do part "$ck" "$ck" "${REAL[@]}" synth2_unseen=data/mix/synth2_test; done
+part stress default long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
+PARTS="${PARTS[*]}" python - <<'PY'
+import json, os, pathlib
 d = pathlib.Path("docs")
-parts = ("real_default", "real_danet_2spk", "real_bgru_gmm", "real_adanet", "real_dilated_cnn", "real_dpcl",
-         "real_def_upit", "default", "danet_2spk", "bgru_gmm", "adanet", "dilated_cnn", "dpcl", "def_upit", "sce_danet",
-         "real_sce_danet", "dpcl_pp", "adaptive", "stress")
-parts = tuple(n for n in parts if n not in ("dpcl_pp", "adaptive") or pathlib.Path(f"checkpoints/{n}.pt").exists())
+parts = tuple(os.environ["PARTS"].split())  # the checkpoints there are, in the order above
 missing = [n for n in parts if not (d / "results_parts" / f"{n}.json").exists()]
 parts = tuple(n for n in parts if n not in missing)
 merged = {}
@@ -63,7 +60,5 @@ theirs = {ck: sum(p.numel() for p in build_model(load_recipe(r)).parameters()) f
 (d / "results.md").write_text(head.replace("{STATUS_TABLE}", status_table(shown)).replace("{THESIS_TABLE}", thesis_table(merged, ours, theirs)) + body
                               + "\n# Generalisation tests (default model)\n" + stress)
 PY
-SHIPPED=(checkpoints/default.pt checkpoints/danet_2spk.pt checkpoints/bgru_gmm.pt checkpoints/adanet.pt checkpoints/dilated_cnn.pt checkpoints/dpcl.pt checkpoints/def_upit.pt)
-for ck in sce_danet dpcl_pp adaptive; do [ -e "checkpoints/$ck.pt" ] && SHIPPED+=("checkpoints/$ck.pt"); done
 python -m training.stamp_metrics "${SHIPPED[@]}"
 python -m training.model_cards "${SHIPPED[@]}"

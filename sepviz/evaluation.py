@@ -178,7 +178,8 @@ def score_mixture(plan: EvaluationPlan, model, mix_path: Path, name: str) -> Mix
                                          weighting=plan.weighting)
                 est = np.stack(sep.voices_model_sr)
             else:
-                est = ideal_mask_separation(mixture, refs, sysname, emb.stft_config, frontend=emb.model.frontend)
+                est = ideal_mask_separation(mixture, refs, sysname, emb.stft_config, frontend=emb.model.frontend,
+                                            mixture_view=emb.frontend)
             row_secs[(group, sysname)] = time.perf_counter() - t1  # separation only, not scoring
             row[(group, sysname)] = evaluate_estimates(est, refs, mixture, sr, pesq=plan.pesq, baseline=base)["mean"]
         by_plan: dict[tuple, int] = {}  # clusterers that count the same way share one count

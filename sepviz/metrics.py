@@ -255,7 +255,7 @@ def pesq_nb(est, ref, sr: int = 8000, perm: Sequence[int] | None = None) -> np.n
 
 
 def ideal_mask_separation(mixture, sources, kind: str = "wfm",
-                          stft_config: StftConfig = StftConfig(), frontend=None) -> np.ndarray:
+                          stft_config: StftConfig = StftConfig(), frontend=None, mixture_view=None) -> np.ndarray:
     """Upper-bound separation: an ideal mask from the true sources applied to the mixture.
 
     ``kind`` is ``ibm``, ``irm`` or ``wfm`` (see :mod:`sepviz.masks`).  The mask multiplies the
@@ -266,7 +266,9 @@ def ideal_mask_separation(mixture, sources, kind: str = "wfm",
 
     ``frontend``: a model's adaptive front-end (:class:`sepviz.frontend.AdaptiveFrontend`); the
     masks then come from the sources' latents, multiply the mixture's latent and are decoded with
-    the mixture's pooling indices, as that model's own outputs are.
+    the mixture's pooling indices, as that model's own outputs are.  ``mixture_view``: the mixture
+    already seen through that front-end (:class:`sepviz.frontend.FrontendView`, e.g.
+    ``Embedding.frontend``), so it is not encoded again for every oracle.
     """
     try:
         mask_fn = IDEAL_MASKS[kind]
@@ -278,7 +280,10 @@ def ideal_mask_separation(mixture, sources, kind: str = "wfm",
     src = np.pad(src[:, :n], ((0, 0), (0, max(0, n - src.shape[1]))))
     if frontend is not None:
         with torch.inference_mode():
-            x, idx = frontend.encode(torch.from_numpy(mix)[None])     # (1, T, F), (1, F, T)
+            if mixture_view is None:
+                x, idx = frontend.encode(torch.from_numpy(mix)[None])  # (1, T, F), (1, F, T)
+            else:
+                x, idx = mixture_view.latent.double(), mixture_view.indices
             s = frontend.encode(torch.from_numpy(src))[0]             # (C, T, F)
             est = frontend.decode(mask_fn(s, x[0]) * x, idx, n)
         return est.cpu().numpy().astype(np.float32)

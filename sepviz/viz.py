@@ -1022,7 +1022,8 @@ def toy_figures(seed: int = 0) -> dict[str, go.Figure]:
 # ----------------------------------------------------------------------------- adaptive front-end
 def _frontend_arrays(model_or_frontend, n_fft: int = 1024):
     """The learned filters ``(F, N)``, sorted by centre frequency, their magnitude responses in dB
-    ``(F, n_fft/2 + 1)``, the centre frequencies (Hz, sorted) and the front-end's config."""
+    ``(F, n_fft/2 + 1)``, the centre frequencies (Hz, sorted), each row's stored filter number
+    ``(F,)`` (the latent channel it drives) and the front-end's config."""
     import torch
 
     fe = getattr(model_or_frontend, "frontend", None)
@@ -1033,7 +1034,7 @@ def _frontend_arrays(model_or_frontend, n_fft: int = 1024):
         order = fe.sort_order()
         w = fe.filters().float()[order]
         centres = fe.centre_frequencies()[order].numpy()
-    return w.numpy(), _response_db(w.numpy(), n_fft), centres, fe.config
+    return w.numpy(), _response_db(w.numpy(), n_fft), centres, order.numpy(), fe.config
 
 
 def _response_db(filters: np.ndarray, n_fft: int) -> np.ndarray:
@@ -1062,15 +1063,20 @@ def frontend_bases_figure(model_or_frontend, *, stft_n_fft: int = 256, n_fft: in
     fe = getattr(model_or_frontend, "frontend", model_or_frontend)
     ref = stft_bases(stft_n_fft)
     banks = [(ref, _response_db(ref, n_fft), "STFT bases", "STFT bin (0 Hz up)")]
+    # hover names each row: a learned filter by its stored number (the latent channel, which the
+    # cloud and exports use too) and centre frequency, not by its row in the sorted drawing
+    row_names = {}
     if fe is not None:
-        w, resp, centres, cfg = _frontend_arrays(fe, n_fft)
+        w, resp, centres, order, cfg = _frontend_arrays(fe, n_fft)
         sr = cfg.sample_rate
         banks.insert(0, (w, resp, "learned filters", latent_rows(True)[0]))  # _frontend_arrays sorts them
+        row_names["learned filters"] = [f"filter {i} ({c:.0f} Hz)" for i, c in zip(order, centres)]
         notes = [f"{w.shape[0]} filters of {w.shape[1]} taps ({1000 * w.shape[1] / sr:.0f} ms), stride {cfg.stride}, "
                  f"max-pool {cfg.pool}; centre frequencies {centres.min():.0f}-{centres.max():.0f} Hz, "
                  f"median {np.median(centres):.0f} Hz"]
     else:
         sr, notes = sample_rate, [f"{ref.shape[0]} STFT bins of {stft_n_fft} taps ({1000 * stft_n_fft / sample_rate:.0f} ms)"]
+    row_names["STFT bases"] = [f"bin {k} ({k * sr / stft_n_fft:.0f} Hz)" for k in range(ref.shape[0])]
     responses = {"learned filters": "learned responses", "STFT bases": "STFT responses"}
     titles = {"learned filters": "learned filters", "STFT bases": "STFT bases (sqrt-Hann)"}
     fig = make_subplots(rows=len(banks), cols=2, horizontal_spacing=0.1, vertical_spacing=0.14,
@@ -1078,14 +1084,16 @@ def frontend_bases_figure(model_or_frontend, *, stft_n_fft: int = 256, n_fft: in
     for row, (bank, _, name, y_title) in enumerate(banks, 1):
         peak = np.abs(bank).max(axis=1, keepdims=True) + 1e-12
         t_ms = (np.arange(bank.shape[1]) - bank.shape[1] / 2) * 1000.0 / sr
+        names = np.repeat(np.asarray(row_names[name], dtype=object)[:, None], bank.shape[1], axis=1)
         fig.add_trace(go.Heatmap(z=(bank / peak).astype(np.float32), x=t_ms.astype(np.float32), name=name,
-                                 colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=False,
-                                 hovertemplate="%{x:.1f} ms · filter %{y} · %{z:.2f}<extra></extra>"), row=row, col=1)
+                                 colorscale="RdBu", zmid=0, zmin=-1, zmax=1, showscale=False, customdata=names,
+                                 hovertemplate="%{x:.1f} ms · %{customdata} · %{z:.2f}<extra></extra>"), row=row, col=1)
         fig.update_xaxes(title_text="time (ms)", row=row, col=1)
     for row, (bank, resp, name, y_title) in enumerate(banks, 1):
         hz = (np.arange(resp.shape[1]) * sr / max(n_fft, bank.shape[1])).astype(np.float32)
-        fig.add_trace(go.Heatmap(z=resp, x=hz, name=responses[name], coloraxis="coloraxis",
-                                 hovertemplate="%{x:.0f} Hz · filter %{y} · %{z:.0f} dB<extra></extra>"), row=row, col=2)
+        names = np.repeat(np.asarray(row_names[name], dtype=object)[:, None], resp.shape[1], axis=1)
+        fig.add_trace(go.Heatmap(z=resp, x=hz, name=responses[name], coloraxis="coloraxis", customdata=names,
+                                 hovertemplate="%{x:.0f} Hz · %{customdata} · %{z:.0f} dB<extra></extra>"), row=row, col=2)
         fig.update_xaxes(title_text="frequency (Hz)", row=row, col=2)
         for col in (1, 2):
             fig.update_yaxes(title_text=y_title, row=row, col=col)

@@ -207,6 +207,12 @@ def test_frontend_figures_have_their_traces():
     # sorted by centre frequency: the learned responses' peaks rise from the bottom row up
     peaks = np.asarray(fig.data[2].z).argmax(1)
     assert (np.diff(peaks) >= 0).all()
+    # hover names each drawn row by its stored filter (the latent channel), not its sorted position
+    order = fe.sort_order().numpy()
+    for trace in (fig.data[0], fig.data[2]):
+        assert [row[0].split(" (")[0] for row in trace.customdata] == [f"filter {i}" for i in order]
+        assert "%{customdata}" in trace.hovertemplate
+    assert fig.data[1].customdata[2][0] == "bin 2 (62 Hz)"
     assert frontend_bases_figure(_frontend_danet()).data[0].z.shape == (32, 64)  # a DANet works too
     with torch.no_grad():
         latent, _ = fe.encode(torch.randn(1000) * 0.1)

@@ -124,6 +124,11 @@ def test_ideal_masks_on_the_latent_add_up_to_the_autoencoding(fe_ckpt, tone_pair
         with torch.no_grad():
             auto = fe(torch.from_numpy(mix.astype(np.float64))[None])[0].numpy()
         assert np.allclose(est.sum(0), auto, atol=1e-4)  # the masks sum to one in every cell
+    from sepviz.frontend import frontend_features
+
+    view = frontend_features(fe, torch.from_numpy(mix))  # the mixture seen once, as evaluation holds it
+    again = ideal_mask_separation(mix, src, "wfm", frontend=fe, mixture_view=view)
+    assert np.allclose(again, est, atol=1e-4)
 
 
 def test_evaluate_scores_the_model_and_the_oracles_on_the_latent(capsys, tmp_path, fe_ckpt, wsj0_2mix_dir):
