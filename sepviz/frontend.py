@@ -405,7 +405,8 @@ def frontend_for(config) -> AdaptiveFrontend | None:
     """A separator's front-end from ``DANetConfig.frontend`` (None when empty: the STFT).
 
     Its weights are frozen: the thesis trains the embedding net on a pretrained, fixed front-end
-    (fig. 4.2); only its final end-to-end fine-tuning (fig. 4.3, not built yet) would move them.
+    (fig. 4.2); only its final end-to-end fine-tuning (fig. 4.3; ``train_frontend`` in a training
+    recipe) moves them.
     The DPCL++ enhancement layer reads STFT magnitudes and resynthesises by iSTFT, so the two are
     not combined yet."""
     if not config.frontend:

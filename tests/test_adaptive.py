@@ -315,3 +315,22 @@ def test_the_log_floor_keeps_silent_cells_from_dominating_the_features():
     assert torch.isfinite(floored).all()
     with pytest.raises(ValueError, match="log_floor"):
         FrontendConfig(log_floor=1.5)
+
+
+def test_end_to_end_fine_tuning_moves_the_front_end_on_the_signal_loss_only(tmp_path):
+    fe = {"n_filters": 16, "kernel": 32, "stride": 4, "pool": 4}
+    over = {"curriculum": [[20, 1]], "batch_size": 2, "frontend": fe, "sce_weight": 0.0, "init_from": "",
+            "net_from": "", "model_kwargs": {"hidden": 8, "layers": 1, "emb_dim": 4}}
+    cfg = load_recipe("adapt_sce_danet", "real", {**over, "train_frontend": True})
+    trainer = Trainer(cfg, tmp_path / "e2e.pt", ToneMixes(4), ToneMixes(2))
+    before = {k: v.detach().clone() for k, v in trainer.model.frontend.state_dict().items()}
+    out = load_checkpoint(trainer.fit())
+    moved = [k for k, v in out.frontend.state_dict().items() if not torch.equal(v, before[k].to(torch.float16).float())]
+    assert set(moved) == {"window", "bases", "synthesis"}  # analysis and synthesis both learn
+    assert all(not p.requires_grad for p in out.frontend.parameters())  # a loaded model is frozen again
+    with pytest.raises(ValueError, match="sisnr"):
+        Trainer(load_recipe("adapt_sce_danet", "real", {**over, "train_frontend": True, "target": "wfm"}),
+                tmp_path / "x.pt", ToneMixes(2), ToneMixes(2))
+    with pytest.raises(ValueError, match="front-end"):
+        Trainer(load_recipe("sce_danet", "real", {"train_frontend": True, "init_from": ""}),
+                tmp_path / "y.pt", ToneMixes(2), ToneMixes(2))

@@ -95,6 +95,10 @@ class LossConfig:
     enhance_weight: float = 0.0
     enhance_beta: float = 10.0
     freeze_embedding: bool = False
+    # The thesis's last step for the adaptive front-end (fig. 4.3): train its analysis and
+    # synthesis filters too, end to end on the voices' SI-SNR (target "sisnr" only: with a mask
+    # target the front-end would move its own targets).
+    train_frontend: bool = False
     # the adaptive front-end's separation-autoencoder pretraining (objective "adaptive_ae"): NMSE +
     # ae_sparsity * KL(ae_rho || mean activation) + ae_overlap * the overlapping term
     ae_sparsity: float = 0.01

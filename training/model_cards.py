@@ -68,6 +68,8 @@ def _recipe_line(rec: dict, averaged: bool = False) -> str:
         return line + "; the averaged runs' settings are in the recipe's `[[stages]]`"
     if rec.get("init_from"):
         line += f", last stage warm-started from {describe_init(rec['init_from'])}"
+    if rec.get("net_from"):
+        line += f"; its embedding net carried over from {describe_init(rec['net_from'])} onto the front-end's filters by frequency"
     if rec.get("aux_dc_weight"):
         line += f"; auxiliary deep-clustering term, weight {rec['aux_dc_weight']:g}"
     if rec.get("target", "wfm") != "wfm" and rec.get("objective") in ("danet", "adanet"):

@@ -70,15 +70,18 @@ def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, 
     """:func:`make_batch` for a model with an adaptive front-end (thesis fig. 4.2): the mixture's
     latent plays the magnitude, the net reads it log-normalised (:func:`sepviz.frontend.frontend_features`),
     and the ideal masks come from the sources' latents (binary: the dominant talker of each
-    (frame, filter) cell; the ratio target: their Wiener-like ratio).  The front-end is fixed here
-    (no gradient), as in the thesis's training phase.  Targets ``"wfm"`` and ``"sisnr"`` (the voices
+    (frame, filter) cell; the ratio target: their Wiener-like ratio).  The front-end is fixed (as
+    in the thesis's training phase) unless its parameters require gradients (``train_frontend``,
+    its end-to-end fine-tuning); the talkers' latents never carry one.  Targets ``"wfm"`` and ``"sisnr"`` (the voices
     the back-end decodes from the masked latent, scored by SI-SNR: the gradient reaches the masks
     through the frozen back-end); ``psa`` needs the STFT's phase."""
     if target not in ("wfm", "sisnr"):
         raise ValueError(f"an adaptive front-end trains with the 'wfm' or 'sisnr' target, not {target!r}")
     b, c, length = sources.shape
-    with torch.no_grad():
+    # the mixture's path keeps its gradient when the front-end is being fine-tuned end to end
+    with torch.set_grad_enabled(torch.is_grad_enabled() and model.frontend.window.requires_grad):
         view = frontend_features(model, mix)
+    with torch.no_grad():  # the talkers' latents are targets
         src, _ = model.frontend.encode(sources.reshape(b * c, length))
     src = src.reshape(b, c, *src.shape[1:])
     silent = sources.abs().amax(-1) == 0

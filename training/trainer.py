@@ -153,6 +153,13 @@ class Trainer:
             self._init_weights(cfg.init_from)
         if cfg.net_from:
             self._carry_net(cfg.net_from)
+        if cfg.loss.train_frontend:
+            if self.model.frontend is None or cfg.objective == "adaptive_ae":
+                raise ValueError("train_frontend fine-tunes a separator's adaptive front-end: set [frontend] "
+                                 "and a separator's objective")
+            if cfg.loss.target != "sisnr":
+                raise ValueError("train_frontend needs target = \"sisnr\" (a mask target would move with the front-end)")
+            self.model.frontend.requires_grad_(True)
         if self.dist.rank:  # rank 0 keeps the single-process stream; the others draw their own dropout
             torch.manual_seed(cfg.seed + 7919 * self.dist.rank)
         params = list(self.model.parameters())
