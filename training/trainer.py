@@ -33,7 +33,7 @@ from sepviz.models import count_parameters
 
 from .config import TrainConfig
 from .distributed import DistContext, RankShare, any_rank, batch_plan, from_main, sum_over_ranks
-from .warm_start import carry_net_onto_frontend
+from .warm_start import carry_net_from_checkpoint
 from .objectives import TARGETS, SceTerm, autoencoder_loss, batch_loss, make_batch, make_frontend_batch
 
 
@@ -152,7 +152,9 @@ class Trainer:
         if cfg.init_from:
             self._init_weights(cfg.init_from)
         if cfg.net_from:
-            self._carry_net(cfg.net_from)
+            n = carry_net_from_checkpoint(self.model, cfg.net_from)
+            self._say(f"carried {n} tensors of {cfg.net_from}'s net onto the front-end's "
+                      f"{self.model.frontend.config.n_filters} filters")
         if cfg.loss.train_frontend:
             if self.model.frontend is None or cfg.objective == "adaptive_ae":
                 raise ValueError("train_frontend fine-tunes a separator's adaptive front-end: set [frontend] "
@@ -212,25 +214,6 @@ class Trainer:
             _check_same_frontend(path, self.model.config.frontend)
         self.model.load_state_dict(same, strict=False)
         self._say(f"initialised {len(same)}/{len(own)} tensors from {path}")
-
-    def _carry_net(self, path: str) -> None:
-        """Start the embedding net from an STFT separator's, mapped onto this model's front-end
-        filters by frequency (:mod:`training.warm_start`)."""
-        from sepviz.checkpoint import read_checkpoint
-
-        fe = self.model.frontend
-        if fe is None:
-            raise ValueError(f"net_from {path}: this recipe has no adaptive front-end (set [frontend], or use init_from)")
-        src = read_checkpoint(path)
-        if src["config"].get("frontend"):
-            raise ValueError(f"net_from {path}: it reads an adaptive front-end already; use init_from")
-        stft_cfg = StftConfig.from_dict(src["config"].get("stft") or {})
-        bin_hz = torch.arange(stft_cfg.n_freq, dtype=torch.float32) * stft_cfg.sample_rate / stft_cfg.n_fft
-        own = self.model.state_dict()
-        carried = carry_net_onto_frontend(src["state_dict"], own, self.model.emb_dim, bin_hz,
-                                          fe.centre_frequencies().cpu())
-        self.model.load_state_dict(carried, strict=False)
-        self._say(f"carried {len(carried)} tensors of {path}'s net onto the front-end's {fe.config.n_filters} filters")
 
     # -- bookkeeping -----------------------------------------------------------------------
     def _say(self, msg: str) -> None:

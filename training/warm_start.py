@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import torch
 
+from sepviz.checkpoint import read_checkpoint
+from sepviz.features import StftConfig
+
 # first-layer input weights of the recurrent nets (sepviz.models.rnn), and their projection
 INPUT_KEYS = ("net.rnn.weight_ih_l0", "net.rnn.weight_ih_l0_reverse")
 PROJ_KEYS = ("net.proj.weight", "net.proj.bias")
@@ -80,3 +83,21 @@ def carry_net_onto_frontend(state: dict[str, torch.Tensor], own: dict[str, torch
                              f"({tuple(own[key].shape) if key in own else 'absent'}): the nets differ beyond the input")
         out[key] = v.to(own[key].dtype)
     return out
+
+
+def carry_net_from_checkpoint(model, path: str) -> int:
+    """Load the STFT separator at ``path``'s net into ``model`` (a DANet with an adaptive front-end,
+    whose filters are already in place), mapped by :func:`carry_net_onto_frontend`; returns how many
+    tensors were set.  Raises ValueError when either side is not what this needs."""
+    fe = model.frontend
+    if fe is None:
+        raise ValueError(f"net_from {path}: this recipe has no adaptive front-end (set [frontend], or use init_from)")
+    src = read_checkpoint(path)
+    if src["config"].get("frontend"):
+        raise ValueError(f"net_from {path}: it reads an adaptive front-end already; use init_from")
+    stft_cfg = StftConfig.from_dict(src["config"].get("stft") or {})
+    bin_hz = torch.arange(stft_cfg.n_freq, dtype=torch.float32) * stft_cfg.sample_rate / stft_cfg.n_fft
+    carried = carry_net_onto_frontend(src["state_dict"], model.state_dict(), model.emb_dim, bin_hz,
+                                      fe.centre_frequencies().cpu())
+    model.load_state_dict(carried, strict=False)
+    return len(carried)
