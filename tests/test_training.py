@@ -698,6 +698,16 @@ def test_a_recipe_s_stages_run_in_order_each_from_the_last(tmp_path, monkeypatch
     assert train_module.main([str(bad), "--stages", "--out-dir", str(runs)]) == 2
 
 
+def test_a_shipped_log_follows_the_stages_it_grew_from():
+    from training.stages import Stage, lineage
+
+    st = [Stage(n, "r", init_from=i) for n, i in (("pre", ""), ("trial", "pre"), ("a", "pre"), ("b", "pre"),
+                                                  ("soup", ["a", "b"]), ("more", "runs/elsewhere.pt"))]
+    assert [s.name for s in lineage(st[4], st)] == ["pre", "a", "b", "soup"]  # not the trial
+    assert [s.name for s in lineage(st[1], st)] == ["pre", "trial"]
+    assert [s.name for s in lineage(st[5], st)] == ["more"]
+
+
 def test_every_shipped_stage_list_reads():
     """Each recipe's [[stages]] resolve to configs (names, profiles, options) without training."""
     from pathlib import Path

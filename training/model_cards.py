@@ -47,14 +47,20 @@ INTENDED = {
                "an enhancement layer (2 x BLSTM-128 reading the mixture and each soft k-means estimate) trained "
                "15 minutes on the voices' SI-SNR with the embeddings fixed, then 10 minutes end to end through "
                "soft k-means, on the real + synthetic voices. Recipe `dpcl_pp`, its [[stages]].",
+    "adaptive": "The thesis's adaptive front-end (D'Amato 2018, ch. 4.1) with SCE + DANet: a learned filter bank "
+                "(256 filters of 32 ms, max-pooled to the STFT's 8 ms hop) in place of the STFT, pretrained 4 minutes (2,000 updates) "
+                "as a separation autoencoder on LibriSpeech; the default's network carried onto its filters by "
+                "frequency and trained 45 minutes on its latent with sce_danet's real-voice recipe, the voices "
+                "decoded by the learned back-end (recipe `adapt_sce_danet`, its [[stages]]).",
     "def_upit": "DEF: uPIT with a discriminative term on deep-clustering embeddings; clusterer `head` uses "
                 "its mask head, the others cluster the embeddings (binary masks); "
                 + REAL_SEED + "from its own checkpoint.",
     "sce_danet": "The thesis's SCE + DANet, finetuned (D'Amato 2018, ch. 4.3): the default (2026-12-06) "
                  "continued on the same real + synthetic data with the source-contrastive term added to its "
                  "loss (a trainable vector per training talker; each bin pulled to its talker's vector and "
-                 "pushed from the others' and from 5 random negatives); k-means at test time; the default's "
-                 "test-time settings copied. Recipe `sce_danet`, profile `real`.",
+                 "pushed from the others' and from 5 random negatives), twice (38 and 45 minutes), then the two "
+                 "runs' weight average (chosen on real validation readers); k-means at test time; the default's "
+                 "test-time settings copied. Recipe `sce_danet`, its [[stages]].",
 }
 
 

@@ -80,13 +80,29 @@ def stage_config(stage: Stage, out_dir: Path, overrides: dict | None = None) -> 
     return load_recipe(stage.recipe, stage.profile or None, over)
 
 
-def ship(stage: Stage, done: list[Stage], out_dir: Path) -> None:
-    """Copy the stage's checkpoint to ``stage.ship``, its log joined from every stage so far (the
-    model card reads the history from it; an average saved as is has no log)."""
+def lineage(stage: Stage, stages: list[Stage]) -> list[Stage]:
+    """The stages whose weights ``stage`` grew from (its ``init_from`` stages, theirs, ...) and
+    itself, in recipe order: an earlier stage on another branch (a trial that did not lead here)
+    is not part of its history."""
+    by_name = {s.name: s for s in stages}
+    keep, todo = set(), [stage.name]
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in by_name:  # a checkpoint path: the history stops there
+            continue
+        keep.add(name)
+        init = by_name[name].init_from
+        todo.extend(init if isinstance(init, list) else [init] if init else [])
+    return [s for s in stages if s.name in keep]
+
+
+def ship(stage: Stage, stages: list[Stage], out_dir: Path) -> None:
+    """Copy the stage's checkpoint to ``stage.ship``, its log joined from its :func:`lineage`'s
+    (the model card reads the history from it; an average saved as is has no log)."""
     dest = Path(stage.ship)
     dest.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(out_dir / f"{stage.name}.pt", dest)
-    logs = [out_dir / f"{s.name}.log.jsonl" for s in done]
+    logs = [out_dir / f"{s.name}.log.jsonl" for s in lineage(stage, stages)]
     dest.with_suffix(".log.jsonl").write_text("".join(p.read_text() for p in logs if p.exists()))
     print(f"shipped {dest}", flush=True)
 
@@ -125,5 +141,5 @@ def run_stages(recipe: str | Path, out_dir: str | Path, train_one: Callable[[Tra
         if status:
             return status
         if stage.ship:
-            ship(stage, stages[:k + 1], out_dir)
+            ship(stage, stages, out_dir)
     return 0
