@@ -33,14 +33,11 @@ class Batch:
     ibm: torch.Tensor       # (B, C, T, F) ideal assignment (all-zero rows for absent speakers)
     target: torch.Tensor | None  # (B, C, T, F) target mask: WFM or phase-sensitive; None for "sisnr"
     weights: torch.Tensor   # (B, T, F) salient bins
-    spec: torch.Tensor      # (B, T, F) complex mixture STFT (its phase resynthesises the voices); the
-    #                         mixture's latent for an adaptive front-end (no phase: "wfm" target only)
     sources: torch.Tensor   # (B, C, samples) reference waveforms
     present: torch.Tensor   # (B, C) False for zero-padded auxiliary talkers
-    stft_cfg: StftConfig
-    # masks (B, C, T, F) -> voices (B, C, samples) through an adaptive front-end's back-end (the
-    # "sisnr" target there); None: mixture phase and iSTFT
-    resynth: Callable[[torch.Tensor], torch.Tensor] | None = None
+    # masks (B, C, T, F) -> voices (B, C, samples), as the model's analysis resynthesises: the
+    # mixture's phase and the iSTFT, or an adaptive front-end's back-end
+    resynth: Callable[[torch.Tensor], torch.Tensor]
 
 
 def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, keep: float,
@@ -61,8 +58,8 @@ def make_batch(mix: torch.Tensor, sources: torch.Tensor, stft_cfg: StftConfig, k
     elif target == "psa":
         tgt = phase_sensitive_target(src, spec)
     return Batch(mag=mag, feats=log_magnitude_features(mag), src_mag=src.abs(), ibm=ibm, target=tgt,
-                 weights=salient_weights(mag, keep), spec=spec, sources=sources, present=~silent,
-                 stft_cfg=stft_cfg)
+                 weights=salient_weights(mag, keep), sources=sources, present=~silent,
+                 resynth=lambda masks: istft(masks * spec.unsqueeze(1), sources.shape[-1], stft_cfg))
 
 
 def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, keep: float,
@@ -86,12 +83,10 @@ def make_frontend_batch(model: DANet, mix: torch.Tensor, sources: torch.Tensor, 
     src = src.reshape(b, c, *src.shape[1:])
     silent = sources.abs().amax(-1) == 0
     ibm = ideal_binary_mask(src).masked_fill(silent[..., None, None], 0.0)
-    wfm = target == "wfm"
     return Batch(mag=view.latent, feats=view.feats, src_mag=src, ibm=ibm,
-                 target=wiener_filter_mask(src) if wfm else None,
-                 weights=salient_weights(view.latent, keep), spec=view.latent, sources=sources,
-                 present=~silent, stft_cfg=StftConfig(),
-                 resynth=None if wfm else (lambda masks: frontend_resynthesis(model, masks, view)))
+                 target=wiener_filter_mask(src) if target == "wfm" else None,
+                 weights=salient_weights(view.latent, keep), sources=sources, present=~silent,
+                 resynth=lambda masks: frontend_resynthesis(model, masks, view))
 
 
 def autoencoder_loss(model, mix: torch.Tensor, sources: torch.Tensor, *, sparsity: float = 0.01,
@@ -103,12 +98,9 @@ def autoencoder_loss(model, mix: torch.Tensor, sources: torch.Tensor, *, sparsit
 
 
 def waveform_loss(b: Batch, est_masks: torch.Tensor, pit: bool = False) -> torch.Tensor:
-    """``-SI-SNR`` of the voices the masks give with the mixture phase (the app's own resynthesis);
+    """``-SI-SNR`` of the voices the masks give through the batch's resynthesis (as the app's own);
     with ``pit`` the best speaker order per utterance (ADANet's anchors have no fixed order)."""
-    if b.resynth is not None:
-        voices = b.resynth(est_masks.float())
-    else:
-        voices = istft(est_masks.float() * b.spec.unsqueeze(1), b.sources.shape[-1], b.stft_cfg)
+    voices = b.resynth(est_masks.float())
     if not pit:
         return negative_si_snr(voices, b.sources, b.present)
     pair = -si_snr_db(voices.unsqueeze(2), b.sources.unsqueeze(1)) * b.present.unsqueeze(1)  # (B, C_est, C_ref)
