@@ -74,8 +74,9 @@ class FrontendConfig:
     # The network reads log(latent + log_floor * the utterance's peak): a ReLU latent is exactly 0
     # in about a tenth of its cells, and log(0 + 1e-8) outliers there would dominate the
     # per-utterance variance (features correlate 0.53 with the STFT's log magnitudes without the
-    # floor, 0.83 with 1e-3, i.e. 60 dB below the peak).
-    log_floor: float = 1e-3
+    # floor, 0.83 with 1e-3, i.e. 60 dB below the peak).  0 by default so that a stored config
+    # written before the floor existed reads its latent as it was trained; recipes set 1e-3.
+    log_floor: float = 0.0
 
     def __post_init__(self) -> None:
         if self.init not in INITS:
