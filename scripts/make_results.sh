@@ -31,6 +31,7 @@ for ck in danet_2spk bgru_gmm adanet dilated_cnn dpcl def_upit; do part "$ck" "$
 part sce_danet sce_danet real2_mixed=data/mix/real2_mixed_test synth2_unseen=data/mix/synth2_test
 part real_sce_danet sce_danet real2_same=data/mix/real2_same_test cross2=data/mix/cross2_test real3=data/mix/real3_test
 for ck in dpcl_pp adaptive; do part "$ck" "$ck" "${REAL[@]}" synth2_unseen=data/mix/synth2_test; done
+part real3_adaptive adaptive real3=data/mix/real3_test  # trained and calibrated for 3 talkers too
 part stress default long_32s=data/mix/synth2_long noise_burst=data/mix/synth2_noise --limit 10
 PARTS="${PARTS[*]}" python - <<'PY'
 import json, os, pathlib
